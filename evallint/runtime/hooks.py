@@ -1,0 +1,572 @@
+"""Probes installed inside the verified script's process.
+
+They observe, they never change what the script computes: every probe catches
+its own errors, returns ``None`` to torch, and writes what it saw as JSON lines
+to a file descriptor with one ``os.write`` per record. Unbuffered writes are
+the point: a script that calls ``os._exit``, is killed by the timeout or by the
+kernel's OOM killer still leaves every record written before it died.
+
+Records (one JSON object per line, ``t`` names the kind):
+
+``sig``   a signature, written once and referenced by id afterwards so that a
+          loop of a million identical forwards costs a few bytes each:
+          ``kind`` is ``forward`` / ``step`` / ``backward`` / ``mode``, with the
+          user's stack (``frames``) and the state that matters for that kind.
+``f``     an outermost model call: signature ``s``, sequence number ``q``,
+          ``g`` (1 when its output carries an autograd graph), ``mem`` (CUDA
+          bytes the call left allocated, when CUDA is in use).
+``bp``    gradient reached the output of forward ``q`` (it was a training forward).
+``b``     a ``backward()`` call (signature ``s``).
+``st``    an optimizer step (signature ``s`` lists the trained modules and their mode).
+``mo``    a ``Module.train(mode)`` / ``eval()`` call made by user code.
+``bn``    BatchNorm running statistics moved by ``drift`` during one pass of a
+          module at one call site (a run of calls with no backward in between).
+``start`` / ``end`` / ``error`` / ``internal``  bookkeeping from the bootstrap.
+
+In a forked process every record carries ``p`` (its pid) so that ids stay
+distinct.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import sysconfig
+import threading
+import weakref
+from collections import Counter
+
+MAX_USER_FRAMES = 8
+# Tensors of one module output that get a gradient probe; a model returning a
+# long list of tensors needs only a few probes to tell whether it was trained.
+MAX_PROBED_OUTPUTS = 4
+
+
+class RecordWriter:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pid_tag: int | None = None
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self.pid_tag = os.getpid()
+        self._lock = threading.Lock()
+
+    def write(self, record: dict) -> None:
+        if self.pid_tag is not None:
+            record["p"] = self.pid_tag
+        data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+
+
+def _internal_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(always internal, internal unless site-packages, site-packages) directory prefixes.
+
+    torch and evallint frames are never the user's; the stdlib's are not either,
+    but site-packages usually lives inside the stdlib directory and holds
+    libraries (Lightning, transformers) whose frames a finding may point into.
+    """
+    import torch
+
+    evallint_dir = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    always = (
+        os.path.dirname(os.path.realpath(torch.__file__)) + os.sep,
+        evallint_dir + os.sep,
+    )
+    paths = sysconfig.get_paths()
+    site = tuple(
+        {os.path.realpath(paths[k]) + os.sep for k in ("purelib", "platlib") if k in paths}
+    )
+    return always, (os.path.realpath(paths["stdlib"]) + os.sep,), site
+
+
+class Probes:
+    """All probe state for one process; ``install()`` wires it into torch."""
+
+    def __init__(self, writer: RecordWriter) -> None:
+        import torch
+
+        self.torch = torch
+        self.writer = writer
+        self.internal_prefixes, self.stdlib_prefixes, self.site_prefixes = _internal_prefixes()
+        self._file_cache: dict[str, str | None] = {}
+        self._position_cache: dict[tuple, tuple] = {}
+        self._sigs: dict[tuple, int] = {}
+        self._sig_ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._serials: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._serial_ids = itertools.count(1)
+        self._layers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._top_modules: weakref.WeakSet = weakref.WeakSet()
+        self._optimizer_params: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._bn_passes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._tls = threading.local()
+        self._reported_internal = False
+        self.backward_count = 0
+        self.step_count = 0
+        self._handles: list = []
+        self._saved: list = []
+
+    # ---- installation -------------------------------------------------------
+
+    def install(self) -> None:
+        torch = self.torch
+        from torch.nn.modules import module as module_mod
+        from torch.optim import optimizer as optimizer_mod
+
+        self._handles.append(module_mod.register_module_forward_pre_hook(self._forward_pre))
+        # always_call: the post hook must run when forward raises, or the
+        # outermost-call depth would stay raised and hide every later call.
+        self._handles.append(
+            module_mod.register_module_forward_hook(self._forward_post, always_call=True)
+        )
+        self._handles.append(optimizer_mod.register_optimizer_step_pre_hook(self._step_pre))
+
+        original_backward = torch.autograd.backward
+        probes = self
+
+        def backward(*args, **kwargs):
+            probes._on_backward()
+            return original_backward(*args, **kwargs)
+
+        backward.__wrapped__ = original_backward  # type: ignore[attr-defined]
+        # Tensor.backward looks torch.autograd.backward up at call time, so one
+        # wrapper sees both spellings.
+        torch.autograd.backward = backward
+        self._saved.append((torch.autograd, "backward", original_backward))
+
+        original_train = torch.nn.Module.train
+
+        def train(module, mode=True):
+            state = probes._thread_state()
+            if state.mode_depth == 0:
+                probes._on_mode_switch(module, mode)
+            state.mode_depth += 1
+            try:
+                return original_train(module, mode)
+            finally:
+                state.mode_depth -= 1
+
+        train.__wrapped__ = original_train  # type: ignore[attr-defined]
+        torch.nn.Module.train = train
+        self._saved.append((torch.nn.Module, "train", original_train))
+
+    def uninstall(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        for owner, name, value in reversed(self._saved):
+            setattr(owner, name, value)
+        self._saved.clear()
+
+    # ---- helpers --------------------------------------------------------------
+
+    def _thread_state(self):
+        state = self._tls
+        if not hasattr(state, "depth"):
+            state.depth = 0
+            state.mode_depth = 0
+            state.calls = []
+        return state
+
+    def _internal_error(self, exc: BaseException) -> None:
+        # One report is enough to explain missing evidence; the script goes on.
+        if not self._reported_internal:
+            self._reported_internal = True
+            try:
+                self.writer.write({"t": "internal", "error": f"{type(exc).__name__}: {exc}"})
+            except Exception:
+                pass
+
+    def _user_path(self, filename: str) -> str | None:
+        cached = self._file_cache.get(filename, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        if filename.startswith("<"):
+            result = None
+        else:
+            real = os.path.realpath(filename)
+            internal = real.startswith(self.internal_prefixes) or (
+                real.startswith(self.stdlib_prefixes) and not real.startswith(self.site_prefixes)
+            )
+            result = None if internal else real
+        self._file_cache[filename] = result
+        return result
+
+    def _position(self, code, lasti: int) -> tuple:
+        key = (code, lasti)
+        cached = self._position_cache.get(key)
+        if cached is None:
+            cached = (None, None, None)
+            try:
+                positions = list(code.co_positions())
+                index = lasti // 2
+                if 0 <= index < len(positions):
+                    _, end_line, col, end_col = positions[index]
+                    if col is not None:
+                        cached = (col + 1, end_line, (end_col or col) + 1)
+            except Exception:
+                pass
+            self._position_cache[key] = cached
+        return cached
+
+    def _user_frames(self) -> tuple:
+        frames = []
+        frame = sys._getframe(2)
+        while frame is not None and len(frames) < MAX_USER_FRAMES:
+            code = frame.f_code
+            path = self._user_path(code.co_filename)
+            if path is not None:
+                col, end_line, end_col = self._position(code, frame.f_lasti)
+                frames.append((path, frame.f_lineno, code.co_name, col, end_line, end_col))
+            frame = frame.f_back
+        return tuple(frames)
+
+    def _intern(self, kind: str, key: tuple, build) -> int:
+        sig_id = self._sigs.get(key)
+        if sig_id is None:
+            sig_id = next(self._sig_ids)
+            self._sigs[key] = sig_id
+            record = build()
+            record.update({"t": "sig", "id": sig_id, "kind": kind})
+            self.writer.write(record)
+        return sig_id
+
+    def _serial(self, module) -> int:
+        serial = self._serials.get(module)
+        if serial is None:
+            serial = next(self._serial_ids)
+            self._serials[module] = serial
+        return serial
+
+    def _sensitive_layers(self, module) -> list:
+        """(layer, description, tracks_running_stats) for the layers whose output depends on mode."""
+        cached = self._layers.get(module)
+        if cached is not None:
+            return cached
+        nn = self.torch.nn
+        found = []
+        for layer in module.modules():
+            if isinstance(layer, nn.modules.dropout._DropoutNd):
+                found.append((layer, f"{type(layer).__name__}(p={layer.p:g})", False))
+            elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                found.append((layer, type(layer).__name__, bool(layer.track_running_stats)))
+            elif isinstance(layer, nn.modules.instancenorm._InstanceNorm):
+                if layer.track_running_stats:
+                    found.append((layer, f"{type(layer).__name__}(track_running_stats)", True))
+            elif isinstance(layer, nn.RNNBase) and layer.dropout:
+                found.append((layer, f"{type(layer).__name__}(dropout={layer.dropout:g})", False))
+            elif isinstance(layer, nn.MultiheadAttention) and layer.dropout:
+                found.append(
+                    (layer, f"MultiheadAttention(dropout={layer.dropout:g})", False)
+                )
+        self._layers[module] = found
+        return found
+
+    def _mode_owner(self, module):
+        """The module whose ``training`` flag decides a wrapper's behaviour.
+
+        ``DataParallel`` / ``DistributedDataParallel`` (``.module``) and
+        ``torch.compile`` (``._orig_mod``) wrap one network; ``model.module.eval()``
+        switches that network and leaves the wrapper's own flag at True.
+        """
+        owner = module
+        for _ in range(4):
+            if len(owner._modules) != 1:
+                break
+            inner = owner._modules.get("module") or owner._modules.get("_orig_mod")
+            if inner is None:
+                break
+            owner = inner
+        return owner
+
+    def _describe(self, module) -> tuple[str, bool]:
+        owner = self._mode_owner(module)
+        name = type(module).__name__
+        if owner is not module:
+            name = f"{name}({type(owner).__name__})"
+        return name, bool(owner.training)
+
+    def _mode_summary(self, module) -> tuple[tuple, tuple]:
+        active: Counter = Counter()
+        inactive: Counter = Counter()
+        for layer, description, _ in self._sensitive_layers(module):
+            (active if layer.training else inactive)[description] += 1
+        return tuple(sorted(active.items())), tuple(sorted(inactive.items()))
+
+    # ---- forward --------------------------------------------------------------
+
+    def _forward_pre(self, module, args):
+        state = self._thread_state()
+        if state.depth:
+            state.depth += 1
+            return None
+        state.depth = 1
+        try:
+            call = self._begin_call(module)
+        except Exception as exc:  # a probe must never break the script
+            self._internal_error(exc)
+            call = None
+        state.calls.append(call)
+        return None
+
+    def _begin_call(self, module):
+        frames = self._user_frames()
+        if not frames:
+            # Library-internal parallelism (DataParallel replicas run in
+            # threads started by torch): the outer call was already recorded.
+            return None
+        torch = self.torch
+        self._top_modules.add(module)
+        serial = self._serial(module)
+        name, training = self._describe(module)
+        grad = torch.is_grad_enabled()
+        inference = torch.is_inference_mode_enabled()
+        active, inactive = self._mode_summary(module)
+        key = ("forward", frames, serial, training, grad, inference, active, inactive)
+        sig = self._intern(
+            "forward",
+            key,
+            lambda: {
+                "frames": [list(f) for f in frames],
+                "module": name,
+                "m": serial,
+                "training": training,
+                "grad": grad,
+                "inference": inference,
+                "active": [list(a) for a in active],
+                "inactive": [list(a) for a in inactive],
+            },
+        )
+        bn_pass = self._bn_pass(module, frames[0][:2], sig)
+        mem = None
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            mem = torch.cuda.memory_allocated()
+        return (module, sig, next(self._seq), bn_pass, mem)
+
+    def _forward_post(self, module, args, output):
+        state = self._thread_state()
+        if state.depth > 1:
+            state.depth -= 1
+            return None
+        if state.depth == 0:
+            return None
+        state.depth = 0
+        call = state.calls.pop() if state.calls else None
+        if call is None:
+            return None
+        try:
+            self._end_call(call, output)
+        except Exception as exc:
+            self._internal_error(exc)
+        return None
+
+    def _end_call(self, call, output) -> None:
+        module, sig, seq, bn_pass, mem_before = call
+        graph_tensors = self._graph_tensors(output)
+        record = {"t": "f", "s": sig, "q": seq, "g": 1 if graph_tensors else 0}
+        if mem_before is not None and graph_tensors:
+            record["mem"] = self.torch.cuda.memory_allocated() - mem_before
+        self.writer.write(record)
+        if graph_tensors:
+            fired = [False]
+            writer = self.writer
+
+            def on_gradient(_grad, seq=seq, fired=fired, bn_pass=bn_pass):
+                if not fired[0]:
+                    fired[0] = True
+                    if bn_pass is not None:
+                        bn_pass["trained"] = True
+                    try:
+                        writer.write({"t": "bp", "q": seq})
+                    except Exception:
+                        pass
+                return None
+
+            for tensor in graph_tensors:
+                tensor.register_hook(on_gradient)
+
+    def _graph_tensors(self, output) -> list:
+        tensor_type = self.torch.Tensor
+        found = []
+        pending = [output]
+        visited = 0
+        while pending and len(found) < MAX_PROBED_OUTPUTS and visited < 64:
+            item = pending.pop()
+            visited += 1
+            if isinstance(item, tensor_type):
+                if item.grad_fn is not None:
+                    found.append(item)
+            elif isinstance(item, (list, tuple)):
+                pending.extend(item[:16])
+            elif isinstance(item, dict):
+                pending.extend(list(item.values())[:16])
+        return found
+
+    # ---- BatchNorm statistics -------------------------------------------------
+
+    def _bn_pass(self, module, site: tuple, sig: int):
+        """Open (or continue) the running-statistics pass this call belongs to.
+
+        A pass is the run of calls of one module from one call site with no
+        backward or optimizer step in between: a validation loop is one pass,
+        each training step is its own. Its drift is measured once, when the
+        pass ends, so there is no device synchronisation per call.
+        """
+        tracked = [
+            (layer, desc)
+            for layer, desc, tracks in self._sensitive_layers(module)
+            if tracks and layer.running_mean is not None
+        ]
+        current = self._bn_passes.get(module)
+        moving = any(layer.training for layer, _ in tracked)
+        key = (site, self.backward_count, self.step_count)
+        if current is not None and (not moving or current["key"] != key):
+            self._close_bn_pass(module)
+            current = None
+        if not moving:
+            return None
+        if current is None:
+            current = {
+                "key": key,
+                "sig": sig,
+                "calls": 0,
+                "trained": False,
+                "snapshots": [
+                    (layer, desc, layer.running_mean.detach().clone()) for layer, desc in tracked
+                ],
+            }
+            self._bn_passes[module] = current
+        current["calls"] += 1
+        return current
+
+    def _close_bn_pass(self, module) -> None:
+        current = self._bn_passes.pop(module, None)
+        # A pass whose outputs were backpropagated is training: its statistics
+        # are meant to move, and measuring them would cost a sync per step.
+        if current is None or current["trained"]:
+            return
+        torch = self.torch
+        drifts = []
+        for layer, desc, snapshot in current["snapshots"]:
+            if layer.running_mean is None or layer.running_mean.shape != snapshot.shape:
+                continue
+            drifts.append((desc, (layer.running_mean.detach() - snapshot).abs().max()))
+        if not drifts:
+            return
+        values = torch.stack([d.float().cpu() if d.is_cuda else d.float() for _, d in drifts])
+        index = int(values.argmax())
+        self.writer.write(
+            {
+                "t": "bn",
+                "s": current["sig"],
+                "calls": current["calls"],
+                "drift": float(values[index]),
+                "layer": drifts[index][0],
+            }
+        )
+
+    def close_open_passes(self) -> None:
+        for module in list(self._bn_passes.keys()):
+            try:
+                self._close_bn_pass(module)
+            except Exception as exc:
+                self._internal_error(exc)
+
+    # ---- backward, optimizer steps, mode switches -----------------------------
+
+    def _on_backward(self) -> None:
+        try:
+            frames = self._user_frames()
+            sig = self._intern(
+                "backward", ("backward", frames), lambda: {"frames": [list(f) for f in frames]}
+            )
+            self.backward_count += 1
+            self.writer.write({"t": "b", "s": sig})
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _optimized_param_ids(self, optimizer) -> frozenset:
+        groups = optimizer.param_groups
+        shape = (len(groups), sum(len(g["params"]) for g in groups))
+        cached = self._optimizer_params.get(optimizer)
+        if cached is None or cached[0] != shape:
+            ids = frozenset(id(p) for g in groups for p in g["params"])
+            cached = (shape, ids, weakref.WeakKeyDictionary())
+            self._optimizer_params[optimizer] = cached
+        return cached
+
+    def _step_pre(self, optimizer, args, kwargs):
+        try:
+            self.step_count += 1
+            _, param_ids, trains_module = self._optimized_param_ids(optimizer)
+            trained = []
+            for module in list(self._top_modules):
+                hit = trains_module.get(module)
+                if hit is None:
+                    hit = any(id(p) in param_ids for p in module.parameters())
+                    trains_module[module] = hit
+                if hit:
+                    active, inactive = self._mode_summary(module)
+                    name, training = self._describe(module)
+                    trained.append((name, self._serial(module), training, active, inactive))
+            trained.sort(key=lambda t: t[1])
+            frames = self._user_frames()
+            key = ("step", frames, type(optimizer).__name__, tuple(trained))
+            sig = self._intern(
+                "step",
+                key,
+                lambda: {
+                    "frames": [list(f) for f in frames],
+                    "optimizer": type(optimizer).__name__,
+                    "trained": [
+                        {"module": c, "m": s, "training": t,
+                         "active": [list(a) for a in act], "inactive": [list(i) for i in ina]}
+                        for c, s, t, act, ina in trained
+                    ],
+                },
+            )
+            self.writer.write({"t": "st", "s": sig})
+        except Exception as exc:
+            self._internal_error(exc)
+        return None
+
+    def _on_mode_switch(self, module, mode) -> None:
+        try:
+            frames = self._user_frames()
+            if not frames:
+                return
+            serial = self._serial(module)
+            # The modules whose calls this switch changes: itself and every
+            # called model that contains it (model.module.eval() on a DDP wrapper).
+            affects = sorted(
+                {serial}
+                | {
+                    self._serial(top)
+                    for top in list(self._top_modules)
+                    if top is module or any(sub is module for sub in top.modules())
+                }
+            )
+            mode = bool(mode)
+            key = ("mode", frames, serial, mode, tuple(affects))
+            sig = self._intern(
+                "mode",
+                key,
+                lambda: {
+                    "frames": [list(f) for f in frames],
+                    "module": type(module).__name__,
+                    "m": serial,
+                    "mode": mode,
+                    "affects": affects,
+                },
+            )
+            self.writer.write({"t": "mo", "s": sig})
+        except Exception as exc:
+            self._internal_error(exc)
