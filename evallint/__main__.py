@@ -1,0 +1,3 @@
+from evallint.cli import main
+
+main()
