@@ -1,0 +1,1 @@
+"""Static analysis: per-file summaries (index), then whole-project flow analysis (facts)."""

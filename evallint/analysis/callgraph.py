@@ -1,0 +1,231 @@
+"""Link names to definitions across the files of a run.
+
+``ProjectIndex`` answers: what does this dotted name mean in this file
+(an import, a function or class of the project, a local), which method does
+``self.x()`` reach through the project's class hierarchy, and which functions
+are called from somewhere in the project at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from evallint.analysis import ir
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    id: str
+    file: ir.FileIndex
+    info: ir.FunctionInfo
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    id: str
+    file: ir.FileIndex
+    info: ir.ClassInfo
+
+
+def function_id(path: str, qualname: str) -> str:
+    return f"{path}::{qualname}"
+
+
+class ProjectIndex:
+    def __init__(self, files: list[ir.FileIndex]) -> None:
+        self.files = {f.path: f for f in files}
+        self.by_module: dict[str, list[ir.FileIndex]] = {}
+        self.functions: dict[str, FunctionRef] = {}
+        self.classes: dict[str, ClassRef] = {}
+        self.toplevel: dict[str, dict[str, str]] = {}  # path -> name -> function/class id
+        self.nested: dict[str, dict[str, str]] = {}  # function id -> nested function name -> id
+        self.imports: dict[str, dict[str, str]] = {}  # path -> local -> absolute dotted target
+        self.methods: dict[str, dict[str, str]] = {}  # class id -> method name -> function id
+        for f in files:
+            self.by_module.setdefault(f.module, []).append(f)
+            top: dict[str, str] = {}
+            for fn in f.functions:
+                fid = function_id(f.path, fn.qualname)
+                self.functions[fid] = FunctionRef(fid, f, fn)
+                if fn.parent is None and fn.class_name is None and fn.qualname != "<module>":
+                    top[fn.name] = fid
+                if fn.parent is not None:
+                    self.nested.setdefault(function_id(f.path, fn.parent), {})[fn.name] = fid
+            for cls in f.classes:
+                cid = function_id(f.path, cls.qualname)
+                self.classes[cid] = ClassRef(cid, f, cls)
+                if "." not in cls.qualname:
+                    top[cls.name] = cid
+                self.methods[cid] = {m: function_id(f.path, f"{cls.qualname}.{m}") for m in cls.methods}
+            self.toplevel[f.path] = top
+            self.imports[f.path] = {imp.local: self._absolute(f, imp) for imp in f.imports}
+        self._bases_cache: dict[str, tuple[str, ...]] = {}
+
+    # -- names ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _absolute(f: ir.FileIndex, imp: ir.Import) -> str:
+        if imp.level == 0:
+            return imp.target
+        package = f.module if f.is_package else f.module.rpartition(".")[0]
+        for _ in range(imp.level - 1):
+            package = package.rpartition(".")[0]
+        return f"{package}.{imp.target}" if package else imp.target
+
+    def qualify(self, path: str, chain: str) -> str:
+        """The absolute dotted name a chain stands for in a file: ``nn.Linear`` -> ``torch.nn.Linear``."""
+        root, _, rest = chain.partition(".")
+        target = self.imports.get(path, {}).get(root)
+        if target is None:
+            if root in self.toplevel.get(path, {}):
+                module = self.files[path].module
+                return f"{module}.{chain}"
+            return chain
+        return f"{target}.{rest}" if rest else target
+
+    def is_imported_or_defined(self, path: str, root: str) -> bool:
+        return root in self.imports.get(path, {}) or root in self.toplevel.get(path, {})
+
+    def _module_files(self, module: str, near: str) -> list[ir.FileIndex]:
+        candidates = self.by_module.get(module, [])
+        if len(candidates) <= 1:
+            return candidates
+        here = os.path.dirname(near)
+        same_dir = [c for c in candidates if os.path.dirname(c.path) == here]
+        return same_dir or candidates[:0]
+
+    def lookup_qualified(self, dotted: str, near: str) -> str | None:
+        """Find the project definition of an absolute dotted name (a function, class or method)."""
+        parts = dotted.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = ".".join(parts[:cut])
+            files = self._module_files(module, near)
+            if len(files) != 1:
+                continue
+            rest = parts[cut:]
+            target = self.toplevel[files[0].path].get(rest[0])
+            if target is None:
+                # `from pkg import mod` then `mod.func`: the name may be a submodule re-export.
+                reexport = self.imports[files[0].path].get(rest[0])
+                if reexport is not None and reexport != dotted:
+                    return self.lookup_qualified(".".join([reexport, *rest[1:]]), files[0].path)
+                return None
+            if len(rest) == 1:
+                return target
+            if len(rest) == 2 and target in self.classes:
+                return self.method_of(target, rest[1])
+            return None
+        return None
+
+    # -- resolution -------------------------------------------------------------------------------
+
+    def resolve(self, fn: FunctionRef, chain: str, local_types: dict[str, str] | None = None) -> str | None:
+        """The id of the function or class a call's callee chain reaches, if the project defines it."""
+        path = fn.file.path
+        root, _, rest = chain.partition(".")
+        # Nested functions visible from here (own nested defs, then the enclosing functions').
+        scope: str | None = fn.id
+        while scope is not None:
+            nested = self.nested.get(scope, {})
+            if root in nested and not rest:
+                return nested[root]
+            parent = self.functions[scope].info.parent if scope in self.functions else None
+            scope = function_id(path, parent) if parent else None
+        if root == "self" and fn.info.class_name is not None and rest and "." not in rest:
+            return self.method_of(function_id(path, fn.info.class_name), rest, allow_subclasses=True)
+        if local_types and root in local_types and rest and "." not in rest:
+            return self.method_of(local_types[root], rest)
+        if root in fn.info.local_names and fn.info.qualname != "<module>":
+            return None
+        if root in self.toplevel.get(path, {}):
+            target = self.toplevel[path][root]
+            if not rest:
+                return target
+            if target in self.classes and "." not in rest:
+                return self.method_of(target, rest)
+            return None
+        imported = self.imports.get(path, {}).get(root)
+        if imported is not None:
+            return self.lookup_qualified(self.qualify(path, chain), path)
+        return None
+
+    def class_of_method(self, fn: FunctionRef) -> str | None:
+        if fn.info.class_name is None:
+            return None
+        return function_id(fn.file.path, fn.info.class_name)
+
+    def base_ids(self, class_id: str) -> list[str]:
+        ref = self.classes[class_id]
+        found = []
+        for base in ref.info.bases:
+            target = self.resolve_class(ref.file.path, base)
+            if target is not None:
+                found.append(target)
+        return found
+
+    def resolve_class(self, path: str, chain: str) -> str | None:
+        root, _, rest = chain.partition(".")
+        top = self.toplevel.get(path, {})
+        if root in top and not rest and top[root] in self.classes:
+            return top[root]
+        if root in self.imports.get(path, {}):
+            target = self.lookup_qualified(self.qualify(path, chain), path)
+            if target in self.classes:
+                return target
+        return None
+
+    def qualified_bases(self, class_id: str) -> tuple[str, ...]:
+        """Absolute names of every base class outside the project, through project bases."""
+        cached = self._bases_cache.get(class_id)
+        if cached is not None:
+            return cached
+        self._bases_cache[class_id] = ()
+        ref = self.classes[class_id]
+        names: list[str] = []
+        for base in ref.info.bases:
+            target = self.resolve_class(ref.file.path, base)
+            if target is not None:
+                names.extend(self.qualified_bases(target))
+            else:
+                names.append(self.qualify(ref.file.path, base))
+        result = tuple(names)
+        self._bases_cache[class_id] = result
+        return result
+
+    def method_of(self, class_id: str, name: str, allow_subclasses: bool = False) -> str | None:
+        seen: set[str] = set()
+        todo = [class_id]
+        while todo:
+            current = todo.pop(0)
+            if current in seen or current not in self.classes:
+                continue
+            seen.add(current)
+            method = self.methods.get(current, {}).get(name)
+            if method is not None:
+                return method
+            todo.extend(self.base_ids(current))
+        if allow_subclasses:
+            # A base-class method calling a hook that only subclasses define: one definition is unambiguous.
+            found = [
+                self.methods[cid][name]
+                for cid in self.classes
+                if name in self.methods.get(cid, {}) and class_id in self._all_bases(cid)
+            ]
+            if len(found) == 1:
+                return found[0]
+        return None
+
+    def _all_bases(self, class_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.base_ids(class_id))
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(self.base_ids(current))
+        return seen
+
+    def defines_method(self, class_id: str, name: str) -> bool:
+        return self.method_of(class_id, name) is not None

@@ -1,0 +1,238 @@
+"""The structured flow walk: one pass over a function's IR with snapshot / restore / merge.
+
+A worked example. For
+
+    for epoch in range(3):                 # loop L
+        for x, y in train_loader:          # training region (a backward below)
+            loss = loss_fn(model(x), y)    # forward: pending[model] = {train@entry}
+            loss.backward()                # training step: checks pending forwards
+        validate(model)                    # callee sets eval: modes[model] = {eval@validate}
+
+the first pass over L's body ends with ``model`` in eval. The loop head joins
+the entry state ``{train@entry}`` with the back-edge state ``{eval@validate}``
+(marked as carried over L), the body is walked again, and now the forward in
+the training loop sees ``{train, eval}``: the backward finds a pending forward
+that may be in eval mode, an ``EVL102`` fact. Had the training loop started
+with ``model.train()``, the forward would see only ``{train@train()}``.
+
+Branches copy the state and join the results; ``break`` / ``continue`` /
+``return`` hand their state to the enclosing frame; ``try`` sends the states of
+its body to the handlers and runs ``finally`` on every way out; ``with``
+restores the grad mode on every exit of the block. Loops iterate until their
+head state stops changing.
+
+The walker does not know what events mean: ``Interpreter`` (summaries.py)
+implements ``on_call``, ``on_assign`` and the other transfer functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evallint.analysis import ir
+from evallint.analysis.lattice import State, join_all
+
+MAX_LOOP_ITERATIONS = 6
+
+
+@dataclass
+class _LoopFrame:
+    breaks: list[State] = field(default_factory=list)
+    continues: list[State] = field(default_factory=list)
+    with_depth: int = 0
+
+
+@dataclass
+class Region:
+    """An evaluation or training region: a function, a loop, or a grad-off ``with`` block."""
+
+    kind: str  # "eval", "train", "managed-eval", "managed-train", "neutral"
+    file: str
+    node: int
+    label: str  # "validate()", "the loop over val_loader"
+    is_loop: bool = False
+
+
+class Walker:
+    """Walks one function body. Subclasses give events their meaning."""
+
+    def __init__(self) -> None:
+        self.returns: list[State] = []
+        self.yields: list[State] = []
+        self.loops: list[_LoopFrame] = []
+        self.path: list[tuple[str, bool, tuple[str, ...]]] = []
+        # Grad modes to restore when leaving `with` blocks early: (loop depth, grad before).
+        self.with_grads: list[tuple[int, frozenset]] = []
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def on_call(self, call: ir.Call, state: State) -> State:
+        return state
+
+    def on_assign(self, assign: ir.Assign, state: State) -> State:
+        return state
+
+    def on_return(self, stmt: ir.Return, state: State) -> None:
+        pass
+
+    def on_reveal(self, stmt: ir.Reveal, state: State) -> None:
+        pass
+
+    def enter_with_item(self, item: ir.WithItem, state: State) -> tuple[State, object]:
+        """Apply entering a with item; return the state and a token for ``exit_with_item``."""
+        return state, None
+
+    def exit_with_item(self, item: ir.WithItem, token: object, state: State) -> State:
+        return state
+
+    def loop_region(self, loop: ir.Loop) -> Region | None:
+        return None
+
+    def with_region(self, stmt: ir.With, state: State) -> Region | None:
+        return None
+
+    def push_region(self, region: Region) -> None:
+        pass
+
+    def pop_region(self) -> None:
+        pass
+
+    def on_loop_targets(self, loop: ir.Loop, state: State) -> State:
+        return state
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def walk(self, body: tuple[ir.Stmt, ...], state: State) -> State:
+        for stmt in body:
+            if state.dead:
+                return state
+            state = self.step(stmt, state)
+        return state
+
+    def step(self, stmt: ir.Stmt, state: State) -> State:
+        kind = type(stmt)
+        if kind is ir.Call:
+            return self.on_call(stmt, state)  # type: ignore[arg-type]
+        if kind is ir.Assign:
+            return self.on_assign(stmt, state)  # type: ignore[arg-type]
+        if kind is ir.If:
+            return self._if(stmt, state)  # type: ignore[arg-type]
+        if kind is ir.Loop:
+            return self._loop(stmt, state)  # type: ignore[arg-type]
+        if kind is ir.With:
+            return self._with(stmt, state)  # type: ignore[arg-type]
+        if kind is ir.Try:
+            return self._try(stmt, state)  # type: ignore[arg-type]
+        if kind is ir.Return:
+            self.on_return(stmt, state)  # type: ignore[arg-type]
+            self.returns.append(self._leave_withs(state, 0))
+            return State.unreachable()
+        if kind is ir.Raise:
+            return State.unreachable()
+        if kind is ir.Break:
+            if self.loops:
+                frame = self.loops[-1]
+                frame.breaks.append(self._leave_withs(state, frame.with_depth))
+            return State.unreachable()
+        if kind is ir.Continue:
+            if self.loops:
+                frame = self.loops[-1]
+                frame.continues.append(self._leave_withs(state, frame.with_depth))
+            return State.unreachable()
+        if kind is ir.Yield:
+            self.yields.append(state.copy())
+            return state
+        if kind is ir.Reveal:
+            self.on_reveal(stmt, state)  # type: ignore[arg-type]
+            return state
+        return state  # BareAttribute and anything without an effect on the state
+
+    def _leave_withs(self, state: State, depth: int) -> State:
+        """Leaving ``with`` blocks opened at or below ``depth`` restores the grad mode they found."""
+        if len(self.with_grads) <= depth:
+            return state
+        restored = state.copy()
+        restored.grad = self.with_grads[depth][1]
+        return restored
+
+    def _if(self, stmt: ir.If, state: State) -> State:
+        cond = stmt.cond
+        if cond is not None:
+            self.path.append((cond.text, not cond.negated, cond.deps))
+        body = self.walk(stmt.body, state.copy())
+        if cond is not None:
+            self.path[-1] = (cond.text, cond.negated, cond.deps)
+        orelse = self.walk(stmt.orelse, state.copy())
+        if cond is not None:
+            self.path.pop()
+        return body.join(orelse)
+
+    def _loop(self, stmt: ir.Loop, state: State) -> State:
+        loop_id = (stmt.node,)
+        region = self.loop_region(stmt)
+        head = state
+        frame = _LoopFrame()
+        for _ in range(MAX_LOOP_ITERATIONS):
+            frame = _LoopFrame(with_depth=len(self.with_grads))
+            self.loops.append(frame)
+            if region is not None:
+                self.push_region(region)
+            body_in = self.on_loop_targets(stmt, head.copy())
+            body_out = self.walk(stmt.body, body_in)
+            if region is not None:
+                self.pop_region()
+            self.loops.pop()
+            back = join_all([body_out, *frame.continues])
+            new_head = state.join(back.mark_carried(loop_id)) if not back.dead else state
+            if new_head.same_as(head):
+                break
+            head = new_head
+        if stmt.infinite:
+            exit_state = join_all(frame.breaks)
+        else:
+            exit_state = self.walk(stmt.orelse, head.copy()).join(join_all(frame.breaks))
+        return exit_state
+
+    def _with(self, stmt: ir.With, state: State) -> State:
+        tokens = []
+        grad_before = state.grad
+        for item in stmt.items:
+            state, token = self.enter_with_item(item, state)
+            tokens.append(token)
+        region = self.with_region(stmt, state)
+        if region is not None:
+            self.push_region(region)
+        self.with_grads.append((len(self.loops), grad_before))
+        body = self.walk(stmt.body, state)
+        self.with_grads.pop()
+        if region is not None:
+            self.pop_region()
+        if body.dead:
+            return body
+        for item, token in reversed(list(zip(stmt.items, tokens))):
+            body = self.exit_with_item(item, token, body)
+        return body
+
+    def _try(self, stmt: ir.Try, state: State) -> State:
+        returns_before = len(self.returns)
+        seen = [state.copy()]
+        body_state = state
+        for inner in stmt.body:
+            if body_state.dead:
+                break
+            body_state = self.step(inner, body_state)
+            seen.append(body_state.copy())
+        handler_entry = join_all(seen)
+        handler_outs = [self.walk(handler, handler_entry.copy()) for handler in stmt.handlers]
+        else_out = self.walk(stmt.orelse, body_state) if not body_state.dead else body_state
+        normal = join_all([else_out, *handler_outs])
+        if not stmt.finalbody:
+            return normal
+        # `finally` runs on the way out of every return taken inside the try as well.
+        for index in range(returns_before, len(self.returns)):
+            self.returns[index] = self.walk(stmt.finalbody, self.returns[index])
+        if normal.dead:
+            # Every path left early; the finally block still runs on the exceptional ones.
+            self.walk(stmt.finalbody, handler_entry.copy())
+            return normal
+        return self.walk(stmt.finalbody, normal)

@@ -1,0 +1,236 @@
+"""The plain-data summary of one file: a small structured IR of every function body.
+
+The index (phase 1) turns a libcst tree into these records; everything after it
+(call graph, summaries, flow, facts, rules) reads only these records, so they
+can be computed in parallel worker processes and cached by content hash.
+
+Expressions are reduced to what matters for mode and grad analysis:
+- a *chain* is a dotted name such as ``self.model.module`` (``None`` when the
+  expression is not a plain name chain);
+- a *key* is a chain with wrappers removed (``model.module`` -> ``model``,
+  ``DDP(model)`` -> ``model``), the way pyright keys reference expressions;
+- nodes are identified by an ordinal (see ``index.NodeNumbering``), so positions
+  are computed later and only for files with findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+# -- values -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefValue:
+    """A reference to a variable or attribute chain, e.g. ``model`` or ``self.net``."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConstValue:
+    value: object  # True, False, None, int, float or str
+
+
+@dataclass(frozen=True, slots=True)
+class CondValue:
+    """A boolean expression kept symbolically: ``phase == "train"``, ``is_training``."""
+
+    text: str
+    deps: tuple[str, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingFlagValue:
+    """``model.training``: the current mode of ``key``."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallValue:
+    """The result of the call with ordinal ``node`` (emitted as a Call event just before)."""
+
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class TupleValue:
+    items: tuple["Value", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OtherValue:
+    pass
+
+
+Value = Union[RefValue, ConstValue, CondValue, TrainingFlagValue, CallValue, TupleValue, OtherValue]
+OTHER = OtherValue()
+
+# -- statements -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    node: int
+    func: str | None  # dotted chain of the callee, e.g. "model.eval", "torch.no_grad"
+    receiver: "Value | None"  # the receiver for attribute calls: RefValue("model") for model.module.eval()
+    method: str | None  # last attribute for attribute calls
+    args: tuple[Value, ...]
+    kwargs: tuple[tuple[str, Value], ...]
+    statement: bool = False  # the call is an expression statement of its own
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    node: int
+    targets: tuple[str | None, ...]  # chains; several for tuple unpacking, None for unsupported targets
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class BareAttribute:
+    """An expression statement that is only an attribute, e.g. ``model.eval``."""
+
+    node: int
+    receiver: str | None
+    attr: str
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    node: int
+    cond: CondValue | None
+    body: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    node: int
+    is_while: bool
+    infinite: bool
+    iter_words: tuple[str, ...]  # identifier words of the iterable, e.g. ("val", "loader")
+    iter_text: str  # the iterable as written (shortened), for messages
+    targets: tuple[str, ...]
+    body: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...]
+    frozen_params_of: str | None = None  # `for p in X.parameters(): p.requires_grad = False`
+
+
+@dataclass(frozen=True, slots=True)
+class WithItem:
+    node: int
+    call: Call | None  # `with torch.no_grad():` -> the call (not emitted as an event)
+    chain: str | None  # `with torch.no_grad:` -> "torch.no_grad" (an uncalled context manager)
+    target: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class With:
+    node: int
+    items: tuple[WithItem, ...]
+    body: tuple["Stmt", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Try:
+    node: int
+    body: tuple["Stmt", ...]
+    handlers: tuple[tuple["Stmt", ...], ...]
+    orelse: tuple["Stmt", ...]
+    finalbody: tuple["Stmt", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    node: int
+    value: "Value" = OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class Raise:
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class Yield:
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reveal:
+    """``reveal_state(model)``: the flow tests ask for the state at this point."""
+
+    node: int
+    key: str | None
+
+
+Stmt = Union[Call, Assign, BareAttribute, If, Loop, With, Try, Return, Raise, Break, Continue, Yield, Reveal]
+
+# -- definitions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decorator:
+    chain: str | None
+    called: bool
+    args: tuple[Value, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionInfo:
+    qualname: str  # "Trainer.fit", "main.<locals>.evaluate", "<module>"
+    name: str
+    node: int
+    params: tuple[str, ...]
+    decorators: tuple[Decorator, ...]
+    body: tuple[Stmt, ...]
+    local_names: frozenset[str]
+    class_name: str | None  # the directly enclosing class, for methods
+    parent: str | None  # qualname of the enclosing function, for closures
+    is_generator: bool
+    is_async: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClassInfo:
+    qualname: str
+    name: str
+    node: int
+    bases: tuple[str, ...]  # chains
+    methods: tuple[str, ...]  # method names defined in the class body
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    local: str  # name bound in this module
+    target: str  # dotted target, relative imports keep their leading dots
+    level: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FileIndex:
+    """Everything the whole-project phase needs from one file."""
+
+    path: str
+    module: str  # dotted module name, e.g. "pkg.train"
+    is_package: bool
+    imports: tuple[Import, ...]
+    functions: tuple[FunctionInfo, ...]  # the module body itself is the "<module>" function
+    classes: tuple[ClassInfo, ...]
+    noqa_file: bool = False
+    node_count: int = 0
+    module_globals: frozenset[str] = field(default=frozenset())

@@ -1,0 +1,233 @@
+"""The abstract state of the flow walk: modes of model references, grad mode, aliases.
+
+A fact is a set of *possibilities*. Each possibility is a value with the place
+that produced it (its origin, for messages), an optional guard (the branch
+condition it was set under, so correlated switches such as
+``model.train(phase == "train")`` + ``torch.set_grad_enabled(phase == "train")``
+do not combine into impossible states) and the loops whose back edge it crossed
+(so "switched to eval at the end of one step, still eval in the next" can be
+told apart from "switched to eval inside this step").
+
+Join is set union; states are immutable-by-convention (copy before changing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TRAIN = "train"
+EVAL = "eval"
+UNKNOWN = "unknown"
+GRAD_ON = "on"
+GRAD_OFF = "off"
+
+# Origin kinds.
+SET_BY_CALL = "call"  # model.eval() / model.train(...)
+CONSTRUCTED = "construct"  # Net(), nn.Linear(...)
+PRETRAINED = "pretrained"  # X.from_pretrained(...)
+ENTRY = "entry"  # nothing in the analysed code sets it
+UNRESOLVED = "unresolved"  # an unresolved call may have changed it
+DEFAULT = "default"  # grad on by default
+CONTEXT = "context"  # a `with` block or decorator
+
+MAX_POSSIBILITIES = 12
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    kind: str
+    file: str = ""
+    node: int = -1
+    function: str = ""  # qualname of the function where it happened
+    region: tuple = ()  # (file, node) of the innermost evaluation/training region, if any
+    region_kind: str = ""  # "eval", "train" or ""
+    detail: str = ""  # e.g. the callee name when a helper set the mode
+
+
+@dataclass(frozen=True, order=True)
+class Poss:
+    value: str
+    origin: Origin
+    guard: tuple = ()  # () or (condition text, truth value, deps)
+    carried: frozenset = field(default=frozenset())  # loop ids whose back edge this crossed
+
+    def without_guard_on(self, names: set[str]) -> "Poss":
+        if self.guard and names.intersection(self.guard[2]):
+            return Poss(self.value, self.origin, (), self.carried)
+        return self
+
+
+Facts = frozenset  # frozenset[Poss]
+
+
+def join_facts(a: Facts, b: Facts) -> Facts:
+    if a is b or a == b:
+        return a
+    merged = a | b
+    if len(merged) > MAX_POSSIBILITIES:
+        # Keep one possibility per value: the earliest origin, unguarded.
+        by_value: dict[str, Poss] = {}
+        for poss in sorted(merged):
+            by_value.setdefault(poss.value, Poss(poss.value, poss.origin, (), poss.carried))
+        merged = frozenset(by_value.values())
+    return merged
+
+
+def feasible(facts: Facts, path: tuple) -> Facts:
+    """Drop possibilities whose guard contradicts the branch conditions on the current path."""
+    if not path:
+        return facts
+    assumed = {text: truth for text, truth, _deps in path}
+    kept = frozenset(p for p in facts if not p.guard or assumed.get(p.guard[0], p.guard[1]) == p.guard[1])
+    return kept
+
+
+@dataclass
+class Pending:
+    """A forward pass of a model whose loss may be backpropagated later in the step."""
+
+    key: str
+    file: str
+    node: int
+    function: str
+    modes: Facts
+    grad: Facts
+
+
+@dataclass
+class State:
+    modes: dict[str, Facts] = field(default_factory=dict)
+    grad: Facts = field(default_factory=frozenset)
+    aliases: dict[str, str] = field(default_factory=dict)
+    saved_flags: dict[str, Facts] = field(default_factory=dict)  # was_training = model.training
+    frozen: frozenset = field(default_factory=frozenset)  # keys whose parameters are frozen
+    pending: dict[str, Pending] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # key -> class id of a project class instance
+    dead: bool = False  # no path reaches here (after return/raise/break)
+    entry: Origin = Origin(ENTRY)  # where keys nothing has set get their mode from
+
+    def default_mode(self, key: str) -> Facts:
+        """A model nothing has switched is in train mode (a fresh nn.Module is)."""
+        return frozenset({Poss(TRAIN, self.entry)})
+
+    def copy(self) -> "State":
+        return State(
+            dict(self.modes),
+            self.grad,
+            dict(self.aliases),
+            dict(self.saved_flags),
+            self.frozen,
+            dict(self.pending),
+            dict(self.types),
+            self.dead,
+            self.entry,
+        )
+
+    @staticmethod
+    def unreachable() -> "State":
+        return State(dead=True)
+
+    # -- references ---------------------------------------------------------------------
+
+    def canonical(self, key: str) -> str:
+        """Follow aliases on the longest matching prefix: ``mw.backbone`` -> ``model.backbone``."""
+        for _ in range(8):
+            parts = key.split(".")
+            for cut in range(len(parts), 0, -1):
+                prefix = ".".join(parts[:cut])
+                target = self.aliases.get(prefix)
+                if target is not None and target != prefix:
+                    key = ".".join([target, *parts[cut:]])
+                    break
+            else:
+                return key
+        return key
+
+    def mode_of(self, key: str) -> Facts:
+        """The mode facts of ``key``, of its closest ancestor that has any, or the default."""
+        parts = key.split(".")
+        for cut in range(len(parts), 0, -1):
+            facts = self.modes.get(".".join(parts[:cut]))
+            if facts is not None:
+                return facts
+        return self.default_mode(key)
+
+    def has_mode(self, key: str) -> bool:
+        parts = key.split(".")
+        return any(".".join(parts[:cut]) in self.modes for cut in range(len(parts), 0, -1))
+
+    def set_mode(self, key: str, facts: Facts) -> None:
+        prefix = key + "."
+        for other in [k for k in self.modes if k.startswith(prefix)]:
+            del self.modes[other]
+        self.modes[key] = facts
+
+    def forget_guards_on(self, names: set[str]) -> None:
+        if not names:
+            return
+        for key, facts in self.modes.items():
+            if any(p.guard for p in facts):
+                self.modes[key] = frozenset(p.without_guard_on(names) for p in facts)
+        if any(p.guard for p in self.grad):
+            self.grad = frozenset(p.without_guard_on(names) for p in self.grad)
+
+    # -- lattice ------------------------------------------------------------------------------
+
+    def join(self, other: "State") -> "State":
+        if self.dead:
+            return other.copy()
+        if other.dead:
+            return self.copy()
+        modes = {key: join_facts(self.mode_of(key), other.mode_of(key)) for key in self.modes.keys() | other.modes.keys()}
+        aliases = {k: v for k, v in self.aliases.items() if other.aliases.get(k) == v}
+        saved = {k: join_facts(v, other.saved_flags[k]) for k, v in self.saved_flags.items() if k in other.saved_flags}
+        pending = dict(self.pending)
+        for key, item in other.pending.items():
+            mine = pending.get(key)
+            if mine is None:
+                pending[key] = item
+            else:
+                pending[key] = Pending(
+                    key, mine.file, mine.node, mine.function, join_facts(mine.modes, item.modes), join_facts(mine.grad, item.grad)
+                )
+        types = {k: v for k, v in self.types.items() if other.types.get(k) == v}
+        return State(
+            modes,
+            join_facts(self.grad, other.grad),
+            aliases,
+            saved,
+            self.frozen & other.frozen,
+            pending,
+            types,
+            False,
+            self.entry,
+        )
+
+    def same_as(self, other: "State") -> bool:
+        return (
+            self.dead == other.dead
+            and self.modes == other.modes
+            and self.grad == other.grad
+            and self.aliases == other.aliases
+            and self.saved_flags == other.saved_flags
+            and self.frozen == other.frozen
+            and {k: (v.modes, v.grad, v.node) for k, v in self.pending.items()}
+            == {k: (v.modes, v.grad, v.node) for k, v in other.pending.items()}
+            and self.types == other.types
+        )
+
+    def mark_carried(self, loop_id: tuple) -> "State":
+        """Tag every mode possibility as having crossed the back edge of ``loop_id``."""
+        marked = self.copy()
+        for key, facts in marked.modes.items():
+            marked.modes[key] = frozenset(
+                p if loop_id in p.carried else Poss(p.value, p.origin, p.guard, p.carried | {loop_id}) for p in facts
+            )
+        return marked
+
+
+def join_all(states: list[State]) -> State:
+    result = State.unreachable()
+    for state in states:
+        result = result.join(state)
+    return result

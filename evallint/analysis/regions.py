@@ -1,0 +1,125 @@
+"""Evidence that a function or loop evaluates or trains a model, from names alone.
+
+Control evidence (a backward pass inside the region) is computed by the flow
+analysis; this module only reads identifiers, so it stays a table lookup.
+"""
+
+from __future__ import annotations
+
+from evallint.analysis.index import identifier_words
+
+EVAL_FUNCTION_WORDS = frozenset(
+    {
+        "val",
+        "valid",
+        "validate",
+        "validation",
+        "validating",
+        "eval",
+        "evaluate",
+        "evaluation",
+        "evaluating",
+        "test",
+        "testing",
+        "predict",
+        "prediction",
+        "predictions",
+        "infer",
+        "inference",
+        "inferencing",
+    }
+)
+EVAL_LOADER_WORDS = frozenset(
+    {"val", "valid", "validation", "test", "testing", "dev", "eval", "evaluation", "holdout", "valset", "testset"}
+)
+_LOADER_PREFIXES = ("val", "valid", "test", "eval", "dev")
+_LOADER_SUFFIXES = frozenset({"loader", "loaders", "dl", "set", "data", "dataset", "iter", "batches", "ds"})
+
+MODEL_WORDS = frozenset(
+    {
+        "model",
+        "models",
+        "net",
+        "network",
+        "classifier",
+        "encoder",
+        "decoder",
+        "backbone",
+        "generator",
+        "discriminator",
+        "critic",
+        "actor",
+        "policy",
+        "teacher",
+        "student",
+        "unet",
+        "vae",
+        "transformer",
+        "netg",
+        "netd",
+        "detector",
+        "segmenter",
+    }
+)
+NOT_MODEL_WORDS = frozenset(
+    {
+        "fn",
+        "func",
+        "function",
+        "loss",
+        "criterion",
+        "config",
+        "cfg",
+        "name",
+        "names",
+        "path",
+        "dir",
+        "file",
+        "type",
+        "class",
+        "cls",
+        "builder",
+        "factory",
+        "kwargs",
+        "args",
+        "output",
+        "outputs",
+        "optimizer",
+        "registry",
+        "id",
+        "params",
+        "state",
+        "dict",
+        "fp",
+        "hook",
+    }
+)
+
+
+def is_eval_function_name(name: str, in_test_file: bool) -> bool:
+    words = set(identifier_words(name))
+    if in_test_file and name.startswith("test"):
+        return False
+    return bool(words & EVAL_FUNCTION_WORDS)
+
+
+def is_eval_loader(words: tuple[str, ...]) -> bool:
+    for word in words:
+        if word in EVAL_LOADER_WORDS:
+            return True
+        for prefix in _LOADER_PREFIXES:
+            if word.startswith(prefix) and word[len(prefix) :] in _LOADER_SUFFIXES:
+                return True
+    return False
+
+
+def looks_like_model(key: str) -> bool:
+    """``model``, ``self.net_g``, ``teacher_model``: names people give to modules."""
+    last = key.split(".")[-1].split("[")[0]
+    words = set(identifier_words(last))
+    return bool(words & MODEL_WORDS) and not (words & NOT_MODEL_WORDS)
+
+
+def is_test_file(path: str) -> bool:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"

@@ -1,0 +1,1014 @@
+"""Whole-project analysis: walk every function in the states its callers give it.
+
+Functions are analysed on demand and memoised by their entry state: when the
+walk of a caller reaches a call to a project function, the caller's state is
+mapped onto the callee's parameters (and ``self``, closures and module
+globals), the callee is walked from that entry (or the memo answers), and its
+exit state is mapped back. So ``validate(model)`` that calls ``model.eval()``
+leaves the caller's ``model`` in eval, and a helper reached in train mode from
+one caller and in eval mode from another is judged once per state, never in
+a mix of the two. Functions nobody in the project calls are roots, analysed
+from a default entry (a model nothing has switched is in train mode, grad on).
+
+Anything the analysis cannot resolve lowers what is known (an ``unknown``
+possibility) rather than guessing; rules stay silent on unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evallint.analysis import ir, torch_api
+from evallint.analysis.callgraph import FunctionRef, ProjectIndex, function_id
+from evallint.analysis.facts import (
+    BareModeAttribute,
+    CallerInfo,
+    ContextInfo,
+    GradContextNotEntered,
+    ModelForward,
+    ProjectFacts,
+    Reveal,
+    TrainingForward,
+)
+from evallint.analysis.flow import Region, Walker
+from evallint.analysis.index import identifier_words
+from evallint.analysis.lattice import (
+    CONSTRUCTED,
+    CONTEXT,
+    DEFAULT,
+    ENTRY,
+    EVAL,
+    GRAD_OFF,
+    GRAD_ON,
+    PRETRAINED,
+    SET_BY_CALL,
+    TRAIN,
+    UNKNOWN,
+    UNRESOLVED,
+    Facts,
+    Origin,
+    Pending,
+    Poss,
+    State,
+    feasible,
+    join_facts,
+)
+from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_file, looks_like_model
+
+MAX_CONTEXTS_PER_FUNCTION = 8
+MAX_ANALYSES = 20000
+NEUTRAL_CONTEXT = ContextInfo("neutral", "")
+
+
+@dataclass
+class Summary:
+    exit: State
+    yielded: State | None
+    returned: Facts | None
+
+
+class Analyzer:
+    """Runs the interprocedural analysis over a project and collects facts."""
+
+    def __init__(self, project: ProjectIndex, settings=None) -> None:
+        self.project = project
+        self.settings = settings
+        self.facts = ProjectFacts()
+        self.memo: dict[tuple, Summary | None] = {}
+        self.contexts: dict[str, int] = {}
+        self.stack: list[str] = []
+        self.analyses = 0
+        self._trains: dict[str, bool] = {}
+        self._module_receivers: dict[str, frozenset[str]] = {}
+        self._class_receivers: dict[str, frozenset[str]] = {}
+        self._class_train_calls: dict[str, frozenset[str]] = {}
+        self._called: set[str] | None = None
+        self._init_exit: dict[str, State | None] = {}
+        extra_eval = tuple(getattr(settings, "eval_function_patterns", ()) or ())
+        self.extra_eval_patterns = extra_eval
+        self.extra_model_names = frozenset(getattr(settings, "model_names", ()) or ())
+        self.extra_step_calls = frozenset(getattr(settings, "training_step_calls", ()) or ())
+
+    # -- driver ------------------------------------------------------------------------------------
+
+    def run(self) -> ProjectFacts:
+        called = self.called_functions()
+        for fid in sorted(self.project.functions):
+            fref = self.project.functions[fid]
+            if fid in called:
+                continue
+            entry = self.root_entry(fref)
+            self.analyze(fid, entry, NEUTRAL_CONTEXT, None)
+        self.collect_syntactic_facts()
+        return self.facts
+
+    def called_functions(self) -> set[str]:
+        """Functions some project code calls directly (the rest are roots)."""
+        if self._called is not None:
+            return self._called
+        called: set[str] = set()
+        for fref in self.project.functions.values():
+            for call in _calls_in(fref.info.body):
+                if call.func is None:
+                    continue
+                target = self.project.resolve(fref, call.func)
+                if target in self.project.functions and target != fref.id:
+                    called.add(target)
+                elif target in self.project.classes:
+                    init = self.project.method_of(target, "__init__")
+                    if init:
+                        called.add(init)
+            for item in _with_items_in(fref.info.body):
+                if item.call is not None and item.call.func is not None:
+                    target = self.project.resolve(fref, item.call.func)
+                    if target in self.project.functions:
+                        called.add(target)
+        self._called = called
+        return called
+
+    def root_entry(self, fref: FunctionRef) -> State:
+        entry = State(entry=Origin(ENTRY, fref.file.path, fref.info.node, fref.info.qualname))
+        entry.grad = frozenset({Poss(GRAD_ON, Origin(DEFAULT, fref.file.path, fref.info.node, fref.info.qualname))})
+        if self.module_grad_off(fref.file):
+            entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
+        class_id = self.project.class_of_method(fref)
+        if class_id is not None and fref.info.name != "__init__" and fref.info.params:
+            init_state = self.init_exit(class_id)
+            if init_state is not None:
+                for key, facts in init_state.modes.items():
+                    if key.startswith("self."):
+                        entry.modes[key] = facts
+                entry.frozen = frozenset(k for k in init_state.frozen if k.startswith("self."))
+        return entry
+
+    def init_exit(self, class_id: str) -> State | None:
+        if class_id in self._init_exit:
+            return self._init_exit[class_id]
+        self._init_exit[class_id] = None
+        init = self.project.method_of(class_id, "__init__")
+        result = None
+        if init is not None:
+            fref = self.project.functions[init]
+            entry = State(entry=Origin(ENTRY, fref.file.path, fref.info.node, fref.info.qualname))
+            entry.grad = frozenset({Poss(GRAD_ON, Origin(DEFAULT))})
+            summary = self.analyze(init, entry, NEUTRAL_CONTEXT, None)
+            result = summary.exit if summary is not None else None
+        self._init_exit[class_id] = result
+        return result
+
+    def module_grad_off(self, f: ir.FileIndex) -> bool:
+        module = next((fn for fn in f.functions if fn.qualname == "<module>"), None)
+        if module is None:
+            return False
+        for stmt in module.body:
+            if isinstance(stmt, ir.Call) and stmt.func is not None:
+                if self.project.qualify(f.path, stmt.func) in torch_api.SET_GRAD_ENABLED:
+                    if stmt.args and isinstance(stmt.args[0], ir.ConstValue) and stmt.args[0].value is False:
+                        return True
+        return False
+
+    def analyze(self, fid: str, entry: State, ctx: ContextInfo, caller: CallerInfo | None) -> Summary | None:
+        key = (fid, _fingerprint(entry), ctx.kind, ctx.label)
+        if key in self.memo:
+            return self.memo[key]
+        if fid in self.stack or self.analyses >= MAX_ANALYSES:
+            return None
+        count = self.contexts.get(fid, 0)
+        if count >= MAX_CONTEXTS_PER_FUNCTION:
+            return None
+        self.contexts[fid] = count + 1
+        self.analyses += 1
+        self.stack.append(fid)
+        try:
+            summary = Interpreter(self, self.project.functions[fid], ctx, caller).run(entry)
+        finally:
+            self.stack.pop()
+        self.memo[key] = summary
+        return summary
+
+    # -- evidence that does not depend on the state ---------------------------------------------
+
+    def trains(self, fid: str) -> bool:
+        """Does this function (or anything it calls in the project) run a training step?"""
+        if fid in self._trains:
+            return self._trains[fid]
+        self._trains[fid] = False
+        fref = self.project.functions[fid]
+        result = self.block_trains(fref, fref.info.body)
+        self._trains[fid] = result
+        return result
+
+    def block_trains(self, fref: FunctionRef, body: tuple[ir.Stmt, ...]) -> bool:
+        for call in _calls_in(body):
+            if self.is_training_call(fref, call) is not None:
+                return True
+            if call.func is not None:
+                target = self.project.resolve(fref, call.func)
+                if target in self.project.functions and self.trains(target):
+                    return True
+        return False
+
+    def is_training_call(self, fref: FunctionRef, call: ir.Call) -> str | None:
+        method = call.method
+        if method in ("backward", "manual_backward"):
+            return "backward"
+        if call.func is not None:
+            qualified = self.project.qualify(fref.file.path, call.func)
+            if qualified in torch_api.BACKWARD_FUNCTIONS:
+                return "backward"
+            if call.func in self.extra_step_calls or qualified in self.extra_step_calls:
+                return "step"
+        if method in torch_api.STEP_METHODS and isinstance(call.receiver, ir.RefValue):
+            words = set(identifier_words(call.receiver.key.split(".")[-1]))
+            if words & torch_api.STEP_RECEIVER_WORDS and not words & torch_api.STEP_RECEIVER_EXCLUDE_WORDS:
+                return "step"
+        return None
+
+    def module_receivers(self, fref: FunctionRef) -> frozenset[str]:
+        cached = self._module_receivers.get(fref.id)
+        if cached is None:
+            keys = set()
+            for call in _calls_in(fref.info.body):
+                if call.method in torch_api.MODULE_ONLY_METHODS and isinstance(call.receiver, ir.RefValue):
+                    keys.add(call.receiver.key)
+            cached = frozenset(keys)
+            self._module_receivers[fref.id] = cached
+        return cached
+
+    def class_receivers(self, class_id: str) -> frozenset[str]:
+        cached = self._class_receivers.get(class_id)
+        if cached is None:
+            keys: set[str] = set()
+            for method_id in self.project.methods.get(class_id, {}).values():
+                if method_id in self.project.functions:
+                    keys |= {k for k in self.module_receivers(self.project.functions[method_id]) if k.startswith("self.")}
+            cached = frozenset(keys)
+            self._class_receivers[class_id] = cached
+        return cached
+
+    def class_train_calls(self, class_id: str) -> frozenset[str]:
+        """Keys on which some method of the class (or its project bases) calls ``train()``."""
+        cached = self._class_train_calls.get(class_id)
+        if cached is None:
+            keys: set[str] = set()
+            todo, seen = [class_id], set()
+            while todo:
+                cid = todo.pop()
+                if cid in seen or cid not in self.project.classes:
+                    continue
+                seen.add(cid)
+                todo.extend(self.project.base_ids(cid))
+                for method_id in self.project.methods.get(cid, {}).values():
+                    fref = self.project.functions.get(method_id)
+                    if fref is None:
+                        continue
+                    for call in _calls_in(fref.info.body):
+                        if call.method == "train" and isinstance(call.receiver, ir.RefValue):
+                            keys.add(call.receiver.key)
+            cached = frozenset(keys)
+            self._class_train_calls[class_id] = cached
+        return cached
+
+    def is_module_class(self, class_id: str) -> bool:
+        for base in self.project.qualified_bases(class_id):
+            if base in torch_api.MODULE_BASES or base.endswith(".Module") or base.endswith("LightningModule"):
+                return True
+            if base.endswith("PreTrainedModel"):
+                return True
+        return False
+
+    def function_region(self, fref: FunctionRef) -> Region | None:
+        info = fref.info
+        path = fref.file.path
+        class_id = self.project.class_of_method(fref)
+        if class_id is not None:
+            bases = self.project.qualified_bases(class_id)
+            if any(b in torch_api.LIGHTNING_BASES or b.endswith("LightningModule") for b in bases):
+                if info.name in torch_api.LIGHTNING_EVAL_HOOKS:
+                    return Region("managed-eval", path, info.node, f"{info.name}()")
+                if info.name in torch_api.LIGHTNING_TRAIN_HOOKS:
+                    return Region("managed-train", path, info.node, f"{info.name}()")
+            if any(b in torch_api.HF_TRAINER_BASES or b.endswith(".Trainer") for b in bases):
+                return Region("managed-eval", path, info.node, f"{info.name}()")
+        if info.qualname != "<module>" and self.trains(fref.id):
+            return Region("train", path, info.node, f"{info.name}()")
+        if info.qualname == "<module>":
+            return None
+        if is_eval_function_name(info.name, is_test_file(path)) or self._matches_extra_eval(info.name):
+            return Region("eval", path, info.node, f"{info.name}()")
+        for decorator in info.decorators:
+            if decorator.chain and self.project.qualify(path, decorator.chain) in torch_api.GRAD_OFF_CONTEXTS:
+                return Region("eval", path, info.node, f"{info.name}()")
+        return None
+
+    def _matches_extra_eval(self, name: str) -> bool:
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.extra_eval_patterns)
+
+    # -- syntactic facts ------------------------------------------------------------------------------
+
+    def collect_syntactic_facts(self) -> None:
+        for f in self.project.files.values():
+            for fn in f.functions:
+                for stmt in _all_statements(fn.body):
+                    if isinstance(stmt, ir.BareAttribute):
+                        self.facts.bare_mode_attributes.append(
+                            BareModeAttribute(f.path, stmt.node, stmt.receiver, stmt.attr)
+                        )
+                    elif isinstance(stmt, ir.Call) and stmt.statement and stmt.func is not None:
+                        name = self.project.qualify(f.path, stmt.func)
+                        if name in torch_api.GRAD_CONTEXT_FACTORIES:
+                            self.facts.grad_contexts_not_entered.append(
+                                GradContextNotEntered(f.path, stmt.node, stmt.func, "statement")
+                            )
+                    elif isinstance(stmt, ir.With):
+                        for item in stmt.items:
+                            if item.chain is None:
+                                continue
+                            name = self.project.qualify(f.path, item.chain)
+                            if name in torch_api.GRAD_CONTEXT_FACTORIES or name in torch_api.SET_GRAD_ENABLED:
+                                self.facts.grad_contexts_not_entered.append(
+                                    GradContextNotEntered(f.path, item.node, item.chain, "uncalled-with")
+                                )
+
+
+class Interpreter(Walker):
+    """Transfer functions for one walk of one function in one entry context."""
+
+    def __init__(self, analyzer: Analyzer, fref: FunctionRef, ctx: ContextInfo, caller: CallerInfo | None) -> None:
+        super().__init__()
+        self.analyzer = analyzer
+        self.project = analyzer.project
+        self.fn = fref
+        self.file = fref.file.path
+        self.entry_ctx = ctx
+        self.caller = caller
+        self.regions: list[Region] = []
+        self.results: dict[int, tuple] = {}
+        self.returned: Facts | None = None
+        class_id = self.project.class_of_method(fref)
+        self.class_id = class_id
+        receivers = set(analyzer.module_receivers(fref))
+        if class_id is not None:
+            receivers |= analyzer.class_receivers(class_id)
+        self.module_receivers = receivers
+
+    # -- running ----------------------------------------------------------------------------------------
+
+    def run(self, entry: State) -> Summary:
+        state = entry.copy()
+        grad_before = state.grad
+        for decorator in self.fn.info.decorators:
+            if decorator.chain is None:
+                continue
+            name = self.project.qualify(self.file, decorator.chain)
+            if name in torch_api.GRAD_OFF_CONTEXTS:
+                if decorator.called and decorator.args and _const(decorator.args[0]) is False:
+                    continue
+                state.grad = frozenset({Poss(GRAD_OFF, self.origin(CONTEXT, self.fn.info.node, name))})
+            elif name in torch_api.GRAD_ON_CONTEXTS:
+                state.grad = frozenset({Poss(GRAD_ON, self.origin(CONTEXT, self.fn.info.node, name))})
+        region = self.analyzer.function_region(self.fn)
+        if region is not None:
+            self.regions.append(region)
+        out = self.walk(self.fn.info.body, state)
+        exit_state = out
+        for returned in self.returns:
+            exit_state = exit_state.join(returned)
+        if exit_state.dead:
+            exit_state = out if not out.dead else exit_state
+        exit_state = exit_state.copy()
+        if not exit_state.dead:
+            exit_state.grad = grad_before if state.grad is not grad_before else exit_state.grad
+        yielded = None
+        if self.yields:
+            yielded = self.yields[0]
+            for other in self.yields[1:]:
+                yielded = yielded.join(other)
+        return Summary(exit_state, yielded, self.returned)
+
+    # -- context ------------------------------------------------------------------------------------------
+
+    def context(self) -> ContextInfo:
+        for region in reversed(self.regions):
+            if region.kind != "neutral":
+                return ContextInfo(region.kind, region.label, region.file, region.node)
+        return self.entry_ctx
+
+    def innermost_region(self) -> Region | None:
+        for region in reversed(self.regions):
+            if region.kind in ("eval", "train", "managed-eval", "managed-train"):
+                return region
+        return None
+
+    def origin(self, kind: str, node: int, detail: str = "") -> Origin:
+        region = self.innermost_region()
+        return Origin(
+            kind,
+            self.file,
+            node,
+            self.fn.info.qualname,
+            (region.file, region.node) if region else (),
+            region.kind if region else "",
+            detail,
+        )
+
+    def guard(self) -> tuple:
+        return self.path[-1] if self.path else ()
+
+    def push_region(self, region: Region) -> None:
+        self.regions.append(region)
+
+    def pop_region(self) -> None:
+        self.regions.pop()
+
+    def loop_region(self, loop: ir.Loop) -> Region | None:
+        if self.analyzer.block_trains(self.fn, loop.body):
+            return Region("train", self.file, loop.node, f"the loop over {loop.iter_text}", True)
+        if not loop.is_while and is_eval_loader(loop.iter_words):
+            return Region("eval", self.file, loop.node, f"the loop over {loop.iter_text}", True)
+        return None
+
+    def with_region(self, stmt: ir.With, state: State) -> Region | None:
+        if self.context().kind != "neutral":
+            return None
+        for item in stmt.items:
+            if item.call is None or item.call.func is None:
+                continue
+            name = self.project.qualify(self.file, item.call.func)
+            if name in torch_api.GRAD_OFF_CONTEXTS or (
+                name in torch_api.SET_GRAD_ENABLED and item.call.args and _const(item.call.args[0]) is False
+            ):
+                short = item.call.func.split(".")[-1]
+                return Region("eval", self.file, stmt.node, f"the {short}() block")
+        return None
+
+    # -- keys ---------------------------------------------------------------------------------------------
+
+    def is_model(self, key: str, state: State) -> bool:
+        root = key.split(".")[0].split("[")[0]
+        info = self.fn.info
+        if root not in info.local_names and root != "self" and self.project.is_imported_or_defined(self.file, root):
+            return False
+        if key in state.modes:
+            return True
+        cls = state.types.get(key)
+        if cls is not None and self.analyzer.is_module_class(cls):
+            return True
+        if key in self.module_receivers:
+            return True
+        last = key.split(".")[-1]
+        if last in self.analyzer.extra_model_names or key in self.analyzer.extra_model_names:
+            return True
+        return looks_like_model(key)
+
+    def is_frozen(self, key: str, state: State) -> bool:
+        parts = key.split(".")
+        return any(".".join(parts[:cut]) in state.frozen for cut in range(len(parts), 0, -1))
+
+    # -- statements -------------------------------------------------------------------------------------------
+
+    def on_loop_targets(self, loop: ir.Loop, state: State) -> State:
+        names = set(loop.targets)
+        if names:
+            state.forget_guards_on(names)
+            for name in names:
+                state.aliases.pop(name, None)
+                state.saved_flags.pop(name, None)
+        if loop.frozen_params_of is not None:
+            state.frozen = state.frozen | {state.canonical(loop.frozen_params_of)}
+        return state
+
+    def on_reveal(self, stmt: ir.Reveal, state: State) -> None:
+        modes = None
+        if stmt.key is not None:
+            modes = feasible(state.mode_of(state.canonical(stmt.key)), tuple(self.path))
+        self.analyzer.facts.reveals.append(
+            Reveal(self.file, stmt.node, stmt.key, modes, feasible(state.grad, tuple(self.path)))
+        )
+
+    def on_return(self, stmt: ir.Return, state: State) -> None:
+        facts = None
+        value = stmt.value
+        if isinstance(value, ir.RefValue):
+            key = state.canonical(value.key)
+            if self.is_model(key, state):
+                facts = state.mode_of(key)
+        elif isinstance(value, ir.CallValue):
+            result = self.results.get(value.node)
+            if result is not None and result[0] == "fresh":
+                facts = result[1]
+        if facts is not None:
+            self.returned = facts if self.returned is None else join_facts(self.returned, facts)
+
+    def on_assign(self, assign: ir.Assign, state: State) -> State:
+        value = assign.value
+        targets = assign.targets
+        if len(targets) > 1:
+            items: tuple[ir.Value, ...] | None = None
+            if isinstance(value, ir.TupleValue) and len(value.items) == len(targets):
+                items = value.items
+            elif isinstance(value, ir.CallValue):
+                result = self.results.get(value.node)
+                if result is not None and result[0] == "tuple" and len(result[1]) == len(targets):
+                    items = result[1]
+            for index, target in enumerate(targets):
+                self.bind(target, items[index] if items else ir.OTHER, state)
+            return state
+        self.bind(targets[0], value, state)
+        return state
+
+    def bind(self, target: str | None, value: ir.Value, state: State) -> None:
+        if target is None:
+            return
+        target = target if "." not in target else _canonical_prefix(state, target)
+        root = target.split(".")[0]
+        state.forget_guards_on({root} if "." not in target else set())
+        state.saved_flags.pop(target, None)
+        if isinstance(value, ir.RefValue):
+            source = state.canonical(value.key)
+            if source != target:
+                self._unbind(target, state)
+                state.aliases[target] = source
+                if source in state.types:
+                    state.types[target] = state.types[source]
+            return
+        if isinstance(value, ir.TrainingFlagValue):
+            self._unbind(target, state)
+            state.saved_flags[target] = state.mode_of(state.canonical(value.key))
+            return
+        if isinstance(value, ir.CallValue):
+            result = self.results.get(value.node)
+            self._unbind(target, state)
+            if result is None:
+                return
+            kind = result[0]
+            if kind == "fresh":
+                state.set_mode(target, result[1])
+            elif kind == "alias":
+                if result[1] != target:
+                    state.aliases[target] = result[1]
+            elif kind == "instance":
+                class_id, call = result[1], result[2]
+                state.types[target] = class_id
+                if self.analyzer.is_module_class(class_id):
+                    state.set_mode(target, frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
+                init = self.project.method_of(class_id, "__init__")
+                if init is not None:
+                    self.call_function(init, call, state, receiver=target)
+            return
+        self._unbind(target, state)
+
+    def _unbind(self, target: str, state: State) -> None:
+        state.aliases.pop(target, None)
+        state.types.pop(target, None)
+        prefix = target + "."
+        for key in [k for k in state.modes if k == target or k.startswith(prefix)]:
+            del state.modes[key]
+        if target in state.frozen:
+            state.frozen = state.frozen - {target}
+
+    # -- with ------------------------------------------------------------------------------------------------
+
+    def enter_with_item(self, item: ir.WithItem, state: State) -> tuple[State, object]:
+        call = item.call
+        if call is None or call.func is None:
+            return state, None
+        name = self.project.qualify(self.file, call.func)
+        grad = self.grad_switch(name, call)
+        if grad is not None:
+            before = state.grad
+            state.grad = grad
+            return state, ("grad", before)
+        target = self.project.resolve(self.fn, call.func, state.types)
+        if target in self.project.functions and self.project.functions[target].info.is_generator:
+            entry, mapping = self.callee_entry(target, call, state, None)
+            summary = self.analyzer.analyze(target, entry, self.context(), self.here(call))
+            if summary is not None and summary.yielded is not None:
+                self.map_back(summary.yielded, mapping, state)
+                return state, ("contextmanager", summary, mapping)
+        self.lower_unresolved(call, state)
+        return state, None
+
+    def exit_with_item(self, item: ir.WithItem, token: object, state: State) -> State:
+        if not token:
+            return state
+        if token[0] == "grad":  # type: ignore[index]
+            state.grad = token[1]  # type: ignore[index]
+        elif token[0] == "contextmanager":  # type: ignore[index]
+            summary, mapping = token[1], token[2]  # type: ignore[index]
+            if not summary.exit.dead:
+                self.map_back(summary.exit, mapping, state)
+        return state
+
+    def grad_switch(self, name: str, call: ir.Call) -> Facts | None:
+        """The grad facts a grad context or ``set_grad_enabled`` call switches to, if it is one."""
+        first = call.args[0] if call.args else dict(call.kwargs).get("mode")
+        if name in torch_api.GRAD_OFF_CONTEXTS:
+            if _const(first) is False:
+                return None
+            return frozenset({Poss(GRAD_OFF, self.origin(CONTEXT, call.node, name))})
+        if name in torch_api.GRAD_ON_CONTEXTS:
+            return frozenset({Poss(GRAD_ON, self.origin(CONTEXT, call.node, name))})
+        if name in torch_api.SET_GRAD_ENABLED:
+            return self.boolean_facts(first, GRAD_ON, GRAD_OFF, CONTEXT, call.node, name, {})
+        return None
+
+    def boolean_facts(self, value, when_true: str, when_false: str, kind: str, node: int, detail: str, saved) -> Facts:
+        constant = _const(value)
+        if constant is True or constant is False:
+            return frozenset({Poss(when_true if constant else when_false, self.origin(kind, node, detail), self.guard())})
+        if isinstance(value, ir.RefValue) and value.key in saved:
+            return saved[value.key]
+        cond = None
+        if isinstance(value, ir.CondValue):
+            cond = value
+        elif isinstance(value, ir.RefValue):
+            cond = ir.CondValue(value.key, (value.key.split(".")[0],))
+        if cond is not None:
+            origin = self.origin(kind, node, detail)
+            return frozenset(
+                {
+                    Poss(when_true, origin, (cond.text, not cond.negated, cond.deps)),
+                    Poss(when_false, origin, (cond.text, cond.negated, cond.deps)),
+                }
+            )
+        return frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, node, detail))})
+
+    # -- calls ------------------------------------------------------------------------------------------------
+
+    def on_call(self, call: ir.Call, state: State) -> State:
+        qualified = self.project.qualify(self.file, call.func) if call.func else None
+        method = call.method
+        receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
+
+        if qualified in torch_api.SET_GRAD_ENABLED:
+            grad = self.grad_switch(qualified, call)
+            if grad is not None and call.statement:
+                state.grad = grad
+            return state
+
+        target = self.project.resolve(self.fn, call.func, state.types) if call.func else None
+        if target is None and receiver_key is not None and receiver_key in state.types and method:
+            target = self.project.method_of(state.types[receiver_key], method)
+
+        if method in torch_api.MODE_METHODS and target is None:
+            if receiver_key is not None:
+                self.switch_mode(receiver_key, call, state)
+                self.results[call.node] = ("alias", receiver_key)
+                return state
+            if isinstance(call.receiver, ir.CallValue):
+                previous = self.results.get(call.receiver.node)
+                if previous is not None and previous[0] == "fresh":
+                    self.results[call.node] = ("fresh", self.mode_facts(call, state))
+                return state
+
+        if method == "requires_grad_" and receiver_key is not None and target is None:
+            flag = _const(call.args[0]) if call.args else _const(dict(call.kwargs).get("requires_grad", ir.ConstValue(True)))
+            if flag is False:
+                state.frozen = state.frozen | {receiver_key}
+            else:
+                state.frozen = state.frozen - {receiver_key}
+            self.results[call.node] = ("alias", receiver_key)
+            return state
+
+        training = self.analyzer.is_training_call(self.fn, call)
+        if training is not None:
+            self.training_step(call, state, training)
+            if training == "step":
+                state.pending = {}
+            return state
+
+        if target is not None and target in self.project.functions:
+            callee = self.project.functions[target]
+            if callee.info.is_generator:
+                return state
+            self.call_function(target, call, state)
+            return state
+        if target is not None and target in self.project.classes:
+            self.results[call.node] = ("instance", target, call)
+            return state
+
+        forward_key = None
+        if call.func is not None and (call.method is None or call.method not in ("forward", "generate")):
+            candidate = state.canonical(_strip_wrappers(call.func))
+            if self.is_model(candidate, state):
+                forward_key = candidate
+        if forward_key is None and method in ("forward", "generate") and receiver_key is not None:
+            if self.is_model(receiver_key, state):
+                forward_key = receiver_key
+        if forward_key is not None:
+            self.model_forward(forward_key, call, state)
+            return state
+
+        if method in torch_api.PRETRAINED_METHODS:
+            self.results[call.node] = (
+                "fresh",
+                frozenset({Poss(EVAL, self.origin(PRETRAINED, call.node, call.func or method or ""))}),
+            )
+            return state
+        if qualified is not None and self.constructs_module(qualified):
+            self.results[call.node] = ("fresh", frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
+            return state
+        if qualified in torch_api.COPY_FUNCTIONS and call.args and isinstance(call.args[0], ir.RefValue):
+            source = state.canonical(call.args[0].key)
+            if self.is_model(source, state):
+                self.results[call.node] = ("fresh", state.mode_of(source))
+            return state
+        if method in torch_api.SELF_RETURNING_METHODS:
+            if receiver_key is not None:
+                self.results[call.node] = ("alias", receiver_key)
+            elif isinstance(call.receiver, ir.CallValue) and call.receiver.node in self.results:
+                self.results[call.node] = self.results[call.receiver.node]
+            return state
+        if method == "prepare" and call.args:
+            keys = tuple(ir.RefValue(state.canonical(a.key)) if isinstance(a, ir.RefValue) else ir.OTHER for a in call.args)
+            self.results[call.node] = ("tuple", keys) if len(keys) > 1 else (
+                ("alias", keys[0].key) if isinstance(keys[0], ir.RefValue) else None
+            )
+            return state
+        self.lower_unresolved(call, state)
+        return state
+
+    def constructs_module(self, qualified: str) -> bool:
+        if qualified in torch_api.MODULE_FACTORY_FUNCTIONS:
+            return True
+        if qualified.startswith(torch_api.NON_MODULE_PREFIXES):
+            return False
+        last = qualified.split(".")[-1]
+        return qualified.startswith(torch_api.MODULE_CONSTRUCTOR_PREFIXES) and last[:1].isupper()
+
+    def mode_facts(self, call: ir.Call, state: State) -> Facts:
+        if call.method == "eval":
+            return frozenset({Poss(EVAL, self.origin(SET_BY_CALL, call.node, "eval()"), self.guard())})
+        value = call.args[0] if call.args else dict(call.kwargs).get("mode")
+        if value is None:
+            return frozenset({Poss(TRAIN, self.origin(SET_BY_CALL, call.node, "train()"), self.guard())})
+        if isinstance(value, ir.TrainingFlagValue):
+            return state.mode_of(state.canonical(value.key))
+        detail = "train(False)" if _const(value) is False else "train()"
+        return self.boolean_facts(value, TRAIN, EVAL, SET_BY_CALL, call.node, detail, state.saved_flags)
+
+    def switch_mode(self, key: str, call: ir.Call, state: State) -> None:
+        state.set_mode(key, self.mode_facts(call, state))
+
+    def model_forward(self, key: str, call: ir.Call, state: State) -> None:
+        path = tuple(self.path)
+        ctx = self.context()
+        modes = feasible(state.mode_of(key), path)
+        grad = feasible(state.grad, path)
+        method = call.method if call.method in ("forward", "generate") else "call"
+        needs_grad = self._region_needs_grad()
+        self.analyzer.facts.forwards.append(
+            ModelForward(self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller)
+        )
+        if ctx.kind == "managed-train":
+            if self.class_id is None or not self._class_restores_train(key):
+                self.record_training_forward(key, self.file, call.node, self.fn.info.qualname, modes, call, "lightning")
+            return
+        grad_may_be_on = any(p.value in (GRAD_ON, UNKNOWN) for p in grad)
+        if grad_may_be_on and not self.is_frozen(key, state) and method != "generate":
+            state.pending[key] = Pending(key, self.file, call.node, self.fn.info.qualname, state.mode_of(key), state.grad)
+        self.results[call.node] = None  # type: ignore[assignment]
+
+    def _class_restores_train(self, key: str) -> bool:
+        calls = self.analyzer.class_train_calls(self.class_id)  # type: ignore[arg-type]
+        parts = key.split(".")
+        return any(".".join(parts[:cut]) in calls for cut in range(len(parts), 0, -1))
+
+    def _region_needs_grad(self) -> bool:
+        region = self.innermost_region()
+        if region is None:
+            return False
+        fref = self.fn
+        body = fref.info.body
+        for call in _calls_in(body):
+            if call.func and self.project.qualify(self.file, call.func) in torch_api.GRAD_REQUIRING_FUNCTIONS:
+                return True
+            if call.method == "requires_grad_" and (not call.args or _const(call.args[0]) is True):
+                return True
+        return False
+
+    def training_step(self, call: ir.Call, state: State, kind: str) -> None:
+        for key, pending in list(state.pending.items()):
+            self.record_training_forward(key, pending.file, pending.node, pending.function, None, call, kind, pending)
+
+    def record_training_forward(self, key, file, node, function, modes, call, kind, pending: Pending | None = None):
+        path = tuple(self.path)
+        if pending is not None:
+            grad = feasible(pending.grad, path)
+            if not any(p.value in (GRAD_ON, UNKNOWN) for p in grad):
+                return
+            modes = feasible(pending.modes, path)
+        region = None
+        for candidate in reversed(self.regions):
+            if candidate.kind in ("train", "managed-train"):
+                region = candidate
+                break
+        self.analyzer.facts.training_forwards.append(
+            TrainingForward(
+                file,
+                node,
+                function,
+                key,
+                modes,
+                self.file,
+                call.node,
+                kind,
+                region.file if region else self.file,
+                region.node if region else self.fn.info.node,
+                self.caller,
+            )
+        )
+
+    def lower_unresolved(self, call: ir.Call, state: State) -> None:
+        """An unresolved call that receives a model may switch its mode: it is unknown from here on."""
+        name = (call.func or "").split(".")[-1] or (call.method or "")
+        if name in torch_api.MODE_NEUTRAL_CALLS:
+            return
+        values = list(call.args) + [value for _, value in call.kwargs]
+        for value in values:
+            if isinstance(value, ir.RefValue):
+                key = state.canonical(value.key)
+                if self.is_model(key, state):
+                    state.set_mode(key, frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, call.node, name))}))
+        receiver = call.receiver
+        if isinstance(receiver, ir.RefValue) and call.method and _mentions_mode(call.method):
+            key = state.canonical(receiver.key)
+            if self.is_model(key, state):
+                state.set_mode(key, frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, call.node, call.method))}))
+
+    # -- project calls ---------------------------------------------------------------------------------------
+
+    def here(self, call: ir.Call) -> CallerInfo:
+        return CallerInfo(self.file, call.node, self.fn.info.qualname)
+
+    def callee_entry(self, target: str, call: ir.Call, state: State, receiver: str | None) -> tuple[State, list]:
+        callee = self.project.functions[target]
+        mapping = self.bind_arguments(callee, call, state, receiver)
+        entry = State(entry=Origin(ENTRY, callee.file.path, callee.info.node, callee.info.qualname))
+        entry.grad = state.grad
+        for callee_key, caller_key in mapping:
+            if state.has_mode(caller_key) or self.is_model(caller_key, state):
+                entry.modes[callee_key] = state.mode_of(caller_key)
+                prefix = caller_key + "."
+                for key, facts in state.modes.items():
+                    if key.startswith(prefix):
+                        entry.modes[callee_key + key[len(caller_key) :]] = facts
+            if self.is_frozen(caller_key, state):
+                entry.frozen = entry.frozen | {callee_key}
+            if caller_key in state.types:
+                entry.types[callee_key] = state.types[caller_key]
+            for key, pending in state.pending.items():
+                if key == caller_key or key.startswith(caller_key + "."):
+                    entry.pending[callee_key + key[len(caller_key) :]] = pending
+        for key, pending in state.pending.items():
+            if not any(key == ck or key.startswith(ck + ".") for _, ck in mapping):
+                if key.split(".")[0] not in callee.info.local_names:
+                    entry.pending[key] = pending
+        return entry, mapping
+
+    def bind_arguments(self, callee: FunctionRef, call: ir.Call, state: State, receiver: str | None) -> list:
+        params = list(callee.info.params)
+        decorators = {d.chain for d in callee.info.decorators}
+        mapping: list[tuple[str, str]] = []
+        is_method = callee.info.class_name is not None and "staticmethod" not in decorators
+        if is_method and params:
+            self_name = params[0]
+            if receiver is not None:
+                mapping.append((self_name, receiver))
+                params = params[1:]
+            elif call.method is not None and isinstance(call.receiver, ir.RefValue):
+                receiver_key = state.canonical(call.receiver.key)
+                if "classmethod" not in decorators:
+                    mapping.append((self_name, receiver_key))
+                params = params[1:]
+            elif call.method is not None:
+                params = params[1:]
+        for index, arg in enumerate(call.args):
+            if index < len(params) and isinstance(arg, ir.RefValue):
+                mapping.append((params[index], state.canonical(arg.key)))
+        for name, arg in call.kwargs:
+            if name in params and isinstance(arg, ir.RefValue):
+                mapping.append((name, state.canonical(arg.key)))
+        # Closures and module globals: names the callee reads but does not bind are the caller's.
+        if callee.file.path == self.file:
+            bound = {callee_key for callee_key, _ in mapping}
+            for key in list(state.modes) + list(state.pending):
+                root = key.split(".")[0]
+                if root in bound or root in callee.info.local_names or root == "self":
+                    continue
+                if root in self.fn.info.local_names and callee.info.parent is None and self.fn.info.qualname != "<module>":
+                    continue
+                mapping.append((root, root))
+        seen: set[str] = set()
+        unique = []
+        for pair in mapping:
+            if pair[0] not in seen:
+                seen.add(pair[0])
+                unique.append(pair)
+        return unique
+
+    def call_function(self, target: str, call: ir.Call, state: State, receiver: str | None = None) -> None:
+        entry, mapping = self.callee_entry(target, call, state, receiver)
+        summary = self.analyzer.analyze(target, entry, self.context(), self.here(call))
+        if summary is None:
+            self.lower_unresolved(call, state)
+            return
+        if summary.returned is not None:
+            self.results[call.node] = ("fresh", summary.returned)
+        if summary.exit.dead:
+            return
+        self.map_back(summary.exit, mapping, state)
+        state.grad = summary.exit.grad
+
+    def map_back(self, callee_state: State, mapping: list, state: State) -> None:
+        mapped_pending: dict[str, Pending] = {}
+        for callee_key, caller_key in sorted(mapping, key=lambda pair: len(pair[0])):
+            prefix = callee_key + "."
+            for key in sorted(callee_state.modes, key=len):
+                if key == callee_key or key.startswith(prefix):
+                    state.set_mode(caller_key + key[len(callee_key) :], callee_state.modes[key])
+            if callee_key in callee_state.frozen:
+                state.frozen = state.frozen | {caller_key}
+            for key, pending in callee_state.pending.items():
+                if key == callee_key or key.startswith(prefix):
+                    mapped_pending[caller_key + key[len(callee_key) :]] = pending
+        untouched = {
+            key: pending
+            for key, pending in state.pending.items()
+            if not any(key == ck or key.startswith(ck + ".") for _, ck in mapping)
+        }
+        state.pending = {**untouched, **mapped_pending}
+        state.grad = callee_state.grad
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _const(value) -> object:
+    return value.value if isinstance(value, ir.ConstValue) else None
+
+
+def _mentions_mode(method: str) -> bool:
+    words = set(identifier_words(method))
+    return bool(words & {"eval", "train", "mode", "training", "evaluation", "freeze", "unfreeze"})
+
+
+def _strip_wrappers(chain: str) -> str:
+    from evallint.analysis.index import key_of_chain
+
+    return key_of_chain(chain)
+
+
+def _canonical_prefix(state: State, target: str) -> str:
+    """``self.model = ...`` binds the attribute chain itself; aliases of its owner still apply."""
+    owner, _, attr = target.rpartition(".")
+    return f"{state.canonical(owner)}.{attr}"
+
+
+def _fingerprint(state: State) -> tuple:
+    return (
+        tuple(sorted(state.modes.items())),
+        state.grad,
+        state.frozen,
+        tuple(sorted((k, p.node, p.modes, p.grad) for k, p in state.pending.items())),
+        tuple(sorted(state.types.items())),
+        state.entry,
+    )
+
+
+def _all_statements(body):
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ir.If):
+            yield from _all_statements(stmt.body)
+            yield from _all_statements(stmt.orelse)
+        elif isinstance(stmt, ir.Loop):
+            yield from _all_statements(stmt.body)
+            yield from _all_statements(stmt.orelse)
+        elif isinstance(stmt, ir.With):
+            yield from _all_statements(stmt.body)
+        elif isinstance(stmt, ir.Try):
+            yield from _all_statements(stmt.body)
+            for handler in stmt.handlers:
+                yield from _all_statements(handler)
+            yield from _all_statements(stmt.orelse)
+            yield from _all_statements(stmt.finalbody)
+
+
+def _calls_in(body):
+    for stmt in _all_statements(body):
+        if isinstance(stmt, ir.Call):
+            yield stmt
+        elif isinstance(stmt, ir.With):
+            for item in stmt.items:
+                if item.call is not None:
+                    yield item.call
+
+
+def _with_items_in(body):
+    for stmt in _all_statements(body):
+        if isinstance(stmt, ir.With):
+            yield from stmt.items

@@ -1,0 +1,198 @@
+"""What evallint knows about torch and the libraries around it, as data.
+
+Names are fully qualified (after import resolution) unless a table says it
+matches by the last attribute only. Keeping this knowledge in tables means the
+analysis code never compares strings scattered through its logic.
+"""
+
+from __future__ import annotations
+
+# Context managers / decorators that switch autograd off or on.
+GRAD_OFF_CONTEXTS = frozenset(
+    {
+        "torch.no_grad",
+        "torch.inference_mode",
+        "torch.autograd.no_grad",
+        "torch.autograd.grad_mode.no_grad",
+        "torch.autograd.grad_mode.inference_mode",
+    }
+)
+GRAD_ON_CONTEXTS = frozenset({"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"})
+SET_GRAD_ENABLED = frozenset(
+    {"torch.set_grad_enabled", "torch.autograd.set_grad_enabled", "torch.autograd.grad_mode.set_grad_enabled"}
+)
+# Bare statements of these are no-ops (the object is built and thrown away).
+GRAD_CONTEXT_FACTORIES = GRAD_OFF_CONTEXTS | GRAD_ON_CONTEXTS
+
+# Module methods that switch mode.
+MODE_METHODS = frozenset({"eval", "train"})
+
+# Calls that mark a training step, matched by their last attribute.
+BACKWARD_METHODS = frozenset({"backward"})
+# `optimizer.step()`, `scaler.step(optimizer)`, `lr_scheduler.step()` is excluded by receiver name.
+STEP_METHODS = frozenset({"step"})
+STEP_RECEIVER_WORDS = frozenset({"optimizer", "optim", "opt", "optimiser", "scaler", "optimizers", "solver"})
+STEP_RECEIVER_EXCLUDE_WORDS = frozenset({"scheduler", "sched", "lr", "env", "environment", "sim"})
+# Functions (qualified) whose call is a backward pass.
+BACKWARD_FUNCTIONS = frozenset({"torch.autograd.backward"})
+# Calls that need autograd on (their presence means an evaluation region wants gradients).
+GRAD_REQUIRING_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.functional.jacobian"})
+
+# Wrappers that forward mode to the wrapped module: `DDP(model)` is the same model for mode purposes.
+WRAPPER_CALL_NAMES = frozenset(
+    {
+        "DataParallel",
+        "DistributedDataParallel",
+        "DDP",
+        "FSDP",
+        "FullyShardedDataParallel",
+        "compile",
+        "unwrap_model",
+        "de_parallel",
+        "unwrap",
+        "get_model",
+        "_unwrap_model",
+    }
+)
+# Methods returning the module itself (`model = model.to(device)` keeps identity).
+SELF_RETURNING_METHODS = frozenset(
+    {"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "train", "eval", "requires_grad_", "to_empty", "share_memory", "type"}
+)
+# Attribute that reaches the wrapped module of a wrapper.
+WRAPPED_MODULE_ATTRS = frozenset({"module", "_orig_mod"})
+
+# Construction that returns a module in eval mode.
+PRETRAINED_METHODS = frozenset({"from_pretrained"})
+# Copies keep the mode of the original.
+COPY_FUNCTIONS = frozenset({"copy.deepcopy", "deepcopy"})
+
+# Known module base classes (qualified) for project classes that define models.
+MODULE_BASES = frozenset(
+    {
+        "torch.nn.Module",
+        "torch.nn.modules.module.Module",
+        "nn.Module",
+        "pytorch_lightning.LightningModule",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "pytorch_lightning.core.LightningModule",
+        "lightning.pytorch.core.LightningModule",
+        "transformers.PreTrainedModel",
+    }
+)
+LIGHTNING_BASES = frozenset(
+    {
+        "pytorch_lightning.LightningModule",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "pytorch_lightning.core.LightningModule",
+        "lightning.pytorch.core.LightningModule",
+        "pytorch_lightning.core.module.LightningModule",
+        "lightning.pytorch.core.module.LightningModule",
+    }
+)
+HF_TRAINER_BASES = frozenset({"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTrainer"})
+# Lightning runs these hooks with the module in eval mode and inference mode on.
+LIGHTNING_EVAL_HOOKS = frozenset(
+    {
+        "validation_step",
+        "test_step",
+        "predict_step",
+        "on_validation_epoch_end",
+        "on_test_epoch_end",
+        "validation_epoch_end",
+        "test_epoch_end",
+        "on_validation_batch_end",
+        "on_test_batch_end",
+        "on_predict_epoch_end",
+    }
+)
+LIGHTNING_TRAIN_HOOKS = frozenset({"training_step", "training_epoch_end", "on_train_batch_end", "on_train_epoch_end"})
+
+# Module constructors matched by qualified prefix: `torch.nn.Linear(...)` is a fresh module in train mode.
+MODULE_CONSTRUCTOR_PREFIXES = ("torch.nn.", "torchvision.models.", "timm.models.")
+MODULE_FACTORY_FUNCTIONS = frozenset({"timm.create_model", "torch.hub.load", "create_model"})
+# `torch.nn.functional` and friends live under torch.nn but are not modules.
+NON_MODULE_PREFIXES = ("torch.nn.functional.", "torch.nn.init.", "torch.nn.utils.", "torch.nn.parallel.")
+
+# Methods on a module whose receiver is therefore a module (evidence of model-ness).
+MODULE_ONLY_METHODS = frozenset(
+    {
+        "eval",
+        "train",
+        "parameters",
+        "named_parameters",
+        "modules",
+        "named_modules",
+        "children",
+        "named_children",
+        "state_dict",
+        "load_state_dict",
+        "requires_grad_",
+        "zero_grad",
+        "buffers",
+        "named_buffers",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+    }
+)
+
+# Calls that take a model and leave its mode alone (anything else unresolved lowers what is known).
+MODE_NEUTRAL_CALLS = frozenset(
+    {
+        "print",
+        "len",
+        "isinstance",
+        "type",
+        "id",
+        "str",
+        "repr",
+        "hasattr",
+        "getattr",
+        "setattr",
+        "vars",
+        "dir",
+        "sum",
+        "list",
+        "tuple",
+        "iter",
+        "next",
+        "enumerate",
+        "zip",
+        "save",
+        "info",
+        "debug",
+        "warning",
+        "log",
+        "watch",
+        "count_parameters",
+        "count_params",
+        "summary",
+        "parameters_to_vector",
+        "clip_grad_norm_",
+        "update",
+        "update_parameters",
+        "prepare",
+        "wrap",
+        "deepcopy",
+        "register",
+        "save_model",
+        "save_checkpoint",
+        "load_checkpoint",
+        "load_state_dict",
+        "barrier",
+        "broadcast",
+        "optimizer",
+        "SGD",
+        "Adam",
+        "AdamW",
+        "format",
+        "to",
+        "cast",
+        "apply",
+        "init_weights",
+        "initialize_weights",
+        "trunc_normal_",
+        "convert_sync_batchnorm",
+    }
+)

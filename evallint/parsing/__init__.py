@@ -1,0 +1,1 @@
+"""Reading source files: Python modules and Jupyter notebooks, errors as values."""

@@ -1,0 +1,108 @@
+"""Jupyter notebooks as Python: code cells joined in order, IPython syntax masked, cells remembered.
+
+Every cell counts when numbering (markdown too, from 1), as ruff numbers them,
+so ``nb.ipynb:cell 3:4:9`` points at the third cell a person sees.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+# Cell magics whose body is still Python.
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "pypy", "python", "python3", "writefile"}
+_LINE_MAGIC = re.compile(r"^\s*(%|!|\?)")
+_HELP_SUFFIX = re.compile(r"^\s*[\w.]+\?{1,2}\s*$")
+_ASSIGNED_MAGIC = re.compile(r"^\s*[\w.,\s]+=\s*(%|!)")
+
+
+@dataclass(frozen=True)
+class CellMap:
+    """Where each code cell starts in the joined source: (cell number, first joined row)."""
+
+    starts: tuple[tuple[int, int], ...]
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """Joined 1-based row -> (cell number, 1-based row within the cell)."""
+        cell, first = self.starts[0] if self.starts else (1, 1)
+        for number, start in self.starts:
+            if start > row:
+                break
+            cell, first = number, start
+        return cell, row - first + 1
+
+    def joined_row(self, cell: int, row: int) -> int:
+        for number, start in self.starts:
+            if number == cell:
+                return start + row - 1
+        raise KeyError(cell)
+
+
+class NotebookError(ValueError):
+    pass
+
+
+def notebook_to_python(data: bytes) -> tuple[str, CellMap]:
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NotebookError(f"notebook is not valid JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+        raise NotebookError("notebook has no 'cells' list")
+    language = (
+        document.get("metadata", {}).get("language_info", {}).get("name", "python")
+        if isinstance(document.get("metadata"), dict)
+        else "python"
+    )
+    if isinstance(language, str) and language.lower() not in ("python", "python3", "ipython", ""):
+        raise NotebookError(f"notebook language is {language}, not Python")
+    chunks: list[str] = []
+    starts: list[tuple[int, int]] = []
+    row = 1
+    for number, cell in enumerate(document["cells"], start=1):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"cell {number} is not an object")
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            if not all(isinstance(part, str) for part in source):
+                raise NotebookError(f"cell {number} has a malformed 'source'")
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise NotebookError(f"cell {number} has a malformed 'source'")
+        lines = mask_ipython(source).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            lines = [""]
+        starts.append((number, row))
+        chunks.append("\n".join(lines) + "\n")
+        row += len(lines)
+    return "".join(chunks), CellMap(tuple(starts))
+
+
+def mask_ipython(source: str) -> str:
+    """Replace IPython-only lines with `pass` at the same indentation: parsable, same line count."""
+    lines = source.split("\n")
+    if lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""
+        if magic not in _PYTHON_CELL_MAGICS:
+            return "\n".join(_masked(line) for line in lines)
+        lines[0] = _masked(lines[0])
+    out = []
+    continuing = False
+    for line in lines:
+        if continuing or _LINE_MAGIC.match(line) or _HELP_SUFFIX.match(line) or _ASSIGNED_MAGIC.match(line):
+            out.append(_masked(line))
+            continuing = line.rstrip().endswith("\\") and (continuing or bool(_LINE_MAGIC.match(line)))
+        else:
+            out.append(line)
+            continuing = False
+    return "\n".join(out)
+
+
+def _masked(line: str) -> str:
+    indent = line[: len(line) - len(line.lstrip())]
+    return f"{indent}pass" if line.strip() else line
