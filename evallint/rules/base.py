@@ -1,0 +1,83 @@
+"""What a rule is: one module per rule defines ``RULE``, the single source of truth.
+
+The code, name, message, fix safety, documentation and examples live together;
+``evallint rule CODE`` and ``docs/rules/CODE.md`` are generated from them, and
+the test suite runs every rule's VALID and INVALID examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from evallint.analysis.facts import CallerInfo, ProjectFacts
+from evallint.analysis.lattice import CONSTRUCTED, ENTRY, PRETRAINED, SET_BY_CALL, Poss
+from evallint.types import Finding
+
+DOC_HEADINGS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety", "Known problems")
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str  # kebab-case
+    summary: str  # one line
+    fix_safety: str  # "safe", "unsafe", "sometimes" or "none"
+    doc: str  # markdown with the DOC_HEADINGS as "## " sections
+    valid: tuple[str, ...]  # code that must not trigger the rule
+    invalid: tuple[str, ...]  # code that must trigger it (marked lines end with "# <CODE>")
+    check: Callable[[ProjectFacts], Iterable[Finding]]
+
+    def render_doc(self) -> str:
+        return f"# {self.code} {self.name}\n\n{self.summary}\n\n{self.doc.strip()}\n"
+
+
+class MessageRefs:
+    """Collects nodes whose line numbers a message mentions as ``{0}``, ``{1}``..."""
+
+    def __init__(self) -> None:
+        self.refs: list[tuple[str, int]] = []
+
+    def line(self, file: str, node: int) -> str:
+        self.refs.append((file, node))
+        return "{" + str(len(self.refs) - 1) + "}"
+
+
+def function_label(qualname: str) -> str:
+    if qualname == "<module>":
+        return "module-level code"
+    return qualname.replace(".<locals>.", ".") + "()"
+
+
+def describe_mode_origin(poss: Poss, key: str, refs: MessageRefs) -> str:
+    origin = poss.origin
+    where = function_label(origin.function) if origin.function else ""
+    if origin.kind == SET_BY_CALL:
+        place = f"{where} at line {refs.line(origin.file, origin.node)}"
+        return f"{place} calls {key}.{origin.detail}"
+    if origin.kind == CONSTRUCTED:
+        return f"{key} is built at line {refs.line(origin.file, origin.node)} (a new module starts in train mode)"
+    if origin.kind == PRETRAINED:
+        return (
+            f"{key} comes from from_pretrained() at line {refs.line(origin.file, origin.node)}, "
+            "which returns a model in eval mode"
+        )
+    if origin.kind == ENTRY:
+        return f"nothing in {where or 'this code'} sets the mode of {key}"
+    return f"{key} was last set by {origin.detail or 'a call'}"
+
+
+def describe_caller(caller: CallerInfo | None, refs: MessageRefs) -> str:
+    if caller is None:
+        return ""
+    return f" (reached from {function_label(caller.function)} at line {refs.line(caller.file, caller.node)})"
+
+
+def first_per(findings: Iterable[tuple[tuple, tuple, Finding]]) -> list[Finding]:
+    """Keep the first finding (by sort position) for each dedupe key."""
+    best: dict[tuple, tuple[tuple, Finding]] = {}
+    for key, order, finding in findings:
+        current = best.get(key)
+        if current is None or order < current[0]:
+            best[key] = (order, finding)
+    return [finding for _, finding in sorted(best.values(), key=lambda item: item[0])]

@@ -1,0 +1,126 @@
+"""EVL101 eval-in-train-mode: evaluation code runs a model that may be in train mode."""
+
+from __future__ import annotations
+
+from evallint.analysis.facts import ModelForward, ProjectFacts
+from evallint.analysis.lattice import SET_BY_CALL, TRAIN, UNKNOWN
+from evallint.rules.base import MessageRefs, Rule, describe_caller, describe_mode_origin, first_per
+from evallint.types import Finding, FixSpec
+
+
+def _deliberate(forward: ModelForward, poss) -> bool:
+    """`model.train()` inside the evaluation region itself is a choice (e.g. recomputing BN statistics)."""
+    origin = poss.origin
+    return origin.kind == SET_BY_CALL and origin.region == (forward.context.file, forward.context.node)
+
+
+def check(facts: ProjectFacts):
+    candidates = []
+    for forward in facts.forwards:
+        if forward.context.kind != "eval":
+            continue
+        if any(p.value == UNKNOWN for p in forward.modes):
+            continue
+        train = sorted(p for p in forward.modes if p.value == TRAIN and not _deliberate(forward, p))
+        if not train:
+            continue
+        refs = MessageRefs()
+        evidence = describe_mode_origin(train[0], forward.key, refs)
+        message = (
+            f"{forward.key} may be in train mode in {forward.context.label}: {evidence} and nothing calls "
+            f"{forward.key}.eval() before this forward{describe_caller(forward.caller, refs)}"
+        )
+        fix = FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
+        finding = Finding("EVL101", message, forward.file, forward.node, fix, tuple(refs.refs))
+        candidates.append(((forward.file, forward.function, forward.key), (forward.file, forward.node), finding))
+    return first_per(candidates)
+
+
+RULE = Rule(
+    code="EVL101",
+    name="eval-in-train-mode",
+    summary="A model runs in an evaluation context (validation, test, prediction) while it may be in train mode.",
+    fix_safety="unsafe",
+    doc='''
+## What it does
+Finds forwards of a model inside evaluation code (a function named like `validate`, `evaluate`,
+`test`, `predict` or `infer`, a loop over a `val`/`test`/`dev` loader, a `torch.no_grad()` block)
+where, on some path, nothing has called `model.eval()` since the model was built or last switched
+to train mode.
+
+## Why is this bad?
+In train mode Dropout keeps dropping activations and BatchNorm normalises with batch statistics and
+keeps updating its running statistics. Validation metrics come out noisy and wrong, and the
+running statistics used later for inference drift towards the validation data.
+
+## Example
+```python
+def validate(model, loader):
+    with torch.no_grad():
+        for x, y in loader:
+            loss = criterion(model(x), y)
+```
+
+## Use instead
+```python
+def validate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            loss = criterion(model(x), y)
+```
+
+## Fix safety
+The fix inserts `model.eval()` at the start of the evaluation function. It is unsafe: the caller
+may rely on the model still being in train mode afterwards, so pair it with `model.train()` where
+training continues.
+
+## Known problems
+Evaluation is recognised by names and by the data loader; an evaluation function with a neutral
+name, called from a neutral place, is not checked. A mode switched by code evallint cannot resolve
+(a library call that receives the model) is treated as unknown, and unknown is never reported.
+''',
+    valid=(
+        '''
+import torch
+
+def validate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)
+''',
+        '''
+import torch
+
+def evaluate(model, loader):
+    with torch.no_grad():
+        return [model(x) for x in loader]
+
+def main(model, loader):
+    model.eval()
+    evaluate(model, loader)
+''',
+    ),
+    invalid=(
+        '''
+import torch
+
+def validate(model, loader):
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)  # EVL101
+''',
+        '''
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+val_loader = [torch.randn(2, 4)]
+with torch.no_grad():
+    for x in val_loader:
+        out = model(x)  # EVL101
+''',
+    ),
+    check=check,
+)
