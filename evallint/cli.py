@@ -1,0 +1,129 @@
+"""The `evallint` command.
+
+Exit codes: 0 no findings, 1 findings, 2 usage or configuration error.
+`evallint [PATHS...]` lints (the implicit `check` command); `evallint rule CODE`
+prints a rule's documentation; `evallint verify SCRIPT` runs a script under
+torch hooks (imported only for that command).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from evallint import __version__
+from evallint.errors import UsageError
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _split_codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    if not values:
+        return None
+    codes = []
+    for value in values:
+        codes.extend(part.strip() for part in value.split(",") if part.strip())
+    return tuple(codes)
+
+
+class _DefaultToCheck(click.Group):
+    """`evallint src/` means `evallint check src/`, as with ruff's default command."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] in ("--help", "-h", "--version"):
+            return super().parse_args(ctx, args)
+        if not args or args[0] not in self.commands:
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evallint")
+def main() -> None:
+    """Find train/eval-mode and autograd-mode bugs in PyTorch training code."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, help="Rule codes or prefixes to report (comma-separated), e.g. EVL1.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes not to report.")
+@click.option("--extend-select", multiple=True, help="Codes to report in addition to the selected ones.")
+@click.option(
+    "--output-format",
+    type=click.Choice(["concise", "full", "json", "json-lines", "sarif", "github", "junit"]),
+    default=None,
+    help="How to print findings (default: concise).",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--config", "config_path", type=click.Path(), default=None, help="Read settings from this TOML file.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count).")
+@click.option("--statistics", is_flag=True, help="Print a count per rule instead of each finding.")
+@click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary line.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False), default=None, help="Write the report to a file.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a diff instead of writing them.")
+@click.option("--show-fixes", is_flag=True, help="List the fixes applied or available.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Where to keep the cache.")
+def check(paths, select, ignore, extend_select, output_format, exit_zero, config_path, jobs, statistics, quiet,
+          output_file, fix, unsafe_fixes, diff, show_fixes, no_cache, cache_dir) -> None:
+    """Lint PATHS (files or directories; default: the current directory)."""
+    from evallint.runner import CheckOptions, run_check
+
+    options = CheckOptions(
+        paths=list(paths) or ["."],
+        select=_split_codes(select),
+        ignore=_split_codes(ignore),
+        extend_select=_split_codes(extend_select),
+        output_format=output_format,
+        exit_zero=exit_zero,
+        config_path=config_path,
+        jobs=jobs,
+        statistics=statistics,
+        quiet=quiet,
+        output_file=output_file,
+        fix=fix,
+        unsafe_fixes=unsafe_fixes,
+        diff=diff,
+        show_fixes=show_fixes,
+        no_cache=no_cache,
+        cache_dir=cache_dir,
+    )
+    try:
+        status = run_check(options)
+    except UsageError as error:
+        click.echo(f"evallint: error: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(status)
+
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+def rule(code: str | None, show_all: bool) -> None:
+    """Print the documentation of rule CODE (or list them all with --all)."""
+    from evallint.rules import ALL_RULES
+
+    if show_all or code is None:
+        for rule_code, item in ALL_RULES.items():
+            click.echo(f"{rule_code}  {item.name:<28} {item.summary}")
+        return
+    item = ALL_RULES.get(code.upper())
+    if item is None:
+        click.echo(f"evallint: error: unknown rule code '{code}'; run `evallint rule --all` to list them", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(item.render_doc(), nl=False)
+
+
+def _register_verify() -> None:
+    """`evallint verify` lives in evallint.runtime; its module imports torch only when it runs."""
+    try:
+        from evallint.runtime.command import verify
+    except ImportError:
+        return
+    main.add_command(verify, "verify")
+
+
+_register_verify()

@@ -1,0 +1,97 @@
+"""Which files a run reads: Python files and notebooks under the given paths, minus excludes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from evallint.config import Settings
+from evallint.errors import UsageError
+
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+LINTED_SUFFIXES = (".py", ".ipynb")
+MAX_CONTEXT_FILES = 20000
+
+
+@dataclass(frozen=True)
+class SourcePath:
+    path: str  # as shown to the user (relative to the working directory when possible)
+    absolute: str
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def exclusion_spec(settings: Settings) -> pathspec.PathSpec:
+    patterns = [*settings.exclude, *settings.extend_exclude]
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def discover(paths: list[str], settings: Settings) -> list[SourcePath]:
+    """Files to lint. A path named explicitly is linted even if excluded, as ruff does for files."""
+    spec = exclusion_spec(settings)
+    root = Path(settings.project_root or ".").resolve()
+    found: dict[str, SourcePath] = {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"{raw}: no such file or directory")
+        if path.is_file() or (path.is_symlink() and not path.exists()):
+            absolute = str(path.resolve()) if path.exists() else str(path.absolute())
+            found.setdefault(absolute, SourcePath(_display(path), absolute))
+            continue
+        for file in _walk(path, spec, root):
+            absolute = str(file.resolve())
+            found.setdefault(absolute, SourcePath(_display(file), absolute))
+    return sorted(found.values(), key=lambda s: s.path)
+
+
+def project_files(settings: Settings) -> list[SourcePath]:
+    """Every Python file of the project around the run, for cross-file summaries."""
+    root = Path(settings.project_root or ".")
+    spec = exclusion_spec(settings)
+    files = []
+    for file in _walk(root, spec, root.resolve(), suffixes=(".py",)):
+        files.append(SourcePath(_display(file), str(file.resolve())))
+        if len(files) >= MAX_CONTEXT_FILES:
+            break
+    return files
+
+
+def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_SUFFIXES):
+    """Walk without following directory symlinks (no loops), pruning excluded directories."""
+    for current, dirnames, filenames in os.walk(directory, followlinks=False, onerror=lambda error: None):
+        current_path = Path(current)
+        kept = []
+        for name in sorted(dirnames):
+            if _excluded(current_path / name, spec, root, is_dir=True):
+                continue
+            kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            if not name.endswith(suffixes):
+                continue
+            file = current_path / name
+            if _excluded(file, spec, root, is_dir=False):
+                continue
+            yield file
+
+
+def _excluded(path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool) -> bool:
+    name = path.name
+    try:
+        relative = path.resolve().relative_to(root).as_posix() if path.exists() else path.as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    candidates = [name, relative]
+    if is_dir:
+        candidates = [c + "/" for c in candidates] + candidates
+    return any(spec.match_file(candidate) for candidate in candidates)

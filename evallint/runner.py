@@ -1,0 +1,107 @@
+"""What `evallint check` does with its options: settings, lint, fixes, report, exit status."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from evallint.config import load_settings
+from evallint.engine import run, with_overrides
+from evallint.errors import UsageError
+from evallint.selection import validate_codes
+
+
+@dataclass
+class CheckOptions:
+    paths: list[str]
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] | None = None
+    output_format: str | None = None
+    exit_zero: bool = False
+    config_path: str | None = None
+    jobs: int | None = None
+    statistics: bool = False
+    quiet: bool = False
+    output_file: str | None = None
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+    show_fixes: bool = False
+    no_cache: bool = False
+    cache_dir: str | None = None
+    color: bool = False
+
+
+def run_check(options: CheckOptions) -> int:
+    settings = load_settings(options.config_path, options.paths)
+    for name in ("select", "ignore", "extend_select"):
+        value = getattr(options, name)
+        if value is not None:
+            validate_codes(value, f"--{name.replace('_', '-')}")
+    settings = with_overrides(
+        settings,
+        select=options.select,
+        ignore=options.ignore,
+        extend_select=options.extend_select,
+        cache_dir=options.cache_dir,
+    )
+    output_format = options.output_format or settings.output_format or "concise"
+    from evallint.output import FORMATS
+
+    if output_format not in FORMATS:
+        raise UsageError(f"output format '{output_format}' is not available; choose one of {', '.join(FORMATS)}")
+    report = run(options.paths, settings, options.jobs)
+    diagnostics = report.diagnostics
+    if options.fix or options.diff:
+        from evallint.apply_fixes import apply_fixes
+
+        diagnostics = apply_fixes(report, options)
+    options.color = options.output_file is None and _stream_is_terminal() and not _no_color()
+    if options.statistics:
+        text = _statistics(diagnostics)
+    else:
+        from evallint.output import renderer
+
+        text = renderer(output_format)(diagnostics, options)
+        if output_format in ("concise", "full") and not options.quiet:
+            text += _summary(diagnostics)
+    if options.output_file:
+        with open(options.output_file, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    if options.exit_zero:
+        return 0
+    return 1 if diagnostics else 0
+
+
+def _summary(diagnostics) -> str:
+    if not diagnostics:
+        return "All checks passed!\n"
+    fixable = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
+    noun = "error" if len(diagnostics) == 1 else "errors"
+    line = f"Found {len(diagnostics)} {noun}."
+    if fixable:
+        line += f"\n[*] {fixable} fixable with the `--fix` option."
+    return line + "\n"
+
+
+def _statistics(diagnostics) -> str:
+    from collections import Counter
+
+    from evallint.rules import ALL_RULES
+
+    counts = Counter(d.code for d in diagnostics)
+    lines = [f"{count:>5}\t{code}\t{ALL_RULES[code].name}" for code, count in sorted(counts.items())]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _stream_is_terminal() -> bool:
+    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+
+
+def _no_color() -> bool:
+    import os
+
+    return "NO_COLOR" in os.environ
