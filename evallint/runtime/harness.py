@@ -26,7 +26,7 @@ from evallint.runtime.matcher import Observations
 
 DEVICES = ("cpu", "cuda", "auto")
 POLL_SECONDS = 0.05
-BUDGET_CHECK_SECONDS = 0.25
+BUDGET_CHECK_SECONDS = 0.1
 # Time the child gets to unwind after a stop request before its group is killed.
 STOP_GRACE_SECONDS = 3.0
 OUTPUT_HEAD_BYTES = 4 * 1024

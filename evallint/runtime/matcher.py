@@ -635,7 +635,12 @@ def _switch_phrase(obs, pid, serial, relative_to) -> str:
     if switch is None:
         return ""
     frames = obs.sigs[switch]["frames"]
-    return f"; it was switched to eval mode by {_where(frames[0], relative_to)}" if frames else ""
+    if not frames:
+        return ""
+    text = f"; it was switched to eval mode by {_where(frames[0], relative_to)}"
+    if len(frames) > 1:
+        text += f", called from {_where(frames[1], relative_to)}"
+    return text
 
 
 def runtime_findings(

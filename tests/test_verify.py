@@ -1,0 +1,428 @@
+"""`evallint verify`: every fixture is run under the probes on CPU and judged.
+
+The static findings for the fixtures are taken from their inline markers
+(`model(x)  # EVL101, EVL201`), so these tests check the runtime half on its
+own: every marked finding of a buggy fixture must be confirmed, a correct
+fixture must get no confirmed finding and no runtime finding. Runtime-only
+expectations use `# runtime-only: <rule name>` (no code, so the static fixture
+test does not read them as static expectations).
+
+The fixtures run in parallel child processes (each pays torch's import once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from evallint.types import Diagnostic, Location
+
+torch = pytest.importorskip("torch")
+
+from evallint.runtime.command import build_report, report_to_text, verify  # noqa: E402
+from evallint.runtime.harness import VerifyError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+MARKER = re.compile(r"#\s*(EVL\d{3}(?:\s*,\s*EVL\d{3})*)\s*$")
+RUNTIME_MARKER = re.compile(r"#\s*runtime-only:\s*([a-z-]+(?:\s*,\s*[a-z-]+)*)\s*$")
+RULE_NAMES = {
+    "eval-in-train-mode": "EVL101",
+    "train-in-eval-mode": "EVL102",
+    "eval-call-in-train-step": "EVL103",
+    "mode-method-not-called": "EVL104",
+    "eval-with-grad": "EVL201",
+    "grad-context-not-entered": "EVL202",
+}
+# Per-fixture run settings; everything else runs to its end with the defaults.
+RUN_OPTIONS = {
+    "runtime_endless_training.py": {"max_steps": 20, "timeout": 60},
+}
+FIXTURE_TIMEOUT = 90
+
+
+def marked_findings(path: Path) -> list[Diagnostic]:
+    diagnostics = []
+    for row, line in enumerate(path.read_text().splitlines(), 1):
+        match = MARKER.search(line)
+        if match:
+            column = len(line) - len(line.lstrip()) + 1
+            for code in re.findall(r"EVL\d{3}", match.group(1)):
+                diagnostics.append(Diagnostic(code, f"{code} expected here", str(path),
+                                              Location(row, column), Location(row, len(line) + 1)))
+    return diagnostics
+
+
+def runtime_markers(path: Path) -> set[tuple[str, int]]:
+    expected = set()
+    for row, line in enumerate(path.read_text().splitlines(), 1):
+        match = RUNTIME_MARKER.search(line)
+        if match:
+            for name in re.split(r"\s*,\s*", match.group(1)):
+                expected.add((RULE_NAMES[name], row))
+    return expected
+
+
+ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def reports():
+    def run(name):
+        path = FIXTURES / name
+        options = {"timeout": FIXTURE_TIMEOUT, **RUN_OPTIONS.get(name, {})}
+        return name, build_report(str(path), diagnostics=marked_findings(path), device="cpu",
+                                  **options)
+
+    workers = max(2, os.cpu_count() or 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(pool.map(run, ALL_FIXTURES))
+
+
+def _describe(report) -> str:
+    return report_to_text(report)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_FIXTURES if n.startswith("bug_")])
+def test_buggy_fixture_findings_are_confirmed(reports, name):
+    report = reports[name]
+    assert report.verdicts, f"{name} has no inline markers"
+    assert report.script_error is None or name == "bug_no_grad_without_call.py", _describe(report)
+    unconfirmed = [v for v in report.verdicts if v.verdict != "confirmed"]
+    assert not unconfirmed, _describe(report)
+    assert all(v.evidence for v in report.verdicts)
+    assert report.exit_code == 1
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_FIXTURES if n.startswith("ok_")])
+def test_correct_fixture_has_nothing_confirmed(reports, name):
+    report = reports[name]
+    assert report.stopped_by == "exit" and report.exit_status == 0, _describe(report)
+    assert not [v for v in report.verdicts if v.verdict == "confirmed"], _describe(report)
+    assert not report.runtime_findings, _describe(report)
+    assert report.exit_code == 0
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_FIXTURES if n.startswith("runtime_")])
+def test_runtime_only_markers_are_found(reports, name):
+    report = reports[name]
+    path = FIXTURES / name
+    found = {(f.diagnostic.code, f.diagnostic.location.row) for f in report.runtime_findings}
+    assert found == runtime_markers(path), _describe(report)
+    for finding in report.runtime_findings:
+        assert os.path.realpath(finding.diagnostic.path) == str(path.resolve())
+
+
+def test_crash_midway_reports_the_error_and_earlier_verdicts(reports):
+    report = reports["runtime_crash_midway.py"]
+    assert report.stopped_by == "error"
+    assert report.exit_status == 1
+    error = report.script_error
+    assert error["type"] == "RuntimeError" and "NaN" in error["message"]
+    assert [f["function"] for f in error["frames"]][-2:] == ["main", "check_loss"]
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+    assert "Dropout(p=0.5) active" in report.verdicts[0].evidence
+
+
+def test_endless_training_is_stopped_by_the_step_budget(reports):
+    report = reports["runtime_endless_training.py"]
+    assert report.stopped_by == "budget", _describe(report)
+    assert report.training_steps >= 20
+    assert report.seconds < 30
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+
+
+def test_bug_behind_a_branch_not_taken_is_not_reached(reports):
+    report = reports["runtime_branch_not_taken.py"]
+    assert report.stopped_by == "exit"
+    assert {v.verdict for v in report.verdicts} == {"not-reached"}
+    assert report.exit_code == 0
+
+
+def test_script_arguments_reach_the_script():
+    # The same fixture with the flag that takes the branch: now the bug runs.
+    path = FIXTURES / "runtime_branch_not_taken.py"
+    report = build_report(str(path), ["--debug-eval", "--epochs", "1"],
+                          diagnostics=marked_findings(path), device="cpu", timeout=FIXTURE_TIMEOUT)
+    assert {v.verdict for v in report.verdicts} == {"confirmed"}, report_to_text(report)
+    assert report.training_steps == 4
+
+
+def test_dynamic_mode_switch_names_the_switch(reports):
+    report = reports["runtime_dynamic_mode_switch.py"]
+    (finding,) = report.runtime_findings
+    assert "switched to eval mode by switch()" in finding.evidence
+    assert "on_epoch_end()" in finding.evidence
+    assert report.exit_code == 1
+
+
+# ---- the child process: how it runs, how it ends ----------------------------------
+
+
+def _script(tmp_path: Path, body: str, name: str = "script.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+MODEL = """
+import os, sys, time
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+def train_steps(n):
+    for _ in range(n):
+        loss = model(torch.randn(8, 4)).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+def evaluate():
+    with torch.no_grad():
+        return model(torch.randn(8, 4))  # EVL101
+"""
+
+
+def _eval_finding(path: Path) -> list[Diagnostic]:
+    return marked_findings(path)
+
+
+def test_runs_like_python_script_args(tmp_path):
+    out = tmp_path / "seen.json"
+    path = _script(tmp_path, f"""
+        import json, os, sys
+        import torch
+        json.dump({{
+            "argv": sys.argv,
+            "name": __name__,
+            "cwd": os.getcwd(),
+            "path0": sys.path[0],
+            "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "cuda": torch.cuda.is_available(),
+            "pythonpath": os.environ.get("PYTHONPATH"),
+        }}, open({str(out)!r}, "w"))
+    """)
+    work = tmp_path / "work"
+    work.mkdir()
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        report = build_report(str(path), ["--lr", "3", "x y"], diagnostics=[], device="cpu",
+                              timeout=60)
+    finally:
+        os.chdir(old)
+    seen = json.loads(out.read_text())
+    assert report.stopped_by == "exit" and report.exit_status == 0, report_to_text(report)
+    assert seen["argv"] == [str(path), "--lr", "3", "x y"]
+    assert seen["name"] == "__main__"
+    assert seen["cwd"] == str(work)
+    assert seen["path0"] == str(tmp_path.resolve())
+    assert seen["cuda_visible"] == "" and seen["cuda"] is False
+    assert report.device == "cpu"
+    assert seen["pythonpath"] == os.environ.get("PYTHONPATH")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_timeout_kills_the_whole_process_tree(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    path = _script(tmp_path, MODEL + f"""
+import subprocess, threading
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+open({str(pid_file)!r}, "w").write(str(child.pid))
+train_steps(2)
+evaluate()
+lock = threading.Lock()
+lock.acquire()
+lock.acquire()  # deadlock
+""")
+    started = time.monotonic()
+    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=6,
+                          max_steps=10**6)
+    assert time.monotonic() - started < 20
+    assert report.stopped_by == "timeout", report_to_text(report)
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(grandchild)
+
+
+def test_os_exit_still_yields_the_evidence(tmp_path):
+    path = _script(tmp_path, MODEL + """
+train_steps(3)
+evaluate()
+sys.stdout.flush()
+os._exit(3)
+""")
+    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=60)
+    assert report.stopped_by == "exit" and report.exit_status == 3
+    assert report.script_error is None
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+    assert report.training_steps == 3
+
+
+def test_killed_script_still_yields_the_evidence(tmp_path):
+    # SIGKILL is what the kernel's OOM killer sends.
+    path = _script(tmp_path, MODEL + """
+import signal
+train_steps(2)
+evaluate()
+os.kill(os.getpid(), signal.SIGKILL)
+""")
+    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=60)
+    assert report.stopped_by == "error"
+    assert report.script_error["type"] == "Killed"
+    assert "SIGKILL" in report.script_error["message"]
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+
+
+def test_forked_process_does_not_break_the_report(tmp_path):
+    path = _script(tmp_path, MODEL + """
+pid = os.fork()
+if pid == 0:
+    evaluate()
+    os._exit(0)
+os.waitpid(pid, 0)
+train_steps(2)
+""")
+    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=60)
+    assert report.stopped_by == "exit" and report.exit_status == 0, report_to_text(report)
+    assert report.training_steps == 2
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+
+
+def test_huge_output_is_bounded(tmp_path):
+    path = _script(tmp_path, """
+import sys
+line = "x" * 1023 + "\\n"
+for _ in range(20 * 1024):
+    sys.stdout.write(line)
+print("the last line", file=sys.stderr)
+raise SystemExit(4)
+""")
+    from evallint.runtime.harness import run_script
+
+    result = run_script(str(path), device="cpu", timeout=60)
+    assert result.stopped_by == "exit" and result.exit_status == 4
+    assert result.stdout.total == 20 * 1024 * 1024
+    assert len(result.stdout.text()) < 64 * 1024
+    assert result.stderr.last_lines(1) == ["the last line"]
+
+
+def test_text_output_puts_the_verdict_first(reports):
+    text = report_to_text(reports["bug_validate_no_eval_no_grad.py"])
+    blocks = text.split("\n\n")
+    assert blocks[0].startswith("CONFIRMED: ")
+    assert "evidence: validate() ran" in blocks[0]
+    assert "BatchNorm1d running_mean moved by" in blocks[0]
+    assert blocks[-1].startswith(str(FIXTURES / "bug_validate_no_eval_no_grad.py") + " ran on cpu")
+
+
+def test_json_output_shape(reports):
+    from evallint.runtime.command import report_to_json
+
+    data = report_to_json(reports["runtime_dynamic_mode_switch.py"])
+    assert set(data) == {"script", "device", "exit_status", "stopped_by", "script_error",
+                         "findings", "runtime_findings"}
+    assert data["stopped_by"] == "exit" and data["device"] == "cpu"
+    (item,) = data["runtime_findings"]
+    assert item["code"] == "EVL102" and item["evidence"]
+    assert {"code", "message", "filename", "location", "end_location", "fix", "cell", "url"} <= set(item)
+    data = report_to_json(reports["runtime_crash_midway.py"])
+    assert data["findings"][0]["verdict"] == "confirmed"
+    assert data["script_error"]["type"] == "RuntimeError"
+    json.dumps(data)
+
+
+# ---- the command ---------------------------------------------------------------------
+
+
+def test_command_module_does_not_import_torch():
+    code = ("import sys, evallint.runtime.command, evallint.runtime.matcher; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_device_cuda_without_a_gpu_is_a_one_sentence_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    path = _script(tmp_path, "print('never runs')\n")
+    result = CliRunner().invoke(verify, [str(path), "--device", "cuda"])
+    assert result.exit_code == 2
+    message = result.output.strip()
+    assert message.count(".") == 1 and "CUDA" in message and "\n" not in message
+    with pytest.raises(VerifyError):
+        build_report(str(path), diagnostics=[], device="cuda")
+
+
+def test_command_end_to_end_with_the_linter():
+    engine = pytest.importorskip("evallint.engine")
+    from click.testing import CliRunner
+
+    assert hasattr(engine, "lint_paths")
+    path = FIXTURES / "bug_validate_no_eval_no_grad.py"
+    result = CliRunner().invoke(verify, [str(path), "--device", "cpu", "--output-format", "json"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)
+    verdicts = {(f["code"], f["location"]["row"]): f["verdict"] for f in data["findings"]}
+    assert verdicts == {(d.code, d.location.row): "confirmed" for d in marked_findings(path)}
+
+
+def test_usage_errors_exit_2(tmp_path):
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    assert runner.invoke(verify, [str(tmp_path / "missing.py")]).exit_code == 2
+    path = _script(tmp_path, "pass\n")
+    assert runner.invoke(verify, [str(path), "--device", "tpu"]).exit_code == 2
+    assert runner.invoke(verify, [str(path), "--max-steps", "-1"]).exit_code == 2
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_evidence_includes_graph_memory(tmp_path):
+    path = _script(tmp_path, """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(256, 1024), nn.BatchNorm1d(1024), nn.Dropout(0.3),
+                      nn.Linear(1024, 10)).cuda()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(4):
+    loss = model(torch.randn(64, 256, device="cuda")).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+def validate():
+    for _ in range(3):
+        model(torch.randn(512, 256, device="cuda"))  # EVL101, EVL201
+
+validate()
+""")
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cuda", timeout=120)
+    assert report.device == "cuda"
+    assert {v.verdict for v in report.verdicts} == {"confirmed"}, report_to_text(report)
+    grad = next(v for v in report.verdicts if v.diagnostic.code == "EVL201")
+    assert "MiB of GPU memory" in grad.evidence
