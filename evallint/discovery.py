@@ -30,9 +30,17 @@ def _display(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def _absolute(path: Path) -> str:
+    """The real path of a file, or its plain absolute path when it cannot be resolved (a symlink loop)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
 def exclusion_spec(settings: Settings) -> pathspec.PathSpec:
     patterns = [*settings.exclude, *settings.extend_exclude]
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def discover(paths: list[str], settings: Settings) -> list[SourcePath]:
@@ -45,11 +53,11 @@ def discover(paths: list[str], settings: Settings) -> list[SourcePath]:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"{raw}: no such file or directory")
         if path.is_file() or (path.is_symlink() and not path.exists()):
-            absolute = str(path.resolve()) if path.exists() else str(path.absolute())
+            absolute = _absolute(path) if path.exists() else str(path.absolute())
             found.setdefault(absolute, SourcePath(_display(path), absolute))
             continue
         for file in _walk(path, spec, root):
-            absolute = str(file.resolve())
+            absolute = _absolute(file)
             found.setdefault(absolute, SourcePath(_display(file), absolute))
     return sorted(found.values(), key=lambda s: s.path)
 
@@ -60,7 +68,7 @@ def project_files(settings: Settings) -> list[SourcePath]:
     spec = exclusion_spec(settings)
     files = []
     for file in _walk(root, spec, root.resolve(), suffixes=(".py",)):
-        files.append(SourcePath(_display(file), str(file.resolve())))
+        files.append(SourcePath(_display(file), _absolute(file)))
         if len(files) >= MAX_CONTEXT_FILES:
             break
     return files

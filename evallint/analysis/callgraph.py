@@ -132,10 +132,12 @@ class ProjectIndex:
                 return nested[root]
             parent = self.functions[scope].info.parent if scope in self.functions else None
             scope = function_id(path, parent) if parent else None
+        if local_types and root in local_types and rest and "." not in rest:
+            found = self.method_of(local_types[root], rest)
+            if found is not None:
+                return found
         if root == "self" and fn.info.class_name is not None and rest and "." not in rest:
             return self.method_of(function_id(path, fn.info.class_name), rest, allow_subclasses=True)
-        if local_types and root in local_types and rest and "." not in rest:
-            return self.method_of(local_types[root], rest)
         if root in fn.info.local_names and fn.info.qualname != "<module>":
             return None
         if root in self.toplevel.get(path, {}):
@@ -215,6 +217,14 @@ class ProjectIndex:
             if len(found) == 1:
                 return found[0]
         return None
+
+    def overrides(self, class_id: str, name: str) -> list[str]:
+        """Methods called ``name`` in project subclasses of ``class_id``: where ``self.name()`` may dispatch."""
+        return sorted(
+            self.methods[cid][name]
+            for cid in self.classes
+            if cid != class_id and name in self.methods.get(cid, {}) and class_id in self._all_bases(cid)
+        )
 
     def _all_bases(self, class_id: str) -> set[str]:
         seen: set[str] = set()

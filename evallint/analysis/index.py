@@ -523,7 +523,8 @@ class Indexer:
             method = func.attr.value
             receiver = self.value(func.value, out)
         elif not isinstance(func, cst.Name):
-            self.value(func, out)
+            # `getattr(model, name)()`, `fns[i](x)`: the callee is a computed value.
+            receiver = self.value(func, out)
         args: list[ir.Value] = []
         kwargs: list[tuple[str, ir.Value]] = []
         for arg in node.args:

@@ -51,6 +51,7 @@ from evallint.analysis.lattice import (
     Poss,
     State,
     feasible,
+    join_all,
     join_facts,
 )
 from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_file, looks_like_model
@@ -114,6 +115,7 @@ class Analyzer:
                 target = self.project.resolve(fref, call.func)
                 if target in self.project.functions and target != fref.id:
                     called.add(target)
+                    called.update(self.dispatch_overrides(fref, call, None))
                 elif target in self.project.classes:
                     init = self.project.method_of(target, "__init__")
                     if init:
@@ -125,6 +127,14 @@ class Analyzer:
                         called.add(target)
         self._called = called
         return called
+
+    def dispatch_overrides(self, fref: FunctionRef, call: ir.Call, self_type: str | None) -> list[str]:
+        """``self.hook()`` in a base class reaches the overrides of project subclasses too."""
+        if call.func is None or not call.func.startswith("self.") or call.func.count(".") != 1:
+            return []
+        if self_type is not None or fref.info.class_name is None:
+            return []
+        return self.project.overrides(function_id(fref.file.path, fref.info.class_name), call.func.split(".")[1])
 
     def root_entry(self, fref: FunctionRef) -> State:
         entry = State(entry=Origin(ENTRY, fref.file.path, fref.info.node, fref.info.qualname))
@@ -573,6 +583,11 @@ class Interpreter(Walker):
 
     def enter_with_item(self, item: ir.WithItem, state: State) -> tuple[State, object]:
         call = item.call
+        if item.chain is not None:
+            name = self.project.qualify(self.file, item.chain)
+            if name in torch_api.GRAD_CONTEXT_FACTORIES or name in torch_api.SET_GRAD_ENABLED:
+                # `with torch.no_grad:` raises TypeError: the block never runs.
+                return State.unreachable(), None
         if call is None or call.func is None:
             return state, None
         name = self.project.qualify(self.file, call.func)
@@ -643,6 +658,22 @@ class Interpreter(Walker):
         method = call.method
         receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
 
+        if call.func is None and isinstance(call.receiver, ir.CallValue):
+            computed = self.results.get(call.receiver.node)
+            if computed is not None and computed[0] == "attribute-of-model":
+                key, attr = computed[1], computed[2]
+                if attr in torch_api.MODE_METHODS:
+                    self.switch_mode(key, ir.Call(call.node, None, None, attr, call.args, call.kwargs), state)
+                else:
+                    state.set_mode(key, frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, call.node, "getattr"))}))
+            return state
+        if qualified == "getattr" and len(call.args) >= 2 and isinstance(call.args[0], ir.RefValue):
+            key = state.canonical(call.args[0].key)
+            if self.is_model(key, state):
+                name = _const(call.args[1])
+                self.results[call.node] = ("attribute-of-model", key, name if isinstance(name, str) else None)
+            return state
+
         if qualified in torch_api.SET_GRAD_ENABLED:
             grad = self.grad_switch(qualified, call)
             if grad is not None and call.statement:
@@ -673,6 +704,13 @@ class Interpreter(Walker):
             self.results[call.node] = ("alias", receiver_key)
             return state
 
+        if method in torch_api.PRETRAINED_METHODS:
+            self.results[call.node] = (
+                "fresh",
+                frozenset({Poss(EVAL, self.origin(PRETRAINED, call.node, call.func or method or ""))}),
+            )
+            return state
+
         training = self.analyzer.is_training_call(self.fn, call)
         if training is not None:
             self.training_step(call, state, training)
@@ -684,8 +722,17 @@ class Interpreter(Walker):
             callee = self.project.functions[target]
             if callee.info.is_generator:
                 return state
-            self.call_function(target, call, state)
-            return state
+            overrides = self.analyzer.dispatch_overrides(self.fn, call, state.types.get("self"))
+            if not overrides:
+                self.call_function(target, call, state)
+                return state
+            # The base method or any subclass override may run: walk each, join what they leave.
+            outcomes = []
+            for candidate in [target, *overrides]:
+                branch = state.copy()
+                self.call_function(candidate, call, branch)
+                outcomes.append(branch)
+            return join_all(outcomes)
         if target is not None and target in self.project.classes:
             self.results[call.node] = ("instance", target, call)
             return state
@@ -702,12 +749,6 @@ class Interpreter(Walker):
             self.model_forward(forward_key, call, state)
             return state
 
-        if method in torch_api.PRETRAINED_METHODS:
-            self.results[call.node] = (
-                "fresh",
-                frozenset({Poss(EVAL, self.origin(PRETRAINED, call.node, call.func or method or ""))}),
-            )
-            return state
         if qualified is not None and self.constructs_module(qualified):
             self.results[call.node] = ("fresh", frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
             return state
@@ -768,8 +809,22 @@ class Interpreter(Walker):
                 self.record_training_forward(key, self.file, call.node, self.fn.info.qualname, modes, call, "lightning")
             return
         grad_may_be_on = any(p.value in (GRAD_ON, UNKNOWN) for p in grad)
-        if grad_may_be_on and not self.is_frozen(key, state) and method != "generate":
-            state.pending[key] = Pending(key, self.file, call.node, self.fn.info.qualname, state.mode_of(key), state.grad)
+        # A forward in evaluation code is not a training forward, even with grad on (that is EVL201).
+        trainable = ctx.kind not in ("eval", "managed-eval") and method != "generate"
+        if grad_may_be_on and trainable and not self.is_frozen(key, state):
+            earlier = state.pending.get(key)
+            if earlier is None:
+                state.pending[key] = Pending(key, self.file, call.node, self.fn.info.qualname, state.mode_of(key), state.grad)
+            else:
+                # Keep the first forward of the step (it is the one reported); widen what it may see.
+                state.pending[key] = Pending(
+                    key,
+                    earlier.file,
+                    earlier.node,
+                    earlier.function,
+                    join_facts(earlier.modes, state.mode_of(key)),
+                    join_facts(earlier.grad, state.grad),
+                )
         self.results[call.node] = None  # type: ignore[assignment]
 
     def _class_restores_train(self, key: str) -> bool:
@@ -852,10 +907,10 @@ class Interpreter(Walker):
         for callee_key, caller_key in mapping:
             if state.has_mode(caller_key) or self.is_model(caller_key, state):
                 entry.modes[callee_key] = state.mode_of(caller_key)
-                prefix = caller_key + "."
-                for key, facts in state.modes.items():
-                    if key.startswith(prefix):
-                        entry.modes[callee_key + key[len(caller_key) :]] = facts
+            prefix = caller_key + "."
+            for key, facts in state.modes.items():
+                if key.startswith(prefix):
+                    entry.modes[callee_key + key[len(caller_key) :]] = facts
             if self.is_frozen(caller_key, state):
                 entry.frozen = entry.frozen | {callee_key}
             if caller_key in state.types:
