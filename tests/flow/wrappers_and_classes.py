@@ -1,0 +1,66 @@
+import contextlib
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+
+def wrappers():
+    model = nn.Linear(2, 2)
+    model_without_ddp = model
+    model = DDP(model)
+    model.module.eval()
+    reveal_state(model_without_ddp)  # revealed: mode=eval grad=on
+    model_without_ddp.train()
+    reveal_state(model)  # revealed: mode=train grad=on
+
+
+def pretrained():
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained("x")
+    reveal_state(model)  # revealed: mode=eval grad=on
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train()
+
+
+def uses_context_manager(model):
+    with eval_mode(model):
+        reveal_state(model)  # revealed: mode=eval grad=on
+    reveal_state(model)  # revealed: mode=train grad=on
+
+
+def unresolved_call_lowers_knowledge(model):
+    model.eval()
+    some_library.prepare_for_eval(model)
+    reveal_state(model)  # revealed: mode=unknown grad=on
+
+
+class Trainer:
+    def __init__(self, model):
+        self.model = model
+
+    def evaluate(self):
+        self.model.eval()
+
+    def fit(self):
+        self.evaluate()
+        reveal_state(self.model)  # revealed: mode=eval grad=on
+        self.model.train()
+        reveal_state(self.model)  # revealed: mode=train grad=on
+
+
+def submodule_switch(model):
+    model.train()
+    model.backbone.eval()
+    reveal_state(model)  # revealed: mode=train grad=on
+    reveal_state(model.backbone)  # revealed: mode=eval grad=on
+    model.train()
+    reveal_state(model.backbone)  # revealed: mode=train grad=on
