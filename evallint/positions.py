@@ -66,5 +66,12 @@ class PositionTable:
         if finding.fix is None or self.module is None:
             return None
         from evallint.fixes import build_fix
+        from evallint.strict import strict
 
-        return build_fix(self, finding)
+        try:
+            return build_fix(self, finding)
+        except Exception:
+            # A fix is optional: the finding is still reported, without it.
+            if strict():
+                raise
+            return None

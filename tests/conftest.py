@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 
 from evallint.config import Settings
 from evallint.engine import lint_paths
+
+# Internal errors that normal runs absorb (e.g. a fix that cannot be built) fail the tests.
+os.environ["EVALLINT_STRICT"] = "1"
 
 EXPECTATION = re.compile(r"#\s*(EVL\d{3}(?:\s*,\s*EVL\d{3})*)\s*$")
 REPO = Path(__file__).resolve().parent.parent

@@ -788,7 +788,12 @@ class Interpreter(Walker):
             return frozenset({Poss(TRAIN, self.origin(SET_BY_CALL, call.node, "train()"), self.guard())})
         if isinstance(value, ir.TrainingFlagValue):
             return state.mode_of(state.canonical(value.key))
-        detail = "train(False)" if _const(value) is False else "train()"
+        if isinstance(value, ir.CondValue):
+            detail = f"train({'not ' if value.negated else ''}{value.text})"
+        elif isinstance(value, ir.RefValue):
+            detail = f"train({value.key})"
+        else:
+            detail = "train(False)" if _const(value) is False else "train()"
         return self.boolean_facts(value, TRAIN, EVAL, SET_BY_CALL, call.node, detail, state.saved_flags)
 
     def switch_mode(self, key: str, call: ir.Call, state: State) -> None:
