@@ -1,20 +1,45 @@
-"""Turn a finding's FixSpec into text edits, and apply edits to files.
+"""Turn a finding's FixSpec into text edits.
 
-A fix is computed from the node the finding points at; its edit replaces
-exactly that node's text (or inserts at one place), so everything outside the
-edited node stays byte-for-byte as it was.
+Two kinds of fix:
+
+* Safe fixes touch one node: `model.eval` -> `model.eval()` and
+  `with torch.no_grad:` -> `with torch.no_grad():` insert `()` right after the
+  node, so everything else stays byte-for-byte as it was.
+* Unsafe fixes change statements (insert `model.eval()`, add a decorator, wrap
+  a loop in `with torch.no_grad():`). They are one libcst transformer over the
+  parsed module, plus libcst's AddImportsVisitor when `torch` is not imported;
+  libcst regenerates only the nodes that changed and re-indents a wrapped body
+  token by token, so comments, string contents and formatting survive. The
+  new module text is then compared line by line with the original, and each
+  changed run of lines becomes one ``Edit``: edits stay small, so fixes for
+  different places in a file do not collide.
+
+Notebooks get no fixes: their positions are in the joined, magic-masked
+source, and an edit there cannot be written back into a cell safely.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
+from typing import Callable, Sequence
+
 import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
 
 from evallint.types import Edit, Finding, Fix, Location
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+# Calls whose presence means a function needs autograd, so `@torch.no_grad()` on it would break it.
+_NEEDS_GRAD_ATTRIBUTES = frozenset({"backward", "step", "zero_grad", "enable_grad", "set_grad_enabled", "grad"})
+_GRAD_OFF_CONTEXTS = frozenset({"no_grad", "inference_mode", "set_grad_enabled"})
 
 
 def build_fix(table, finding: Finding) -> Fix | None:
     spec = finding.fix
-    if spec is None:
+    if spec is None or table.module is None or getattr(table, "cell_map", None) is not None:
         return None
     node = table.nodes[finding.node] if 0 <= finding.node < len(table.nodes) else None
     if node is None:
@@ -26,6 +51,14 @@ def build_fix(table, finding: Finding) -> Fix | None:
     if not edits:
         return None
     return Fix(spec.applicability, spec.message, tuple(edits))
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split only where Python's tokenizer splits (not at form feeds)."""
+    return _LINE.findall(text)
+
+
+# --- safe fixes: insert "()" after one node -------------------------------------------------
 
 
 def _end_of(table, node: cst.CSTNode) -> Location | None:
@@ -53,7 +86,342 @@ def _call_with_item(table, node, spec):
     return [Edit("()", end, end)]
 
 
+# --- unsafe fixes: statement-level transforms ------------------------------------------------
+
+
+class _Parents(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.parents: dict[int, cst.CSTNode] = {}
+        self._stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parents[id(node)] = self._stack[-1]
+        self._stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._stack.pop()
+
+
+# The findings of one file are resolved together, so the last module's parent map is all worth keeping.
+# It holds the module itself, so the ids in the map cannot be reused by other objects meanwhile.
+_last_parents: tuple[cst.Module, dict[int, cst.CSTNode]] | None = None
+
+
+def _ancestors(module: cst.Module, node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Innermost first."""
+    global _last_parents
+    if _last_parents is None or _last_parents[0] is not module:
+        visitor = _Parents()
+        module.visit(visitor)
+        _last_parents = (module, visitor.parents)
+    parents = _last_parents[1]
+    chain = []
+    current = parents.get(id(node))
+    while current is not None:
+        chain.append(current)
+        current = parents.get(id(current))
+    return chain
+
+
+def _block_statement(node: cst.CSTNode, chain: Sequence[cst.CSTNode], stop: cst.CSTNode | None = None):
+    """The statement around ``node`` that sits directly in an indented block or the module body."""
+    previous = node
+    for ancestor in chain:
+        if ancestor is stop:
+            break
+        if isinstance(ancestor, (cst.IndentedBlock, cst.Module)) and isinstance(previous, cst.BaseStatement):
+            return previous
+        previous = ancestor
+    return None
+
+
+def _enclosing_function(chain: Sequence[cst.CSTNode]) -> cst.FunctionDef | None:
+    for ancestor in chain:
+        if isinstance(ancestor, cst.FunctionDef):
+            return ancestor
+        if isinstance(ancestor, (cst.ClassDef, cst.Lambda)):
+            return None
+    return None
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr.value}" if inner else ""
+    if isinstance(node, cst.Call):
+        return _dotted(node.func)
+    return ""
+
+
+def _disables_grad(with_node: cst.With) -> bool:
+    return any(_dotted(item.item).rsplit(".", 1)[-1] in _GRAD_OFF_CONTEXTS for item in with_node.items)
+
+
+def _anchor(node: cst.CSTNode, chain: Sequence[cst.CSTNode], include_grad_with: bool):
+    """The evaluation construct around a forward: the innermost loop (or no_grad block), else its statement."""
+    function = _enclosing_function(chain)
+    for ancestor in chain:
+        if ancestor is function:
+            break
+        if isinstance(ancestor, (cst.For, cst.While)):
+            return ancestor
+        if include_grad_with and isinstance(ancestor, cst.With) and _disables_grad(ancestor):
+            return ancestor
+    return _block_statement(node, chain, stop=function)
+
+
+def _is_eval_function(function: cst.FunctionDef | None, path: str) -> bool:
+    if function is None:
+        return False
+    from evallint.analysis.regions import is_eval_function_name, is_test_file
+
+    return is_eval_function_name(function.name.value, is_test_file(path))
+
+
+def _bound_in(function: cst.FunctionDef, name: str) -> bool:
+    """Is ``name`` assigned inside ``function`` (so it may not exist at its first line)?"""
+
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value == name:
+                self.found = True
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+    finder = Finder()
+    for target_holder in _assignment_targets(function):
+        target_holder.visit(finder)
+    return finder.found
+
+
+def _assignment_targets(function: cst.FunctionDef):
+    targets: list[cst.CSTNode] = []
+
+    class Collector(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            targets.append(node.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            targets.append(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            targets.append(node.target)
+
+        def visit_For(self, node: cst.For) -> None:
+            targets.append(node.target)
+
+        def visit_AsName(self, node: cst.AsName) -> None:
+            targets.append(node.name)
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            targets.append(node.target)
+
+    function.body.visit(Collector())
+    return targets
+
+
+def _available_at_entry(function: cst.FunctionDef, key: str) -> bool:
+    """``model`` / ``self.model`` can be used on the function's first line."""
+    root = key.split(".")[0].split("[")[0]
+    params = function.params
+    names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+    if root in names:
+        return True
+    return not _bound_in(function, root)
+
+
+def _body_start(body: cst.IndentedBlock) -> int:
+    """Index after a docstring, so a new statement never displaces it."""
+    if body.body and isinstance(body.body[0], cst.SimpleStatementLine):
+        first = body.body[0].body
+        if len(first) == 1 and isinstance(first[0], cst.Expr) and isinstance(first[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+            return 1
+    return 0
+
+
+def _statement(code: str) -> cst.SimpleStatementLine:
+    statement = cst.parse_statement(code)
+    assert isinstance(statement, cst.SimpleStatementLine)
+    return statement
+
+
+class _Rewrite(cst.CSTTransformer):
+    """One node replacement: ``replace(original) -> node or sequence of statements``."""
+
+    def __init__(self, target: cst.CSTNode, replace: Callable[[cst.CSTNode, cst.CSTNode], object]) -> None:
+        self.target = target
+        self.replace = replace
+
+    def on_leave(self, original_node, updated_node):
+        if original_node is self.target:
+            return self.replace(original_node, updated_node)
+        return updated_node
+
+
+def _torch_name(module: cst.Module) -> str | None:
+    """The name `torch` is bound to by a module-level `import torch [as t]`, if any."""
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    if _dotted(alias.name) == "torch":
+                        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                            return alias.asname.name.value
+                        return "torch"
+    return None
+
+
+def _edits_between(old: str, new: str) -> list[Edit]:
+    """Each changed run of lines as one edit replacing whole lines of ``old``."""
+    old_lines, new_lines = split_lines(old), split_lines(new)
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    edits = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        edits.append(Edit("".join(new_lines[j1:j2]), Location(i1 + 1, 1), Location(i2 + 1, 1)))
+    return edits
+
+
+def _transform(table, target: cst.CSTNode, replace, needs_torch: bool) -> list[Edit]:
+    module: cst.Module = table.module
+    new_module = module.visit(_Rewrite(target, replace))
+    if needs_torch:
+        context = CodemodContext()
+        AddImportsVisitor.add_needed_import(context, "torch")
+        new_module = AddImportsVisitor(context).transform_module(new_module)
+    return _edits_between(module.code, new_module.code)
+
+
+def _insert_before(table, anchor: cst.BaseStatement, code: str) -> list[Edit]:
+    """Insert a statement before ``anchor``; comments and blank lines above it stay above both."""
+
+    def replace(original, updated):
+        statement = _statement(code).with_changes(leading_lines=updated.leading_lines)
+        return cst.FlattenSentinel([statement, updated.with_changes(leading_lines=())])
+
+    return _transform(table, anchor, replace, needs_torch=False)
+
+
+def _insert_at_top(table, block_owner: cst.CSTNode, code: str) -> list[Edit]:
+    body = getattr(block_owner, "body", None)
+    if not isinstance(body, cst.IndentedBlock):
+        return []
+    index = _body_start(body)
+
+    def replace(original, updated):
+        statements = list(updated.body.body)
+        statements.insert(index, _statement(code))
+        return updated.with_changes(body=updated.body.with_changes(body=statements))
+
+    return _transform(table, block_owner, replace, needs_torch=False)
+
+
+def _insert_eval(table, node, spec):
+    """EVL101: `model.eval()` at the start of an evaluation function, else before the evaluation loop."""
+    key = spec.data[0] if spec.data else None
+    if not key:
+        return []
+    chain = _ancestors(table.module, node)
+    function = _enclosing_function(chain)
+    if _is_eval_function(function, table.path) and _available_at_entry(function, key):
+        return _insert_at_top(table, function, f"{key}.eval()")
+    anchor = _anchor(node, chain, include_grad_with=True)
+    if anchor is None:
+        return []
+    return _insert_before(table, anchor, f"{key}.eval()")
+
+
+def _insert_train(table, node, spec):
+    """EVL102: `model.train()` at the top of the training loop body, else of the training step function."""
+    key = spec.data[0] if spec.data else None
+    if not key:
+        return []
+    chain = _ancestors(table.module, node)
+    function = _enclosing_function(chain)
+    for ancestor in chain:
+        if ancestor is function:
+            break
+        if isinstance(ancestor, (cst.For, cst.While)):
+            return _insert_at_top(table, ancestor, f"{key}.train()")
+    if function is not None and _available_at_entry(function, key):
+        return _insert_at_top(table, function, f"{key}.train()")
+    return []
+
+
+def _needs_autograd(function: cst.FunctionDef) -> bool:
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if node.attr.value in _NEEDS_GRAD_ATTRIBUTES:
+                self.found = True
+
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value in ("enable_grad", "set_grad_enabled", "requires_grad_"):
+                self.found = True
+
+    finder = Finder()
+    function.body.visit(finder)
+    return finder.found
+
+
+def _wrap_no_grad(table, node, spec):
+    """EVL201: `@torch.no_grad()` on a pure evaluation function, else `with torch.no_grad():` around its loop."""
+    chain = _ancestors(table.module, node)
+    function = _enclosing_function(chain)
+    torch_name = _torch_name(table.module)
+    needs_torch = torch_name is None
+    torch_name = torch_name or "torch"
+    call = cst.parse_expression(f"{torch_name}.no_grad()")
+    if (
+        _is_eval_function(function, table.path)
+        and function.asynchronous is None
+        and not _needs_autograd(function)
+    ):
+
+        def decorate(original, updated):
+            decorators = [*updated.decorators, cst.Decorator(decorator=call)]
+            return updated.with_changes(decorators=decorators)
+
+        return _transform(table, function, decorate, needs_torch)
+    anchor = _anchor(node, chain, include_grad_with=False)
+    if anchor is None:
+        return []
+
+    def wrap(original, updated):
+        inner = updated.with_changes(leading_lines=())
+        return cst.With(
+            items=[cst.WithItem(item=call)],
+            body=cst.IndentedBlock(body=[inner]),
+            leading_lines=updated.leading_lines,
+        )
+
+    return _transform(table, anchor, wrap, needs_torch)
+
+
 _BUILDERS = {
     "call-attribute": _append_call,
     "call-with-item": _call_with_item,
+    "insert-eval": _insert_eval,
+    "insert-train": _insert_train,
+    "wrap-no-grad": _wrap_no_grad,
 }
