@@ -53,10 +53,15 @@ def run_check(options: CheckOptions) -> int:
         raise UsageError(f"output format '{output_format}' is not available; choose one of {', '.join(FORMATS)}")
     report = run(options.paths, settings, options.jobs)
     diagnostics = report.diagnostics
+    outcome = None
     if options.fix or options.diff:
-        from evallint.apply_fixes import apply_fixes
+        from evallint.apply_fixes import apply_fixes, print_notes
 
-        diagnostics = apply_fixes(report, options)
+        outcome = apply_fixes(report, options, settings)
+        diagnostics = outcome.remaining
+        print_notes(outcome.notes)
+        if options.diff:
+            return _report_diff(outcome, options)
     options.color = options.output_file is None and _stream_is_terminal() and not _no_color()
     if options.statistics:
         text = _statistics(diagnostics)
@@ -65,7 +70,7 @@ def run_check(options: CheckOptions) -> int:
 
         text = renderer(output_format)(diagnostics, options)
         if output_format in ("concise", "full") and not options.quiet:
-            text += _summary(diagnostics)
+            text += _summary(diagnostics, outcome, options)
     if options.output_file:
         with open(options.output_file, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -76,15 +81,57 @@ def run_check(options: CheckOptions) -> int:
     return 1 if diagnostics else 0
 
 
-def _summary(diagnostics) -> str:
+def _summary(diagnostics, outcome=None, options=None) -> str:
+    """ruff's closing lines: counts, what `--fix` would do, what it did (with `--show-fixes`, per file)."""
+    fixed = outcome.fixed_count if outcome is not None else 0
+    lines = []
+    if outcome is not None and options is not None and options.show_fixes and fixed:
+        from evallint.rules import ALL_RULES
+
+        lines.append(f"Fixed {fixed} {_plural(fixed, 'error')}:")
+        for path, counts in sorted(outcome.fixed.items()):
+            lines.append(f"- {path}:")
+            lines.extend(f"    {n} × {code} ({ALL_RULES[code].name})" for code, n in sorted(counts.items()))
     if not diagnostics:
-        return "All checks passed!\n"
-    fixable = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
-    noun = "error" if len(diagnostics) == 1 else "errors"
-    line = f"Found {len(diagnostics)} {noun}."
+        lines.append(f"Found {fixed} {_plural(fixed, 'error')} ({fixed} fixed, 0 remaining)." if fixed else "All checks passed!")
+        return "\n".join(lines) + "\n"
+    total = len(diagnostics) + fixed
+    if fixed:
+        lines.append(f"Found {total} {_plural(total, 'error')} ({fixed} fixed, {len(diagnostics)} remaining).")
+    else:
+        lines.append(f"Found {total} {_plural(total, 'error')}.")
+    safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
+    unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "unsafe")
+    unsafe_enabled = options is not None and options.unsafe_fixes
+    fixable = safe + (unsafe if unsafe_enabled else 0)
     if fixable:
-        line += f"\n[*] {fixable} fixable with the `--fix` option."
-    return line + "\n"
+        flags = "`--fix --unsafe-fixes`" if unsafe_enabled and unsafe else "`--fix`"
+        lines.append(f"[*] {fixable} fixable with the {flags} option.")
+    if unsafe and not unsafe_enabled:
+        lines.append(f"({unsafe} hidden {_plural(unsafe, 'fix')} can be enabled with the `--unsafe-fixes` option.)")
+    return "\n".join(lines) + "\n"
+
+
+def _plural(count: int, noun: str) -> str:
+    if count == 1:
+        return noun
+    return noun + ("es" if noun.endswith("x") else "s")
+
+
+def _report_diff(outcome, options) -> int:
+    """`--diff`: the diff on stdout, a count on stderr, nothing written; exit 1 when there is something to fix."""
+    if options.output_file:
+        with open(options.output_file, "w", encoding="utf-8") as handle:
+            handle.write(outcome.diff)
+    else:
+        sys.stdout.write(outcome.diff)
+    fixed = outcome.fixed_count
+    if not options.quiet:
+        message = f"Would fix {fixed} {_plural(fixed, 'error')}." if fixed else "No errors would be fixed."
+        print(message, file=sys.stderr)
+    if options.exit_zero:
+        return 0
+    return 1 if outcome.diff else 0
 
 
 def _statistics(diagnostics) -> str:
