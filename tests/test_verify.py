@@ -195,9 +195,6 @@ def evaluate():
 """
 
 
-def _eval_finding(path: Path) -> list[Diagnostic]:
-    return marked_findings(path)
-
 
 def test_runs_like_python_script_args(tmp_path):
     out = tmp_path / "seen.json"
@@ -255,7 +252,7 @@ lock.acquire()
 lock.acquire()  # deadlock
 """)
     started = time.monotonic()
-    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=6,
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=6,
                           max_steps=10**6)
     assert time.monotonic() - started < 20
     assert report.stopped_by == "timeout", report_to_text(report)
@@ -274,7 +271,7 @@ evaluate()
 sys.stdout.flush()
 os._exit(3)
 """)
-    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=60)
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=60)
     assert report.stopped_by == "exit" and report.exit_status == 3
     assert report.script_error is None
     assert [v.verdict for v in report.verdicts] == ["confirmed"]
@@ -289,7 +286,7 @@ train_steps(2)
 evaluate()
 os.kill(os.getpid(), signal.SIGKILL)
 """)
-    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=60)
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=60)
     assert report.stopped_by == "error"
     assert report.script_error["type"] == "Killed"
     assert "SIGKILL" in report.script_error["message"]
@@ -305,7 +302,7 @@ if pid == 0:
 os.waitpid(pid, 0)
 train_steps(2)
 """)
-    report = build_report(str(path), diagnostics=_eval_finding(path), device="cpu", timeout=60)
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=60)
     assert report.stopped_by == "exit" and report.exit_status == 0, report_to_text(report)
     assert report.training_steps == 2
     assert [v.verdict for v in report.verdicts] == ["confirmed"]
