@@ -85,6 +85,10 @@ class Walker:
     def exit_with_item(self, item: ir.WithItem, token: object, state: State) -> State:
         return state
 
+    def refine(self, cond: ir.CondValue, truth: bool, state: State) -> State:
+        """Narrow the state on entering a branch where ``cond`` is ``truth``."""
+        return state
+
     def loop_region(self, loop: ir.Loop) -> Region | None:
         return None
 
@@ -157,12 +161,15 @@ class Walker:
 
     def _if(self, stmt: ir.If, state: State) -> State:
         cond = stmt.cond
+        body_in, else_in = state.copy(), state.copy()
         if cond is not None:
+            body_in = self.refine(cond, True, body_in)
+            else_in = self.refine(cond, False, else_in)
             self.path.append((cond.text, not cond.negated, cond.deps))
-        body = self.walk(stmt.body, state.copy())
+        body = self.walk(stmt.body, body_in)
         if cond is not None:
             self.path[-1] = (cond.text, cond.negated, cond.deps)
-        orelse = self.walk(stmt.orelse, state.copy())
+        orelse = self.walk(stmt.orelse, else_in)
         if cond is not None:
             self.path.pop()
         return body.join(orelse)

@@ -100,14 +100,22 @@ class State:
     grad: Facts = field(default_factory=frozenset)
     aliases: dict[str, str] = field(default_factory=dict)
     saved_flags: dict[str, Facts] = field(default_factory=dict)  # was_training = model.training
+    saved_flag_keys: dict[str, str] = field(default_factory=dict)  # was_training -> "model"
     frozen: frozenset = field(default_factory=frozenset)  # keys whose parameters are frozen
     pending: dict[str, Pending] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)  # key -> class id of a project class instance
     dead: bool = False  # no path reaches here (after return/raise/break)
     entry: Origin = Origin(ENTRY)  # where keys nothing has set get their mode from
+    unknown_roots: frozenset = field(default_factory=frozenset)  # roots whose attributes start unknown
 
     def default_mode(self, key: str) -> Facts:
-        """A model nothing has switched is in train mode (a fresh nn.Module is)."""
+        """A model nothing has switched is in train mode (a fresh nn.Module is).
+
+        Attributes of an object the analysis did not see being set up (``self.*`` in a method
+        nobody in the project calls, beyond what ``__init__`` sets) start unknown instead.
+        """
+        if self.unknown_roots and key.split(".")[0] in self.unknown_roots:
+            return frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, self.entry.file, self.entry.node, self.entry.function))})
         return frozenset({Poss(TRAIN, self.entry)})
 
     def copy(self) -> "State":
@@ -116,11 +124,13 @@ class State:
             self.grad,
             dict(self.aliases),
             dict(self.saved_flags),
+            dict(self.saved_flag_keys),
             self.frozen,
             dict(self.pending),
             dict(self.types),
             self.dead,
             self.entry,
+            self.unknown_roots,
         )
 
     @staticmethod
@@ -181,6 +191,7 @@ class State:
         modes = {key: join_facts(self.mode_of(key), other.mode_of(key)) for key in self.modes.keys() | other.modes.keys()}
         aliases = {k: v for k, v in self.aliases.items() if other.aliases.get(k) == v}
         saved = {k: join_facts(v, other.saved_flags[k]) for k, v in self.saved_flags.items() if k in other.saved_flags}
+        flag_keys = {k: v for k, v in self.saved_flag_keys.items() if other.saved_flag_keys.get(k) == v}
         pending = dict(self.pending)
         for key, item in other.pending.items():
             mine = pending.get(key)
@@ -196,11 +207,13 @@ class State:
             join_facts(self.grad, other.grad),
             aliases,
             saved,
+            flag_keys,
             self.frozen & other.frozen,
             pending,
             types,
             False,
             self.entry,
+            self.unknown_roots,
         )
 
     def same_as(self, other: "State") -> bool:

@@ -92,6 +92,27 @@ NOT_MODEL_WORDS = frozenset(
         "dict",
         "fp",
         "hook",
+        # Verbs: `model.get_classifier()` is a method call, not a forward of a submodule.
+        "get",
+        "set",
+        "reset",
+        "build",
+        "create",
+        "make",
+        "load",
+        "init",
+        "compute",
+        "update",
+        "freeze",
+        "unfreeze",
+        "save",
+        "apply",
+        "register",
+        "prepare",
+        "num",
+        "count",
+        "is",
+        "has",
     }
 )
 

@@ -143,6 +143,7 @@ class Analyzer:
             entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
         class_id = self.project.class_of_method(fref)
         if class_id is not None and fref.info.name != "__init__" and fref.info.params:
+            entry.unknown_roots = frozenset({fref.info.params[0]})
             init_state = self.init_exit(class_id)
             if init_state is not None:
                 for key, facts in init_state.modes.items():
@@ -441,7 +442,9 @@ class Interpreter(Walker):
         return None
 
     def with_region(self, stmt: ir.With, state: State) -> Region | None:
-        if self.context().kind != "neutral":
+        # Inside functions a no_grad block is no evidence of evaluation (teachers, EMA updates, shape
+        # probes all use one); in a script's module-level code it marks the inference part.
+        if self.fn.info.qualname != "<module>" or self.context().kind != "neutral":
             return None
         for item in stmt.items:
             if item.call is None or item.call.func is None:
@@ -478,6 +481,23 @@ class Interpreter(Walker):
         return any(".".join(parts[:cut]) in state.frozen for cut in range(len(parts), 0, -1))
 
     # -- statements -------------------------------------------------------------------------------------------
+
+    def refine(self, cond: ir.CondValue, truth: bool, state: State) -> State:
+        """In `if model.training:` (or a flag saved from it) the branch tells the mode."""
+        key = None
+        if cond.text in state.saved_flag_keys:
+            key = state.saved_flag_keys[cond.text]
+        elif cond.text.endswith(".training"):
+            key = state.canonical(cond.text[: -len(".training")])
+        if key is None:
+            return state
+        wanted = TRAIN if truth != cond.negated else EVAL
+        facts = state.mode_of(key)
+        kept = frozenset(p for p in facts if p.value in (wanted, UNKNOWN))
+        if kept and kept != facts:
+            state = state.copy()
+            state.set_mode(key, kept)
+        return state
 
     def on_loop_targets(self, loop: ir.Loop, state: State) -> State:
         names = set(loop.targets)
@@ -524,6 +544,10 @@ class Interpreter(Walker):
                 if result is not None and result[0] == "tuple" and len(result[1]) == len(targets):
                     items = result[1]
             for index, target in enumerate(targets):
+                if items is None and isinstance(value, ir.CallValue) and target is not None:
+                    self._unbind(target, state)
+                    self._unknown_if_model(target, value.node, state)
+                    continue
                 self.bind(target, items[index] if items else ir.OTHER, state)
             return state
         self.bind(targets[0], value, state)
@@ -546,12 +570,17 @@ class Interpreter(Walker):
             return
         if isinstance(value, ir.TrainingFlagValue):
             self._unbind(target, state)
-            state.saved_flags[target] = state.mode_of(state.canonical(value.key))
+            source = state.canonical(value.key)
+            state.saved_flags[target] = state.mode_of(source)
+            state.saved_flag_keys[target] = source
             return
         if isinstance(value, ir.CallValue):
             result = self.results.get(value.node)
+            if result is not None and result[0] == "alias" and state.canonical(result[1]) == state.canonical(target):
+                return  # `model = model.to(device)`: the same module
             self._unbind(target, state)
             if result is None:
+                self._unknown_if_model(target, value.node, state)
                 return
             kind = result[0]
             if kind == "fresh":
@@ -569,6 +598,11 @@ class Interpreter(Walker):
                     self.call_function(init, call, state, receiver=target)
             return
         self._unbind(target, state)
+
+    def _unknown_if_model(self, target: str, node: int, state: State) -> None:
+        """A model returned by a call evallint cannot follow: its mode is unknown, not "nothing set it"."""
+        if self.is_model(target, state):
+            state.set_mode(target, frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, node, "a call"))}))
 
     def _unbind(self, target: str, state: State) -> None:
         state.aliases.pop(target, None)
@@ -778,6 +812,8 @@ class Interpreter(Walker):
         if qualified.startswith(torch_api.NON_MODULE_PREFIXES):
             return False
         last = qualified.split(".")[-1]
+        if qualified.startswith(torch_api.MODULE_FACTORY_PREFIXES) and not last.startswith(("_", "get_")):
+            return True
         return qualified.startswith(torch_api.MODULE_CONSTRUCTOR_PREFIXES) and last[:1].isupper()
 
     def mode_facts(self, call: ir.Call, state: State) -> Facts:
@@ -957,7 +993,7 @@ class Interpreter(Walker):
             bound = {callee_key for callee_key, _ in mapping}
             for key in list(state.modes) + list(state.pending):
                 root = key.split(".")[0]
-                if root in bound or root in callee.info.local_names or root == "self":
+                if root in bound or root in callee.info.local_names:
                     continue
                 if root in self.fn.info.local_names and callee.info.parent is None and self.fn.info.qualname != "<module>":
                     continue

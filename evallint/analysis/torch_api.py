@@ -111,7 +111,9 @@ LIGHTNING_TRAIN_HOOKS = frozenset({"training_step", "training_epoch_end", "on_tr
 
 # Module constructors matched by qualified prefix: `torch.nn.Linear(...)` is a fresh module in train mode.
 MODULE_CONSTRUCTOR_PREFIXES = ("torch.nn.", "torchvision.models.", "timm.models.")
-MODULE_FACTORY_FUNCTIONS = frozenset({"timm.create_model", "torch.hub.load", "create_model"})
+MODULE_FACTORY_FUNCTIONS = frozenset({"timm.create_model", "torch.hub.load", "timm.models.create_model"})
+# Model zoos whose functions build modules: `torchvision.models.resnet50()` is a fresh module in train mode.
+MODULE_FACTORY_PREFIXES = ("torchvision.models.",)
 # `torch.nn.functional` and friends live under torch.nn but are not modules.
 NON_MODULE_PREFIXES = ("torch.nn.functional.", "torch.nn.init.", "torch.nn.utils.", "torch.nn.parallel.")
 

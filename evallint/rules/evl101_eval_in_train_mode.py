@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from evallint.analysis.facts import ModelForward, ProjectFacts
-from evallint.analysis.lattice import SET_BY_CALL, TRAIN, UNKNOWN
+from evallint.analysis.lattice import SET_BY_CALL, TRAIN
 from evallint.rules.base import MessageRefs, Rule, describe_caller, describe_mode_origin, first_per
 from evallint.types import Finding, FixSpec
 
 
 def _deliberate(forward: ModelForward, poss) -> bool:
-    """`model.train()` inside the evaluation region itself is a choice (e.g. recomputing BN statistics)."""
+    """A train mode chosen on purpose for this forward.
+
+    `model.train()` inside the evaluation region itself (recomputing BatchNorm statistics), or
+    under a condition in the same function (`if training: model.train() else: model.eval()`).
+    """
     origin = poss.origin
-    return origin.kind == SET_BY_CALL and origin.region == (forward.context.file, forward.context.node)
+    if origin.kind != SET_BY_CALL:
+        return False
+    if origin.region == (forward.context.file, forward.context.node):
+        return True
+    return bool(poss.guard) and origin.function == forward.function and origin.file == forward.file
 
 
 def check(facts: ProjectFacts):
     candidates = []
     for forward in facts.forwards:
         if forward.context.kind != "eval":
-            continue
-        if any(p.value == UNKNOWN for p in forward.modes):
             continue
         train = sorted(p for p in forward.modes if p.value == TRAIN and not _deliberate(forward, p))
         if not train:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evallint.analysis.facts import ProjectFacts, TrainingForward
-from evallint.analysis.lattice import EVAL, PRETRAINED, SET_BY_CALL, UNKNOWN, Poss
+from evallint.analysis.lattice import EVAL, PRETRAINED, SET_BY_CALL, Poss
 from evallint.rules.base import MessageRefs, Rule, describe_caller, describe_mode_origin, first_per
 from evallint.types import Finding, FixSpec
 
@@ -22,8 +22,7 @@ def kept_in_eval_on_purpose(poss: Poss) -> bool:
 
 
 def eval_possibilities(forward: TrainingForward) -> list[Poss]:
-    if any(p.value == UNKNOWN for p in forward.modes):
-        return []
+    """Eval modes some path really sets (unknown possibilities are no evidence either way)."""
     return sorted(
         p
         for p in forward.modes
