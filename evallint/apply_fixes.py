@@ -183,14 +183,18 @@ def _load(path: str, absolute: str, notes: list[str]) -> _FileState | None:
 def _relint(options, settings, texts: dict[str, str]) -> list[Diagnostic]:
     from evallint.engine import run
 
-    with _overlay(texts):
+    with overlaid_sources(texts):
         # One process: worker processes would read the files from disk, not the overlay.
         return run(options.paths, settings, jobs=1).diagnostics
 
 
 @contextlib.contextmanager
-def _overlay(texts: dict[str, str]):
-    """Make the engine read fixed-but-unwritten text for these files instead of the disk."""
+def overlaid_sources(texts: dict[str, str]):
+    """Make the engine read these texts (by absolute path) instead of the files on disk.
+
+    Fixed-but-unwritten text, or the lines flake8 read. The engine has no hook for this, so its
+    reader is swapped for the duration; callers lint with jobs=1 so no worker process misses it.
+    """
     import evallint.engine as engine
 
     original = engine.read_source

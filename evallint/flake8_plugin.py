@@ -1,0 +1,86 @@
+"""flake8 plugin: `flake8 --select EVL` reports what `evallint FILE` reports for that file.
+
+flake8 calls the plugin once per file. The plugin lints that file the way the
+CLI does when given one file (reading the rest of its project for
+cross-file summaries, honouring `[tool.evallint]`), from the lines flake8 read,
+so what flake8 shows and what it checked agree. flake8 wants 0-based columns
+from plugins and adds one when printing, so the printed column is evallint's.
+`# noqa` comments are applied by flake8 itself (and by evallint, identically).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import tempfile
+from typing import Iterator
+
+from evallint import __version__
+
+
+class EvallintChecker:
+    name = "evallint"
+    version = __version__
+
+    def __init__(self, tree: ast.AST, filename: str, lines: list[str] | None = None) -> None:
+        self.filename = filename
+        self.lines = lines
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        for diagnostic in self._diagnostics():
+            if diagnostic.code == "EVL001":
+                continue  # flake8 reports unparsable files itself (E999)
+            yield diagnostic.location.row, diagnostic.location.column - 1, f"{diagnostic.code} {diagnostic.message}", type(self)
+
+    def _diagnostics(self):
+        from evallint.config import load_settings
+        from evallint.engine import run
+
+        text = "".join(self.lines) if self.lines is not None else None
+        if self.filename in ("-", "stdin") or not os.path.isfile(self.filename):
+            # Source from stdin has no project around it: lint it as a lone file.
+            with tempfile.TemporaryDirectory() as directory:
+                path = os.path.join(directory, "stdin.py")
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text or "")
+                return run([path], load_settings(None, [path]), jobs=1).diagnostics
+        return _lint_in_project(self.filename, text, load_settings(None, [self.filename]))
+
+
+# flake8 calls the plugin once per file, in a few long-lived processes. Each call needs the
+# summaries of the whole project; re-indexing it every time would make a flake8 run quadratic
+# in the project's size, so a process keeps the per-file results of unchanged files.
+_index_memo: dict[tuple, object] = {}
+
+
+def _lint_in_project(filename: str, text: str | None, settings):
+    """What `evallint FILENAME` reports (engine.run's steps), with the file's text as flake8 read it."""
+    from pathlib import Path
+
+    from evallint.apply_fixes import overlaid_sources
+    from evallint.discovery import discover, project_files
+    from evallint.engine import analyse, index_file
+
+    targets = discover([filename], settings)
+    sources = list(targets)
+    if settings.project_root is not None:
+        known = {s.absolute for s in sources}
+        sources += [s for s in project_files(settings) if s.absolute not in known]
+    target_paths = {t.absolute for t in targets}
+    overlay = {t.absolute: text for t in targets} if text is not None else {}
+    results = []
+    with overlaid_sources(overlay):
+        for source in sources:
+            if source.absolute in target_paths:
+                results.append(index_file(source))
+                continue
+            try:
+                stat = Path(source.absolute).stat()
+            except OSError:
+                results.append(index_file(source))
+                continue
+            key = (source.absolute, source.path, stat.st_mtime_ns, stat.st_size)
+            if key not in _index_memo:
+                _index_memo[key] = index_file(source)
+            results.append(_index_memo[key])
+        return analyse(results, settings, target_paths)
