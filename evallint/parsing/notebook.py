@@ -43,13 +43,41 @@ class NotebookError(ValueError):
     pass
 
 
-def notebook_to_python(data: bytes) -> tuple[str, CellMap]:
+def _load(data: bytes) -> dict:
     try:
         document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise NotebookError(f"notebook is not valid JSON: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise NotebookError("notebook has no 'cells' list")
+    return document
+
+
+def _cell_source(cell: object, number: int) -> str:
+    if not isinstance(cell, dict):
+        raise NotebookError(f"cell {number} is not an object")
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        if not all(isinstance(part, str) for part in source):
+            raise NotebookError(f"cell {number} has a malformed 'source'")
+        source = "".join(source)
+    if not isinstance(source, str):
+        raise NotebookError(f"cell {number} has a malformed 'source'")
+    return source
+
+
+def cell_sources(data: bytes) -> dict[int, str]:
+    """The unmasked source of every code cell by cell number, as the user wrote it (for quoting lines)."""
+    document = _load(data)
+    return {
+        number: _cell_source(cell, number)
+        for number, cell in enumerate(document["cells"], start=1)
+        if isinstance(cell, dict) and cell.get("cell_type") == "code"
+    }
+
+
+def notebook_to_python(data: bytes) -> tuple[str, CellMap]:
+    document = _load(data)
     language = (
         document.get("metadata", {}).get("language_info", {}).get("name", "python")
         if isinstance(document.get("metadata"), dict)
@@ -65,13 +93,7 @@ def notebook_to_python(data: bytes) -> tuple[str, CellMap]:
             raise NotebookError(f"cell {number} is not an object")
         if cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            if not all(isinstance(part, str) for part in source):
-                raise NotebookError(f"cell {number} has a malformed 'source'")
-            source = "".join(source)
-        if not isinstance(source, str):
-            raise NotebookError(f"cell {number} has a malformed 'source'")
+        source = _cell_source(cell, number)
         lines = mask_ipython(source).split("\n")
         if lines and lines[-1] == "":
             lines.pop()
