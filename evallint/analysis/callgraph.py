@@ -61,6 +61,15 @@ class ProjectIndex:
             self.toplevel[f.path] = top
             self.imports[f.path] = {imp.local: self._absolute(f, imp) for imp in f.imports}
         self._bases_cache: dict[str, tuple[str, ...]] = {}
+        self._all_bases_cache: dict[str, frozenset[str]] = {}
+        self._method_cache: dict[tuple[str, str, bool], str | None] = {}
+        self._overrides_cache: dict[tuple[str, str], list[str]] = {}
+        self._resolve_cache: dict[tuple[str, str], str | None] = {}
+        self._base_ids_cache: dict[str, list[str]] = {}
+        self._by_method_name: dict[str, list[str]] = {}
+        for cid, methods in self.methods.items():
+            for method in methods:
+                self._by_method_name.setdefault(method, []).append(cid)
 
     # -- names ------------------------------------------------------------------------------
 
@@ -122,6 +131,15 @@ class ProjectIndex:
 
     def resolve(self, fn: FunctionRef, chain: str, local_types: dict[str, str] | None = None) -> str | None:
         """The id of the function or class a call's callee chain reaches, if the project defines it."""
+        root = chain.partition(".")[0]
+        if local_types and root in local_types:
+            return self._resolve(fn, chain, local_types)
+        key = (fn.id, chain)
+        if key not in self._resolve_cache:
+            self._resolve_cache[key] = self._resolve(fn, chain, None)
+        return self._resolve_cache[key]
+
+    def _resolve(self, fn: FunctionRef, chain: str, local_types: dict[str, str] | None) -> str | None:
         path = fn.file.path
         root, _, rest = chain.partition(".")
         # Nested functions visible from here (own nested defs, then the enclosing functions').
@@ -158,13 +176,16 @@ class ProjectIndex:
         return function_id(fn.file.path, fn.info.class_name)
 
     def base_ids(self, class_id: str) -> list[str]:
-        ref = self.classes[class_id]
-        found = []
-        for base in ref.info.bases:
-            target = self.resolve_class(ref.file.path, base)
-            if target is not None:
-                found.append(target)
-        return found
+        cached = self._base_ids_cache.get(class_id)
+        if cached is None:
+            ref = self.classes[class_id]
+            cached = []
+            for base in ref.info.bases:
+                target = self.resolve_class(ref.file.path, base)
+                if target is not None and target != class_id:
+                    cached.append(target)
+            self._base_ids_cache[class_id] = cached
+        return cached
 
     def resolve_class(self, path: str, chain: str) -> str | None:
         root, _, rest = chain.partition(".")
@@ -196,6 +217,12 @@ class ProjectIndex:
         return result
 
     def method_of(self, class_id: str, name: str, allow_subclasses: bool = False) -> str | None:
+        key = (class_id, name, allow_subclasses)
+        if key not in self._method_cache:
+            self._method_cache[key] = self._method_of(class_id, name, allow_subclasses)
+        return self._method_cache[key]
+
+    def _method_of(self, class_id: str, name: str, allow_subclasses: bool) -> str | None:
         seen: set[str] = set()
         todo = [class_id]
         while todo:
@@ -209,24 +236,29 @@ class ProjectIndex:
             todo.extend(self.base_ids(current))
         if allow_subclasses:
             # A base-class method calling a hook that only subclasses define: one definition is unambiguous.
-            found = [
-                self.methods[cid][name]
-                for cid in self.classes
-                if name in self.methods.get(cid, {}) and class_id in self._all_bases(cid)
-            ]
+            found = [self.methods[cid][name] for cid in self._classes_defining(name) if class_id in self._all_bases(cid)]
             if len(found) == 1:
                 return found[0]
         return None
 
     def overrides(self, class_id: str, name: str) -> list[str]:
         """Methods called ``name`` in project subclasses of ``class_id``: where ``self.name()`` may dispatch."""
-        return sorted(
-            self.methods[cid][name]
-            for cid in self.classes
-            if cid != class_id and name in self.methods.get(cid, {}) and class_id in self._all_bases(cid)
-        )
+        key = (class_id, name)
+        if key not in self._overrides_cache:
+            self._overrides_cache[key] = sorted(
+                self.methods[cid][name]
+                for cid in self._classes_defining(name)
+                if cid != class_id and class_id in self._all_bases(cid)
+            )
+        return self._overrides_cache[key]
 
-    def _all_bases(self, class_id: str) -> set[str]:
+    def _classes_defining(self, name: str) -> list[str]:
+        return self._by_method_name.get(name, [])
+
+    def _all_bases(self, class_id: str) -> frozenset[str]:
+        cached = self._all_bases_cache.get(class_id)
+        if cached is not None:
+            return cached
         seen: set[str] = set()
         todo = list(self.base_ids(class_id))
         while todo:
@@ -235,7 +267,9 @@ class ProjectIndex:
                 continue
             seen.add(current)
             todo.extend(self.base_ids(current))
-        return seen
+        cached = frozenset(seen)
+        self._all_bases_cache[class_id] = cached
+        return cached
 
     def defines_method(self, class_id: str, name: str) -> bool:
         return self.method_of(class_id, name) is not None

@@ -10,6 +10,7 @@ that have findings (``positions.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import libcst as cst
@@ -506,13 +507,13 @@ class Indexer:
         return ir.OTHER
 
     def generic(self, node: cst.CSTNode, out: list[ir.Stmt]) -> None:
-        """Evaluate the expressions below a node we do not model, in source order."""
-        for child in node.children:
+        """Evaluate the expressions below a node we do not model, in field order."""
+        for child in _child_nodes(node):
             if isinstance(child, cst.BaseExpression):
                 self.value(child, out)
             elif isinstance(child, (cst.FunctionDef, cst.ClassDef)):
                 self.statement(child, out)
-            elif not isinstance(child, (cst.BaseParenthesizableWhitespace, cst.Comment, cst.EmptyLine, cst.Newline)):
+            else:
                 self.generic(child, out)
 
     def call(self, node: cst.Call, out: list[ir.Stmt], statement: bool = False, emit: bool = True) -> ir.Call:
@@ -563,6 +564,49 @@ class Indexer:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+_SKIPPED_CHILD_TYPES = (
+    cst.BaseParenthesizableWhitespace,
+    cst.Comment,
+    cst.EmptyLine,
+    cst.Newline,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+    cst.Comma,
+    cst.Dot,
+    cst.Colon,
+    cst.AssignEqual,
+    cst.BaseUnaryOp,
+    cst.BaseBinaryOp,
+    cst.BaseBooleanOp,
+    cst.BaseCompOp,
+    cst.BaseAugOp,
+    cst.Semicolon,
+    cst.ImportStar,
+)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _child_nodes(node: cst.CSTNode):
+    """Child nodes without libcst's visitor machinery (``node.children`` is several times slower)."""
+    names = _FIELD_NAMES.get(type(node))
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(node) if not f.name.startswith("whitespace"))
+        _FIELD_NAMES[type(node)] = names
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            if not isinstance(value, _SKIPPED_CHILD_TYPES):
+                yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode) and not isinstance(item, _SKIPPED_CHILD_TYPES):
+                    yield item
 
 
 def _call_result(call: ir.Call) -> ir.Value:
@@ -619,7 +663,7 @@ def _names_in(expr: cst.CSTNode) -> list[str]:
     if isinstance(expr, cst.Attribute):
         return _names_in(expr.value)
     names: list[str] = []
-    for child in expr.children:
+    for child in _child_nodes(expr):
         if isinstance(child, cst.Lambda):
             continue
         names.extend(_names_in(child))
@@ -644,7 +688,7 @@ def _words_of(expr: cst.CSTNode) -> list[str]:
         if isinstance(literal, str):
             words.extend(identifier_words(literal))
     else:
-        for child in expr.children:
+        for child in _child_nodes(expr):
             words.extend(_words_of(child))
     return words
 

@@ -85,6 +85,9 @@ class Analyzer:
         self._class_train_calls: dict[str, frozenset[str]] = {}
         self._called: set[str] | None = None
         self._init_exit: dict[str, State | None] = {}
+        self._needs_grad: dict[str, bool] = {}
+        self._regions: dict[str, Region | None] = {}
+        self.loop_regions: dict[tuple, Region | None] = {}
         extra_eval = tuple(getattr(settings, "eval_function_patterns", ()) or ())
         self.extra_eval_patterns = extra_eval
         self.extra_model_names = frozenset(getattr(settings, "model_names", ()) or ())
@@ -235,6 +238,19 @@ class Analyzer:
                 return "step"
         return None
 
+    def needs_grad(self, fref: FunctionRef) -> bool:
+        """The function asks for gradients on purpose (saliency, adversarial evaluation)."""
+        cached = self._needs_grad.get(fref.id)
+        if cached is None:
+            cached = False
+            for call in _calls_in(fref.info.body):
+                if call.func and self.project.qualify(fref.file.path, call.func) in torch_api.GRAD_REQUIRING_FUNCTIONS:
+                    cached = True
+                elif call.method == "requires_grad_" and (not call.args or _const(call.args[0]) is True):
+                    cached = True
+            self._needs_grad[fref.id] = cached
+        return cached
+
     def module_receivers(self, fref: FunctionRef) -> frozenset[str]:
         cached = self._module_receivers.get(fref.id)
         if cached is None:
@@ -289,6 +305,11 @@ class Analyzer:
         return False
 
     def function_region(self, fref: FunctionRef) -> Region | None:
+        if fref.id not in self._regions:
+            self._regions[fref.id] = self._function_region(fref)
+        return self._regions[fref.id]
+
+    def _function_region(self, fref: FunctionRef) -> Region | None:
         info = fref.info
         path = fref.file.path
         class_id = self.project.class_of_method(fref)
@@ -435,6 +456,13 @@ class Interpreter(Walker):
         self.regions.pop()
 
     def loop_region(self, loop: ir.Loop) -> Region | None:
+        cache = self.analyzer.loop_regions
+        key = (self.fn.id, loop.node)
+        if key not in cache:
+            cache[key] = self._loop_region(loop)
+        return cache[key]
+
+    def _loop_region(self, loop: ir.Loop) -> Region | None:
         if self.analyzer.block_trains(self.fn, loop.body):
             return Region("train", self.file, loop.node, f"the loop over {loop.iter_text}", True)
         if not loop.is_while and is_eval_loader(loop.iter_words):
@@ -874,17 +902,9 @@ class Interpreter(Walker):
         return any(".".join(parts[:cut]) in calls for cut in range(len(parts), 0, -1))
 
     def _region_needs_grad(self) -> bool:
-        region = self.innermost_region()
-        if region is None:
+        if self.innermost_region() is None:
             return False
-        fref = self.fn
-        body = fref.info.body
-        for call in _calls_in(body):
-            if call.func and self.project.qualify(self.file, call.func) in torch_api.GRAD_REQUIRING_FUNCTIONS:
-                return True
-            if call.method == "requires_grad_" and (not call.args or _const(call.args[0]) is True):
-                return True
-        return False
+        return self.analyzer.needs_grad(self.fn)
 
     def training_step(self, call: ir.Call, state: State, kind: str) -> None:
         for key, pending in list(state.pending.items()):
