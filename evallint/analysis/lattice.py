@@ -114,7 +114,7 @@ class State:
         Attributes of an object the analysis did not see being set up (``self.*`` in a method
         nobody in the project calls, beyond what ``__init__`` sets) start unknown instead.
         """
-        if self.unknown_roots and key.split(".")[0] in self.unknown_roots:
+        if self.unknown_roots and ("*" in self.unknown_roots or key.split(".")[0] in self.unknown_roots):
             return frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, self.entry.file, self.entry.node, self.entry.function))})
         return frozenset({Poss(TRAIN, self.entry)})
 

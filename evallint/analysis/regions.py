@@ -113,14 +113,24 @@ NOT_MODEL_WORDS = frozenset(
         "count",
         "is",
         "has",
+        "extract",
+        "from",
+        "to",
+        "with",
+        "wrap",
+        "unwrap",
+        "convert",
+        "export",
+        "run",
+        "call",
     }
 )
 
 
 def is_eval_function_name(name: str, in_test_file: bool) -> bool:
     words = set(identifier_words(name))
-    if in_test_file and name.startswith("test"):
-        return False
+    if in_test_file and name.lstrip("_").startswith("test"):
+        return False  # a test case of the project's own test suite, not model testing
     return bool(words & EVAL_FUNCTION_WORDS)
 
 
@@ -136,6 +146,8 @@ def is_eval_loader(words: tuple[str, ...]) -> bool:
 
 def looks_like_model(key: str) -> bool:
     """``model``, ``self.net_g``, ``teacher_model``: names people give to modules."""
+    if key.split(".")[0] == "cls":
+        return False  # class attributes reached from a classmethod are functions, not modules
     last = key.split(".")[-1].split("[")[0]
     words = set(identifier_words(last))
     return bool(words & MODEL_WORDS) and not (words & NOT_MODEL_WORDS)

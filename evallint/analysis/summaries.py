@@ -84,6 +84,7 @@ class Analyzer:
         self._class_receivers: dict[str, frozenset[str]] = {}
         self._class_train_calls: dict[str, frozenset[str]] = {}
         self._called: set[str] | None = None
+        self.referenced: set[str] = set()
         self._init_exit: dict[str, State | None] = {}
         self._needs_grad: dict[str, bool] = {}
         self._regions: dict[str, Region | None] = {}
@@ -107,12 +108,22 @@ class Analyzer:
         return self.facts
 
     def called_functions(self) -> set[str]:
-        """Functions some project code calls directly (the rest are roots)."""
+        """Functions some project code calls directly (the rest are roots).
+
+        Also notes functions used as values (passed as callbacks, returned, stored): they have
+        callers evallint cannot see, so they start from an unknown state.
+        """
         if self._called is not None:
             return self._called
         called: set[str] = set()
+        referenced: set[str] = set()
         for fref in self.project.functions.values():
             for call in _calls_in(fref.info.body):
+                for value in (*call.args, *(v for _, v in call.kwargs)):
+                    if isinstance(value, ir.RefValue):
+                        target = self.project.resolve(fref, value.key)
+                        if target in self.project.functions:
+                            referenced.add(target)
                 if call.func is None:
                     continue
                 target = self.project.resolve(fref, call.func)
@@ -128,7 +139,19 @@ class Analyzer:
                     target = self.project.resolve(fref, item.call.func)
                     if target in self.project.functions:
                         called.add(target)
+            for stmt in _all_statements(fref.info.body):
+                values = ()
+                if isinstance(stmt, ir.Return):
+                    values = (stmt.value,)
+                elif isinstance(stmt, ir.Assign):
+                    values = (stmt.value,)
+                for value in values:
+                    if isinstance(value, ir.RefValue):
+                        target = self.project.resolve(fref, value.key)
+                        if target in self.project.functions:
+                            referenced.add(target)
         self._called = called
+        self.referenced = referenced
         return called
 
     def dispatch_overrides(self, fref: FunctionRef, call: ir.Call, self_type: str | None) -> list[str]:
@@ -144,6 +167,10 @@ class Analyzer:
         entry.grad = frozenset({Poss(GRAD_ON, Origin(DEFAULT, fref.file.path, fref.info.node, fref.info.qualname))})
         if self.module_grad_off(fref.file):
             entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
+        if fref.id in self.referenced:
+            entry.unknown_roots = frozenset({"*"})
+            entry.grad = frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, fref.file.path, fref.info.node, fref.info.qualname))})
+            return entry
         class_id = self.project.class_of_method(fref)
         if class_id is not None and fref.info.name != "__init__" and fref.info.params:
             entry.unknown_roots = frozenset({fref.info.params[0]})
@@ -379,12 +406,14 @@ class Interpreter(Walker):
         self.regions: list[Region] = []
         self.results: dict[int, tuple] = {}
         self.returned: Facts | None = None
+        self.exit_stack_grads: list[bool] = []
         class_id = self.project.class_of_method(fref)
         self.class_id = class_id
         receivers = set(analyzer.module_receivers(fref))
         if class_id is not None:
             receivers |= analyzer.class_receivers(class_id)
         self.module_receivers = receivers
+        self.inside_module_class = class_id is not None and analyzer.is_module_class(class_id)
 
     # -- running ----------------------------------------------------------------------------------------
 
@@ -668,6 +697,15 @@ class Interpreter(Walker):
         self.lower_unresolved(call, state)
         return state, None
 
+    def after_with_body(self, stmt: ir.With, grad_before: Facts, state: State) -> State:
+        """Leaving `with ExitStack() as stack:` undoes the grad contexts entered on the stack."""
+        if self.exit_stack_grads and any(
+            item.call is not None and (item.call.func or "").endswith("ExitStack") for item in stmt.items
+        ):
+            self.exit_stack_grads.clear()
+            state.grad = grad_before
+        return state
+
     def exit_with_item(self, item: ir.WithItem, token: object, state: State) -> State:
         if not token:
             return state
@@ -720,6 +758,14 @@ class Interpreter(Walker):
         method = call.method
         receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
 
+        if call.method == "enter_context" and call.args and isinstance(call.args[0], ir.CallValue):
+            entered = self.results.get(call.args[0].node)
+            if entered is not None and entered[0] == "grad-context":
+                state.grad = entered[1]
+                self.exit_stack_grads.append(True)
+            elif entered is not None and entered[0] == "context-manager":
+                self.map_back(entered[1].yielded, entered[2], state)
+            return state
         if call.func is None and isinstance(call.receiver, ir.CallValue):
             computed = self.results.get(call.receiver.node)
             if computed is not None and computed[0] == "attribute-of-model":
@@ -740,6 +786,13 @@ class Interpreter(Walker):
             grad = self.grad_switch(qualified, call)
             if grad is not None and call.statement:
                 state.grad = grad
+            elif grad is not None:
+                self.results[call.node] = ("grad-context", grad)
+            return state
+        if qualified in torch_api.GRAD_CONTEXT_FACTORIES:
+            grad = self.grad_switch(qualified, call)
+            if grad is not None:
+                self.results[call.node] = ("grad-context", grad)  # entered later by `with` or enter_context
             return state
 
         target = self.project.resolve(self.fn, call.func, state.types) if call.func else None
@@ -766,7 +819,9 @@ class Interpreter(Walker):
             self.results[call.node] = ("alias", receiver_key)
             return state
 
-        if method in torch_api.PRETRAINED_METHODS:
+        if method in torch_api.PRETRAINED_METHODS and target is None:
+            # Hugging Face's from_pretrained returns the model in eval mode. A project's own
+            # from_pretrained is analysed like any other function below.
             self.results[call.node] = (
                 "fresh",
                 frozenset({Poss(EVAL, self.origin(PRETRAINED, call.node, call.func or method or ""))}),
@@ -783,6 +838,11 @@ class Interpreter(Walker):
         if target is not None and target in self.project.functions:
             callee = self.project.functions[target]
             if callee.info.is_generator:
+                # A context manager built here and entered later (`stack.enter_context(cm(model))`).
+                entry, mapping = self.callee_entry(target, call, state, None)
+                summary = self.analyzer.analyze(target, entry, self.context(), self.here(call))
+                if summary is not None and summary.yielded is not None:
+                    self.results[call.node] = ("context-manager", summary, mapping)
                 return state
             overrides = self.analyzer.dispatch_overrides(self.fn, call, state.types.get("self"))
             if not overrides:
@@ -864,8 +924,12 @@ class Interpreter(Walker):
         state.set_mode(key, self.mode_facts(call, state))
 
     def model_forward(self, key: str, call: ir.Call, state: State) -> None:
-        path = tuple(self.path)
         ctx = self.context()
+        if self.inside_module_class and key.startswith("self.") and not ctx.kind.startswith("managed"):
+            # A module's own submodules follow the module's mode; whoever runs the module sets it.
+            # (Lightning hooks are the exception: there the module is the training program.)
+            return
+        path = tuple(self.path)
         modes = feasible(state.mode_of(key), path)
         grad = feasible(state.grad, path)
         method = call.method if call.method in ("forward", "generate") else "call"

@@ -15,10 +15,16 @@ def is_eval_call_in_step(forward: TrainingForward, poss: Poss) -> bool:
     return origin.kind == SET_BY_CALL and origin.region == region and (forward.region_node,) not in poss.carried
 
 
-def kept_in_eval_on_purpose(poss: Poss) -> bool:
-    """eval() called in set-up code, outside any training or evaluation region: a frozen model by design."""
+def kept_in_eval_on_purpose(forward: TrainingForward, poss: Poss) -> bool:
+    """eval() in the set-up part of the training function itself (outside any training or
+    evaluation region): a model frozen by design, such as a teacher or a feature extractor."""
     origin = poss.origin
-    return origin.kind == SET_BY_CALL and origin.region_kind == ""
+    return (
+        origin.kind == SET_BY_CALL
+        and origin.region_kind == ""
+        and origin.function == forward.function
+        and origin.file == forward.file
+    )
 
 
 def eval_possibilities(forward: TrainingForward) -> list[Poss]:
@@ -34,7 +40,7 @@ def check(facts: ProjectFacts):
     candidates = []
     for forward in facts.training_forwards:
         carried = [
-            p for p in eval_possibilities(forward) if not is_eval_call_in_step(forward, p) and not kept_in_eval_on_purpose(p)
+            p for p in eval_possibilities(forward) if not is_eval_call_in_step(forward, p) and not kept_in_eval_on_purpose(forward, p)
         ]
         if not carried:
             continue
