@@ -16,6 +16,7 @@ possibility) rather than guessing; rules stay silent on unknown.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from evallint.analysis import ir, torch_api
@@ -540,7 +541,16 @@ class Interpreter(Walker):
     # -- statements -------------------------------------------------------------------------------------------
 
     def refine(self, cond: ir.CondValue, truth: bool, state: State) -> State:
-        """In `if model.training:` (or a flag saved from it) the branch tells the mode."""
+        """In `if model.training:` (or a flag saved from it) the branch tells the mode.
+
+        On the false branch of `isinstance(x, nn.Module)`, x is no module: its mode means nothing.
+        """
+        match = _ISINSTANCE_MODULE.match(cond.text)
+        if match is not None and truth == cond.negated:
+            key = state.canonical(match.group(1))
+            state = state.copy()
+            state.set_mode(key, frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, self.file, -1, self.fn.info.qualname))}))
+            return state
         key = None
         if cond.text in state.saved_flag_keys:
             key = state.saved_flag_keys[cond.text]
@@ -551,7 +561,10 @@ class Interpreter(Walker):
         wanted = TRAIN if truth != cond.negated else EVAL
         facts = state.mode_of(key)
         kept = frozenset(p for p in facts if p.value in (wanted, UNKNOWN))
-        if kept and kept != facts:
+        if not kept:
+            # The flag contradicts what was assumed (e.g. the train-mode default): the flag wins.
+            kept = frozenset({Poss(wanted, Origin(CONTEXT, self.file, -1, self.fn.info.qualname, (), "", cond.text))})
+        if kept != facts:
             state = state.copy()
             state.set_mode(key, kept)
         return state
@@ -621,6 +634,10 @@ class Interpreter(Walker):
             source = state.canonical(value.key)
             if source != target:
                 self._unbind(target, state)
+                if self.is_model(target, state) and not self.is_model(source, state):
+                    # `model = setup["ddp"]`: a model taken out of something evallint does not follow.
+                    self._unknown_if_model(target, -1, state)
+                    return
                 state.aliases[target] = source
                 if source in state.types:
                     state.types[target] = state.types[source]
@@ -1125,6 +1142,9 @@ class Interpreter(Walker):
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+
+
+_ISINSTANCE_MODULE = re.compile(r"^isinstance\(\s*([A-Za-z_][\w.]*)\s*,\s*(?:torch\.)?(?:nn\.)?Module\s*\)$")
 
 
 def _const(value) -> object:

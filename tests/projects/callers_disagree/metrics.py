@@ -1,0 +1,2 @@
+def evaluate_batches(model, loader):
+    return [model(x) for x in loader]  # EVL101

@@ -1,0 +1,61 @@
+"""Multi-file projects under tests/projects/: each tree is linted as one project, and every file's
+findings must match its inline markers (`# EVL101`). Negative cases carry no markers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evallint.config import Settings
+from evallint.engine import lint_paths
+
+from .conftest import expected_findings
+
+PROJECTS = sorted(p for p in (Path(__file__).parent / "projects").iterdir() if p.is_dir())
+
+
+def _expected(project: Path) -> dict[str, set]:
+    expected = {}
+    for file in sorted(project.rglob("*.py")):
+        marks = expected_findings(file.read_text(encoding="utf-8"))
+        if marks:
+            expected[file.relative_to(project).as_posix()] = marks
+    return expected
+
+
+def _actual(project: Path, paths: list[str]) -> dict[str, set]:
+    actual: dict[str, set] = {}
+    for d in lint_paths(paths, Settings(project_root=str(project)), jobs=1):
+        relative = Path(d.path).resolve().relative_to(project).as_posix()
+        actual.setdefault(relative, set()).add((d.location.row, d.code))
+    return actual
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_project_findings_match_markers(project):
+    assert _actual(project, [str(project)]) == _expected(project)
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_each_file_alone_still_uses_the_whole_project(project):
+    """As pre-commit does: only one file is given, the rest of the project still informs it."""
+    expected = _expected(project)
+    for file in sorted(project.rglob("*.py")):
+        relative = file.relative_to(project).as_posix()
+        actual = _actual(project, [str(file)])
+        assert actual.get(relative, set()) == expected.get(relative, set()), relative
+        assert set(actual) <= {relative}, "findings are reported only for the files given"
+
+
+def test_messages_name_the_caller_and_the_evidence():
+    project = Path(__file__).parent / "projects" / "callers_disagree"
+    [diagnostic] = lint_paths([str(project)], Settings(project_root=str(project)), jobs=1)
+    assert "careless()" in diagnostic.message
+    assert "model.train()" in diagnostic.message
+
+
+def test_cross_file_message_names_the_helper_file():
+    project = Path(__file__).parent / "projects" / "helper_in_other_file"
+    [diagnostic] = lint_paths([str(project)], Settings(project_root=str(project)), jobs=1)
+    assert "evaluate() at line 6 of" in diagnostic.message and "engine.py" in diagnostic.message
