@@ -92,6 +92,7 @@ class _Scope:
         self.parent = parent
         self.assigned: set[str] = set()
         self.declared_global: set[str] = set()
+        self.imported: set[str] = set()
         self.is_generator = False
 
 
@@ -221,6 +222,7 @@ class Indexer:
                     local = dotted.split(".")[0]
                     self.imports.append(ir.Import(local, local))
                 self.scope.assigned.add(local)
+                self.scope.imported.add(local)
         elif isinstance(node, cst.ImportFrom):
             self.import_from(node)
         else:
@@ -359,6 +361,7 @@ class Indexer:
             target = f"{base}.{name}" if base else name
             self.imports.append(ir.Import(local, target, level))
             self.scope.assigned.add(local)
+            self.scope.imported.add(local)
 
     # -- definitions -----------------------------------------------------------------
 
@@ -398,6 +401,7 @@ class Indexer:
                 parent=parent,
                 is_generator=scope.is_generator,
                 is_async=node.asynchronous is not None,
+                imported_names=frozenset(scope.imported),
             )
         )
 
@@ -675,21 +679,28 @@ def _short_code(expr: cst.CSTNode, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _words_of(expr: cst.CSTNode) -> list[str]:
-    """Identifier words and string literals of an expression: evidence of what it iterates."""
+def _words_of(expr: cst.CSTNode, in_subscript: bool = False) -> list[str]:
+    """Identifier words of an expression, and string keys (`loaders["val"]`): what it iterates.
+
+    Other string literals do not count: `for stage in ("fit", "validate")` iterates names.
+    """
     words: list[str] = []
     if isinstance(expr, cst.Name):
         words.extend(identifier_words(expr.value))
     elif isinstance(expr, cst.Attribute):
-        words.extend(_words_of(expr.value))
+        words.extend(_words_of(expr.value, in_subscript))
         words.extend(identifier_words(expr.attr.value))
     elif isinstance(expr, cst.SimpleString):
         literal = _literal(expr)
-        if isinstance(literal, str):
+        if in_subscript and isinstance(literal, str):
             words.extend(identifier_words(literal))
+    elif isinstance(expr, cst.Subscript):
+        words.extend(_words_of(expr.value, in_subscript))
+        for element in expr.slice:
+            words.extend(_words_of(element, True))
     else:
         for child in _child_nodes(expr):
-            words.extend(_words_of(child))
+            words.extend(_words_of(child, in_subscript))
     return words
 
 

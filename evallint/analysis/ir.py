@@ -203,6 +203,7 @@ class FunctionInfo:
     parent: str | None  # qualname of the enclosing function, for closures
     is_generator: bool
     is_async: bool
+    imported_names: frozenset[str] = frozenset()  # names bound by import statements in the body
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,12 @@ NOT_MODEL_WORDS = frozenset(
         "export",
         "run",
         "call",
+        "download",
+        "upload",
+        "fetch",
+        "attach",
+        "callbacks",
+        "callback",
     }
 )
 
@@ -149,8 +155,13 @@ def looks_like_model(key: str) -> bool:
     if key.split(".")[0] == "cls":
         return False  # class attributes reached from a classmethod are functions, not modules
     last = key.split(".")[-1].split("[")[0]
-    words = set(identifier_words(last))
-    return bool(words & MODEL_WORDS) and not (words & NOT_MODEL_WORDS)
+    if last[:1].isupper() and any(c.islower() for c in last):
+        return False  # CamelCase: a class being instantiated, not an instance
+    words = identifier_words(last)
+    if not words or set(words) & NOT_MODEL_WORDS:
+        return False
+    # `model`, `ema_model`, `model_ema`, `net_g`: the model word leads or ends the name.
+    return words[0] in MODEL_WORDS or words[-1] in MODEL_WORDS
 
 
 def is_test_file(path: str) -> bool:

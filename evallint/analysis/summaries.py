@@ -354,11 +354,10 @@ class Analyzer:
             return Region("train", path, info.node, f"{info.name}()")
         if info.qualname == "<module>":
             return None
+        # Only names are evidence here: a @torch.no_grad() function may be acting in an RL loop,
+        # sampling, or updating an EMA copy, where train mode can be intended.
         if is_eval_function_name(info.name, is_test_file(path)) or self._matches_extra_eval(info.name):
             return Region("eval", path, info.node, f"{info.name}()")
-        for decorator in info.decorators:
-            if decorator.chain and self.project.qualify(path, decorator.chain) in torch_api.GRAD_OFF_CONTEXTS:
-                return Region("eval", path, info.node, f"{info.name}()")
         return None
 
     def _matches_extra_eval(self, name: str) -> bool:
@@ -521,6 +520,8 @@ class Interpreter(Walker):
         root = key.split(".")[0].split("[")[0]
         info = self.fn.info
         if root not in info.local_names and root != "self" and self.project.is_imported_or_defined(self.file, root):
+            return False
+        if root in info.imported_names:
             return False
         if key in state.modes:
             return True
