@@ -117,13 +117,7 @@ def rule(code: str | None, show_all: bool) -> None:
     click.echo(item.render_doc(), nl=False)
 
 
-def _register_verify() -> None:
-    """`evallint verify` lives in evallint.runtime; its module imports torch only when it runs."""
-    try:
-        from evallint.runtime.command import verify
-    except ImportError:
-        return
-    main.add_command(verify, "verify")
+# `evallint verify` lives in evallint.runtime; its command module imports torch only when it runs.
+from evallint.runtime.command import verify  # noqa: E402
 
-
-_register_verify()
+main.add_command(verify, "verify")
