@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -151,7 +152,7 @@ def settings_from_table(table: dict, source: str) -> Settings:
                 raise ConfigError(f"{where} must be a string")
             values[_STRING_KEYS[key]] = value
         else:
-            close = [k for k in KNOWN_KEYS if _similar(k, key)]
+            close = difflib.get_close_matches(key.replace("_", "-"), KNOWN_KEYS, n=1, cutoff=0.7)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ConfigError(f"unknown key '{key}' in [tool.evallint] of {source}{hint}; known keys: {', '.join(KNOWN_KEYS)}")
     settings = Settings(**values)
@@ -166,11 +167,3 @@ def settings_from_table(table: dict, source: str) -> Settings:
         validate_codes(codes, f"per-file-ignores '{pattern}' in {source}")
     return settings
 
-
-def _similar(a: str, b: str) -> bool:
-    a, b = a.replace("_", "-").lower(), b.replace("_", "-").lower()
-    return a == b or (len(a) > 3 and (a in b or b in a))
-
-
-def env_no_color() -> bool:
-    return "NO_COLOR" in os.environ
