@@ -203,3 +203,22 @@ def test_select_fixes_skips_colliding_edits_and_prefers_safe():
     assert select_fixes([unsafe], unsafe=False) == []
     assert select_fixes([unsafe], unsafe=True) == [unsafe]
     assert select_fixes([unsafe, other], unsafe=True) == [other]
+
+
+def test_fixing_every_fixture_parses_settles_and_is_idempotent(tmp_path: Path):
+    """All fixes on the whole fixture set at once: each result parses, and a second run has nothing to do."""
+    import ast
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    project = tmp_path / "fixtures"
+    shutil.copytree(fixtures, project)
+    evallint("--fix", "--unsafe-fixes", "--exit-zero", ".", cwd=project)
+    changed = [p for p in sorted(project.glob("*.py")) if p.read_bytes() != (fixtures / p.name).read_bytes()]
+    assert len(changed) >= 10
+    for path in changed:
+        ast.parse(path.read_text(), filename=path.name)
+    status, output = evallint("--diff", "--unsafe-fixes", ".", cwd=project)
+    assert (status, output) == (0, "No errors would be fixed.\n")
+    remaining = json.loads(evallint("--output-format", "json", "--exit-zero", ".", cwd=project)[1])
+    assert all(d["fix"] is None for d in remaining)
+    assert {d["code"] for d in remaining} <= {"EVL103", "EVL202"}, "only findings without fixes remain"
