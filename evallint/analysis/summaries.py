@@ -80,7 +80,7 @@ class Analyzer:
         self.contexts: dict[str, int] = {}
         self.stack: list[str] = []
         self.analyses = 0
-        self._trains: dict[str, bool] = {}
+        self._trains: dict[tuple[str, bool], bool] = {}
         self._module_receivers: dict[str, frozenset[str]] = {}
         self._class_receivers: dict[str, frozenset[str]] = {}
         self._class_train_calls: dict[str, frozenset[str]] = {}
@@ -230,23 +230,27 @@ class Analyzer:
 
     # -- evidence that does not depend on the state ---------------------------------------------
 
-    def trains(self, fid: str) -> bool:
+    def trains(self, fid: str, steps_only: bool = False) -> bool:
         """Does this function (or anything it calls in the project) run a training step?"""
-        if fid in self._trains:
-            return self._trains[fid]
-        self._trains[fid] = False
+        key = (fid, steps_only)
+        if key in self._trains:
+            return self._trains[key]
+        self._trains[key] = False
         fref = self.project.functions[fid]
-        result = self.block_trains(fref, fref.info.body)
-        self._trains[fid] = result
+        result = self.block_trains(fref, fref.info.body, steps_only)
+        self._trains[key] = result
         return result
 
-    def block_trains(self, fref: FunctionRef, body: tuple[ir.Stmt, ...]) -> bool:
+    def block_trains(self, fref: FunctionRef, body: tuple[ir.Stmt, ...], steps_only: bool = False) -> bool:
+        """Does this code run a training step (a backward or an optimizer step; only the latter
+        with ``steps_only``), directly or through the project functions it calls?"""
         for call in _calls_in(body):
-            if self.is_training_call(fref, call) is not None:
+            kind = self.is_training_call(fref, call)
+            if kind is not None and (kind == "step" or not steps_only):
                 return True
             if call.func is not None:
                 target = self.project.resolve(fref, call.func)
-                if target in self.project.functions and self.trains(target):
+                if target in self.project.functions and self.trains(target, steps_only):
                     return True
         return False
 
@@ -492,10 +496,14 @@ class Interpreter(Walker):
         return cache[key]
 
     def _loop_region(self, loop: ir.Loop) -> Region | None:
+        label = f"the loop over {loop.iter_text}"
+        evaluation_data = not loop.is_while and is_eval_loader(loop.iter_words)
+        if evaluation_data and not self.analyzer.block_trains(self.fn, loop.body, steps_only=True):
+            # Backward passes over validation data without an optimizer step compute gradients
+            # for analysis (saliency, attribution): still evaluation.
+            return Region("eval", self.file, loop.node, label, True)
         if self.analyzer.block_trains(self.fn, loop.body):
-            return Region("train", self.file, loop.node, f"the loop over {loop.iter_text}", True)
-        if not loop.is_while and is_eval_loader(loop.iter_words):
-            return Region("eval", self.file, loop.node, f"the loop over {loop.iter_text}", True)
+            return Region("train", self.file, loop.node, label, True)
         return None
 
     def with_region(self, stmt: ir.With, state: State) -> Region | None:

@@ -77,9 +77,10 @@ def validate(model, loader):
 ```
 
 ## Fix safety
-The fix inserts `model.eval()` at the start of the evaluation function. It is unsafe: the caller
-may rely on the model still being in train mode afterwards, so pair it with `model.train()` where
-training continues.
+The fix inserts `model.eval()` at the start of the evaluation function, or before the evaluation
+loop (or `torch.no_grad()` block) when the forward is not in an evaluation function. It is unsafe:
+the caller may rely on the model still being in train mode afterwards, so pair it with
+`model.train()` where training continues.
 
 ## Known problems
 Evaluation is recognised by names and by the data loader; an evaluation function with a neutral

@@ -96,7 +96,8 @@ for epoch in range(epochs):
 ```
 
 ## Fix safety
-The fix inserts `model.train()` at the top of the training loop body. It is unsafe: a model kept
+The fix inserts `model.train()` at the top of the training loop body (or of the training-step
+function when the step is not in a loop). It is unsafe: a model kept
 in eval mode on purpose (a frozen feature extractor that is still fine-tuned) would change
 behaviour.
 

@@ -68,8 +68,8 @@ def evaluate(model, loader):
 ```
 
 ## Fix safety
-The fix decorates a pure evaluation function with `@torch.no_grad()` (adding `import torch` when
-needed). It is unsafe: code that deliberately needs gradients during evaluation (saliency maps,
+The fix decorates a pure evaluation function with `@torch.no_grad()`, or wraps its evaluation
+loop in `with torch.no_grad():` (adding `import torch` when needed). It is unsafe: code that deliberately needs gradients during evaluation (saliency maps,
 adversarial evaluation) must not be changed, although evallint already skips regions that call
 `torch.autograd.grad` or `requires_grad_()`.
 
