@@ -45,7 +45,6 @@ MODEL_WORDS = frozenset(
         "encoder",
         "decoder",
         "backbone",
-        "generator",
         "discriminator",
         "critic",
         "actor",
@@ -130,11 +129,15 @@ NOT_MODEL_WORDS = frozenset(
 )
 
 
+# `infer_output_dim`, `test_shape`: inferring a shape is not running inference.
+SHAPE_WORDS = frozenset({"shape", "shapes", "dim", "dims", "size", "sizes", "dtype", "type", "types", "channels"})
+
+
 def is_eval_function_name(name: str, in_test_file: bool) -> bool:
     words = set(identifier_words(name))
     if in_test_file and name.lstrip("_").startswith("test"):
         return False  # a test case of the project's own test suite, not model testing
-    return bool(words & EVAL_FUNCTION_WORDS)
+    return bool(words & EVAL_FUNCTION_WORDS) and not words & SHAPE_WORDS
 
 
 def is_eval_loader(words: tuple[str, ...]) -> bool:
@@ -162,5 +165,9 @@ def looks_like_model(key: str) -> bool:
 
 
 def is_test_file(path: str) -> bool:
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+    """A file of the project's own test suite (where `test_*` names test code, not models)."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+        return True
+    return any(part in ("tests", "test", "testing") for part in parts[:-1])

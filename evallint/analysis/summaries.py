@@ -168,13 +168,14 @@ class Analyzer:
         entry.grad = frozenset({Poss(GRAD_ON, Origin(DEFAULT, fref.file.path, fref.info.node, fref.info.qualname))})
         if self.module_grad_off(fref.file):
             entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
-        if fref.id in self.referenced:
+        unseen_callers = fref.id in self.referenced or self.overrides_framework_method(fref)
+        if unseen_callers:
             entry.unknown_roots = frozenset({"*"})
             entry.grad = frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, fref.file.path, fref.info.node, fref.info.qualname))})
-            return entry
         class_id = self.project.class_of_method(fref)
         if class_id is not None and fref.info.name != "__init__" and fref.info.params:
-            entry.unknown_roots = frozenset({fref.info.params[0]})
+            if not unseen_callers:
+                entry.unknown_roots = frozenset({fref.info.params[0]})
             init_state = self.init_exit(class_id)
             if init_state is not None:
                 for key, facts in init_state.modes.items():
@@ -182,6 +183,19 @@ class Analyzer:
                         entry.modes[key] = facts
                 entry.frozen = frozenset(k for k in init_state.frozen if k.startswith("self."))
         return entry
+
+    def overrides_framework_method(self, fref: FunctionRef) -> bool:
+        """A method nobody in the project calls that overrides a base-class method is a hook some
+        framework calls (fairseq's `valid_step`, a trainer's `evaluate`): its callers are unseen."""
+        class_id = self.project.class_of_method(fref)
+        name = fref.info.name
+        if class_id is None or name.startswith("__"):
+            return False
+        if any(self.project.method_of(base, name) for base in self.project.base_ids(class_id)):
+            return True
+        if name.startswith("_"):
+            return False
+        return any(not _is_plain_base(base) for base in self.project.qualified_bases(class_id))
 
     def init_exit(self, class_id: str) -> State | None:
         if class_id in self._init_exit:
@@ -1151,6 +1165,17 @@ class Interpreter(Walker):
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+
+
+_PLAIN_BASES = frozenset(
+    {"object", "abc.ABC", "ABC", "typing.Generic", "Generic", "typing.Protocol", "Protocol", "Exception",
+     "enum.Enum", "Enum", "dict", "list", "typing.NamedTuple", "NamedTuple", "unittest.TestCase"}
+)
+
+
+def _is_plain_base(name: str) -> bool:
+    """Bases whose methods are not hooks a framework calls (modules' methods are their own business)."""
+    return name in _PLAIN_BASES or name.endswith(".Module") or name == "Module" or name.startswith("typing.")
 
 
 _ISINSTANCE_MODULE = re.compile(r"^isinstance\(\s*([A-Za-z_][\w.]*)\s*,\s*(?:torch\.)?(?:nn\.)?Module\s*\)$")

@@ -111,20 +111,29 @@ def mask_ipython(source: str) -> str:
     if lines and lines[0].lstrip().startswith("%%"):
         magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""
         if magic not in _PYTHON_CELL_MAGICS:
-            return "\n".join(_masked(line) for line in lines)
-        lines[0] = _masked(lines[0])
+            # The whole cell is another language: every line becomes a top-level `pass`.
+            return "\n".join(_masked(line, "") for line in lines)
+        lines[0] = _masked(lines[0], _indent_of(lines[0]))
     out = []
     continuing = False
+    statement_indent = ""
     for line in lines:
-        if continuing or _LINE_MAGIC.match(line) or _HELP_SUFFIX.match(line) or _ASSIGNED_MAGIC.match(line):
-            out.append(_masked(line))
-            continuing = line.rstrip().endswith("\\") and (continuing or bool(_LINE_MAGIC.match(line)))
+        if continuing:
+            # Continuation lines of a shell escape keep the escape's indentation, not their own.
+            out.append(_masked(line, statement_indent))
+            continuing = line.rstrip().endswith("\\")
+        elif _LINE_MAGIC.match(line) or _HELP_SUFFIX.match(line) or _ASSIGNED_MAGIC.match(line):
+            statement_indent = _indent_of(line)
+            out.append(_masked(line, statement_indent))
+            continuing = line.rstrip().endswith("\\")
         else:
             out.append(line)
-            continuing = False
     return "\n".join(out)
 
 
-def _masked(line: str) -> str:
-    indent = line[: len(line) - len(line.lstrip())]
-    return f"{indent}pass" if line.strip() else line
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _masked(line: str, indent: str) -> str:
+    return f"{indent}pass" if line.strip() else ""
