@@ -28,6 +28,10 @@ class ClassRef:
     info: ir.ClassInfo
 
 
+# Prefix of a "type" that is a project function passed as a value (`run_eval(model, evaluate_fn)`).
+FUNCTION_VALUE = "function:"
+
+
 def function_id(path: str, qualname: str) -> str:
     return f"{path}::{qualname}"
 
@@ -133,6 +137,9 @@ class ProjectIndex:
         """The id of the function or class a call's callee chain reaches, if the project defines it."""
         root = chain.partition(".")[0]
         if local_types and root in local_types:
+            bound = local_types[root]
+            if bound.startswith(FUNCTION_VALUE) and chain == root:
+                return bound[len(FUNCTION_VALUE) :]  # a parameter bound to a project function
             return self._resolve(fn, chain, local_types)
         key = (fn.id, chain)
         if key not in self._resolve_cache:
@@ -150,7 +157,7 @@ class ProjectIndex:
                 return nested[root]
             parent = self.functions[scope].info.parent if scope in self.functions else None
             scope = function_id(path, parent) if parent else None
-        if local_types and root in local_types and rest and "." not in rest:
+        if local_types and root in local_types and rest and "." not in rest and local_types[root] in self.classes:
             found = self.method_of(local_types[root], rest)
             if found is not None:
                 return found

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from evallint.analysis import ir, torch_api
-from evallint.analysis.callgraph import FunctionRef, ProjectIndex, function_id
+from evallint.analysis.callgraph import FUNCTION_VALUE, FunctionRef, ProjectIndex, function_id
 from evallint.analysis.facts import (
     BareModeAttribute,
     CallerInfo,
@@ -1070,6 +1070,9 @@ class Interpreter(Walker):
         entry = State(entry=Origin(ENTRY, callee.file.path, callee.info.node, callee.info.qualname))
         entry.grad = state.grad
         for callee_key, caller_key in mapping:
+            if caller_key.startswith(FUNCTION_VALUE):
+                entry.types[callee_key] = caller_key
+                continue
             if state.has_mode(caller_key) or self.is_model(caller_key, state):
                 entry.modes[callee_key] = state.mode_of(caller_key)
             prefix = caller_key + "."
@@ -1106,12 +1109,16 @@ class Interpreter(Walker):
                 params = params[1:]
             elif call.method is not None:
                 params = params[1:]
-        for index, arg in enumerate(call.args):
-            if index < len(params) and isinstance(arg, ir.RefValue):
-                mapping.append((params[index], state.canonical(arg.key)))
-        for name, arg in call.kwargs:
-            if name in params and isinstance(arg, ir.RefValue):
-                mapping.append((name, state.canonical(arg.key)))
+        passed = list(zip(params, call.args)) + [(n, v) for n, v in call.kwargs if n in params]
+        for param, arg in passed:
+            if not isinstance(arg, ir.RefValue):
+                continue
+            target = self.project.resolve(self.fn, arg.key, state.types)
+            if target in self.project.functions:
+                # A project function passed as an argument: calls through the parameter reach it.
+                mapping.append((param, FUNCTION_VALUE + target))
+            else:
+                mapping.append((param, state.canonical(arg.key)))
         # Closures and module globals: names the callee reads but does not bind are the caller's.
         if callee.file.path == self.file:
             bound = {callee_key for callee_key, _ in mapping}
@@ -1145,6 +1152,7 @@ class Interpreter(Walker):
 
     def map_back(self, callee_state: State, mapping: list, state: State) -> None:
         mapped_pending: dict[str, Pending] = {}
+        mapping = [pair for pair in mapping if not pair[1].startswith(FUNCTION_VALUE)]
         for callee_key, caller_key in sorted(mapping, key=lambda pair: len(pair[0])):
             prefix = callee_key + "."
             for key in sorted(callee_state.modes, key=len):

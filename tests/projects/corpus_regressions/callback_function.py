@@ -1,7 +1,5 @@
-"""A function handed to a helper as a callback has callers evallint cannot see: it is not judged."""
-def run_export_check(model, images, check):
-    model.eval()
-    return check(model, images)
+"""A function handed to a library as a callback has callers evallint cannot see: it is not judged."""
+from export_tools import run_export_check
 
 
 def verify_export(model, images):
