@@ -56,9 +56,11 @@ from evallint.analysis.lattice import (
     join_facts,
 )
 from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_file, looks_like_model
+from evallint.strict import strict
 
 MAX_CONTEXTS_PER_FUNCTION = 8
 MAX_ANALYSES = 20000
+MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
 NEUTRAL_CONTEXT = ContextInfo("neutral", "")
 
 
@@ -227,7 +229,7 @@ class Analyzer:
         key = (fid, _fingerprint(entry), ctx.kind, ctx.label)
         if key in self.memo:
             return self.memo[key]
-        if fid in self.stack or self.analyses >= MAX_ANALYSES:
+        if fid in self.stack or self.analyses >= MAX_ANALYSES or len(self.stack) >= MAX_CALL_DEPTH:
             return None
         count = self.contexts.get(fid, 0)
         if count >= MAX_CONTEXTS_PER_FUNCTION:
@@ -237,6 +239,12 @@ class Analyzer:
         self.stack.append(fid)
         try:
             summary = Interpreter(self, self.project.functions[fid], ctx, caller).run(entry)
+        except (RecursionError, MemoryError, KeyError, AttributeError, TypeError, ValueError, IndexError):
+            # A construct the analysis mishandles lowers what is known about this one function
+            # (its callers see an unresolved call); it never takes the run down.
+            if strict():
+                raise
+            summary = None
         finally:
             self.stack.pop()
         self.memo[key] = summary
@@ -343,6 +351,8 @@ class Analyzer:
         return cached
 
     def is_module_class(self, class_id: str) -> bool:
+        if class_id not in self.project.classes:
+            return False
         for base in self.project.qualified_bases(class_id):
             if base in torch_api.MODULE_BASES or base.endswith(".Module") or base.endswith("LightningModule"):
                 return True
@@ -1090,7 +1100,40 @@ class Interpreter(Walker):
             if not any(key == ck or key.startswith(ck + ".") for _, ck in mapping):
                 if key.split(".")[0] not in callee.info.local_names:
                     entry.pending[key] = pending
+        # Parameters that received something other than a reference: a module built right there
+        # (`validate(Net())`) has a known mode; anything else, or nothing, is unknown here.
+        mapped = {callee_key for callee_key, _ in mapping}
+        values = dict(self.passed_values(callee, call, receiver))
+        unknown = set()
+        for param in callee.info.params:
+            if param in mapped:
+                continue
+            facts = self.value_facts(values.get(param))
+            if facts is not None:
+                entry.modes[param] = facts
+            else:
+                unknown.add(param)
+        entry.unknown_roots = frozenset(unknown)
         return entry, mapping
+
+    def passed_values(self, callee: FunctionRef, call: ir.Call, receiver: str | None) -> list[tuple[str, ir.Value]]:
+        params = list(callee.info.params)
+        if callee.info.class_name is not None and params and (receiver is not None or call.method is not None):
+            params = params[1:]
+        return list(zip(params, call.args)) + [(name, value) for name, value in call.kwargs if name in params]
+
+    def value_facts(self, value: ir.Value | None) -> Facts | None:
+        """The mode of a module built in the argument list itself, if it is one."""
+        if not isinstance(value, ir.CallValue):
+            return None
+        result = self.results.get(value.node)
+        if result is None:
+            return None
+        if result[0] == "fresh":
+            return result[1]
+        if result[0] == "instance" and self.analyzer.is_module_class(result[1]):
+            return frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, value.node))})
+        return None
 
     def bind_arguments(self, callee: FunctionRef, call: ir.Call, state: State, receiver: str | None) -> list:
         params = list(callee.info.params)
