@@ -1,5 +1,6 @@
 """Arguments that are not plain references: a copy of a model of unknown mode stays unknown, and
-an argument evallint cannot follow gives the parameter an unknown mode, not a train-mode guess."""
+an argument evallint cannot follow gives the parameter an unknown mode, not a train-mode guess
+(the grad mode is still known: evaluation without no_grad is reported)."""
 import copy
 
 import torch
@@ -23,4 +24,4 @@ def evaluate_loaded(loader, checkpoints):
 
 
 def score_batches(model, loader):
-    return [model(x) for x in loader]
+    return [model(x) for x in loader]  # EVL201
