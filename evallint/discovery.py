@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +89,21 @@ def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_
             if not name.endswith(suffixes):
                 continue
             file = current_path / name
-            if _excluded(file, spec, root, is_dir=False):
+            if not _may_be_source(file) or _excluded(file, spec, root, is_dir=False):
                 continue
             yield file
+
+
+def _may_be_source(file: Path) -> bool:
+    """A regular file, or a link that cannot be followed (reported as unreadable).
+
+    Reading a named pipe would block the run forever and a device such as
+    /dev/zero never ends, so whatever else carries a source suffix is skipped.
+    """
+    try:
+        return stat.S_ISREG(os.stat(file).st_mode)
+    except OSError:
+        return True
 
 
 def _excluded(path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool) -> bool:
