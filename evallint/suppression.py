@@ -9,6 +9,8 @@ import tokenize
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _FILE_NOQA = re.compile(r"#\s*evallint\s*:\s*noqa\b", re.IGNORECASE)
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
 ALL = frozenset({"*"})
 
 
@@ -32,13 +34,16 @@ def noqa_map(source: str) -> tuple[bool, dict[int, frozenset[str]]]:
 
 
 def _comments(source: str):
-    """Real comments only (a "# noqa" inside a string does not count)."""
+    """Real comments only (a "# noqa" inside a string does not count).
+
+    Rows are counted as Python counts them: a line ends at LF, CRLF or a lone CR.
+    """
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        for token in tokenize.generate_tokens(io.StringIO(source, newline=None).readline):
             if token.type == tokenize.COMMENT:
                 yield token.start[0], token.string
     except (tokenize.TokenError, IndentationError, SyntaxError):
-        for row, line in enumerate(source.splitlines(), start=1):
+        for row, line in enumerate(_LINE_BREAK.split(source), start=1):
             index = line.find("#")
             if index >= 0:
                 yield row, line[index:]
