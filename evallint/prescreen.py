@@ -1,0 +1,186 @@
+"""Which files need the libcst parse at all: a cheap, conservative pre-screen.
+
+Every finding needs *region evidence* somewhere on its path: an evaluation name
+(``validate``, ``val_loader``), a training step (``backward``, ``step``), a
+mode switch (``eval``, ``train``), a grad switch (``no_grad``,
+``set_grad_enabled``), ``from_pretrained``, a Lightning or HF ``Trainer`` hook.
+A file whose words contain none of these is a *seed-free* file. Seed-free files
+still matter when the analysis of a seed file can reach them, or they it:
+
+- a seed file names a top-level function or class the file defines (a callee:
+  its summary replaces "unknown"),
+- the file names a top-level function or class a relevant file defines (a
+  caller: it gives that function its entry state and makes it a non-root; a
+  subclass: ``self.hook()`` may dispatch to it),
+- a relevant file names the file's module (imports and re-exports resolve
+  through it; two files with one module name make each other ambiguous).
+
+``relevant_files`` closes the seed set under these three relations, each
+judged on raw words and identifiers (comments and strings included, so every
+test errs towards parsing). Files outside the closure are never reached by the
+analysis; they get a syntax check with CPython's parser (so a broken file still
+reports EVL001) and no index. One gap remains: a file that CPython accepts and
+libcst rejects is reported only when it is parsed, i.e. when it is relevant.
+
+The screen is disabled (everything is relevant) when the settings add
+evaluation-function patterns, which cannot be matched against words.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass
+
+from evallint.analysis import regions, torch_api
+
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")  # the words of ``identifier_words`` (digits dropped)
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+# Words that mark region evidence, a mode or grad switch, or a framework-managed hook. Each torch_api
+# table entry contributes at least one of them (a test keeps it so).
+_EVIDENCE_WORDS = frozenset(
+    {
+        "eval",
+        "train",
+        "training",
+        "step",
+        "backward",
+        "grad",
+        "autograd",
+        "inference",
+        "pretrained",
+        "trainer",
+        "lightning",
+        "reveal",
+    }
+)
+
+
+def _loader_words() -> frozenset[str]:
+    prefixes = getattr(regions, "_LOADER_PREFIXES", ())
+    suffixes = getattr(regions, "_LOADER_SUFFIXES", ())
+    return frozenset(prefix + suffix for prefix in prefixes for suffix in suffixes)
+
+
+SEED_WORDS = (
+    _EVIDENCE_WORDS
+    | regions.EVAL_FUNCTION_WORDS
+    | regions.EVAL_LOADER_WORDS
+    | frozenset(getattr(regions, "_LOADER_PREFIXES", ()))
+    | _loader_words()
+)
+
+
+def evidence_names() -> list[str]:
+    """The (qualified) names the analysis recognises as evidence; the test checks each has a seed word."""
+    tables = [
+        torch_api.GRAD_CONTEXT_FACTORIES,
+        torch_api.SET_GRAD_ENABLED,
+        torch_api.MODE_METHODS,
+        torch_api.BACKWARD_METHODS,
+        torch_api.STEP_METHODS,
+        torch_api.BACKWARD_FUNCTIONS,
+        torch_api.PRETRAINED_METHODS,
+        torch_api.LIGHTNING_EVAL_HOOKS,
+        torch_api.LIGHTNING_TRAIN_HOOKS,
+        torch_api.LIGHTNING_BASES,
+        torch_api.HF_TRAINER_BASES,
+        torch_api.GRAD_REQUIRING_FUNCTIONS,
+    ]
+    return sorted(name for table in tables for name in table)
+
+
+@dataclass(frozen=True)
+class ScreenFacts:
+    """What the closure needs from one file; plain data, cached with the file."""
+
+    seed: bool
+    toplevel: frozenset[str]  # functions and classes defined outside any function or class
+    identifiers: frozenset[str]  # every identifier-like token, comments and strings included
+    module_last: str  # the last component of the file's dotted module name
+
+
+def words_of(text: str) -> frozenset[str]:
+    return frozenset(word.lower() for word in _WORD.findall(text))
+
+
+def is_seed(text: str, extra_words: frozenset[str] = frozenset()) -> bool:
+    words = words_of(text)
+    return not words.isdisjoint(SEED_WORDS) or not words.isdisjoint(extra_words)
+
+
+def extra_seed_words(settings) -> frozenset[str] | None:
+    """Seed words the settings add; None when the settings make the screen unusable."""
+    if getattr(settings, "eval_function_patterns", ()):
+        return None
+    names = getattr(settings, "training_step_calls", ()) or ()
+    return frozenset(word.lower() for name in names for word in _WORD.findall(name))
+
+
+def screen_facts(text: str, module_name: str, seed: bool, tree: ast.Module | None) -> ScreenFacts:
+    toplevel = _toplevel_names(tree.body) if tree is not None else frozenset()
+    return ScreenFacts(seed, toplevel, identifiers_of(text), module_name.rsplit(".", 1)[-1])
+
+
+def parse_for_screen(text: str) -> ast.Module | None:
+    """CPython's tree of the text, or None when CPython rejects it."""
+    if "\x00" in text:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text)
+    except Exception:  # SyntaxError, RecursionError, MemoryError, ValueError, OverflowError
+        return None
+
+
+def _toplevel_names(statements) -> frozenset[str]:
+    """Names of functions and classes not nested in a function or class (inside if/try/with/for too)."""
+    names: set[str] = set()
+    todo = list(statements)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                todo.extend(children)
+    return frozenset(names)
+
+
+def toplevel_from_index(index) -> frozenset[str]:
+    """The same names, read from a file's ``ir.FileIndex``."""
+    names = {fn.name for fn in index.functions if fn.parent is None and fn.class_name is None and fn.qualname != "<module>"}
+    names |= {cls.name for cls in index.classes if "." not in cls.qualname}
+    return frozenset(names)
+
+
+def relevant_files(facts: dict[str, ScreenFacts]) -> set[str]:
+    """Close the seed files under "names a definition of" (both ways) and "names the module of"."""
+    relevant = {key for key, item in facts.items() if item.seed}
+    pending = set(facts) - relevant
+    mentioned: set[str] = set()
+    defined: set[str] = set()
+    fresh = set(relevant)
+    while fresh:
+        for key in fresh:
+            mentioned |= facts[key].identifiers
+            defined |= facts[key].toplevel
+        fresh = {
+            key
+            for key in pending
+            if not facts[key].toplevel.isdisjoint(mentioned)
+            or facts[key].module_last in mentioned
+            or not facts[key].identifiers.isdisjoint(defined)
+        }
+        relevant |= fresh
+        pending -= fresh
+    return relevant
+
+
+def identifiers_of(text: str) -> frozenset[str]:
+    return frozenset(_IDENTIFIER.findall(text))
