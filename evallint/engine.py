@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,6 +67,13 @@ def read_source(absolute: str) -> tuple[str | None, CellMap | None, ParseFailure
     except OSError as error:
         reason = error.strerror or type(error).__name__
         return None, None, ParseFailure(f"cannot read file: {reason}")
+    return source_from_bytes(absolute, data)
+
+
+def source_from_bytes(absolute: str, data: bytes) -> tuple[str | None, CellMap | None, ParseFailure | None]:
+    from evallint.parsing.notebook import NotebookError, notebook_to_python
+    from evallint.parsing.python import decode_source
+
     if absolute.endswith(".ipynb"):
         try:
             text, cells = notebook_to_python(data)
@@ -80,19 +88,27 @@ def read_source(absolute: str) -> tuple[str | None, CellMap | None, ParseFailure
 
 def index_file(source: SourcePath) -> FileResult:
     """Phase 1 for one file. Runs in worker processes; returns a value for every input."""
-    from evallint.analysis.index import index_module
-    from evallint.parsing.python import parse_python
-    from evallint.suppression import noqa_map
-
     result = FileResult(source.path, source.absolute)
     text, cells, failure = read_source(source.absolute)
     if failure is not None:
         result.error = failure
         return result
     assert text is not None
-    result.cell_map = cells
+    return _index_text(source, text, cells)
+
+
+_NOQA_WORD = re.compile("noqa", re.IGNORECASE)
+
+
+def _index_text(source: SourcePath, text: str, cells: CellMap | None) -> FileResult:
+    from evallint.analysis.index import index_module
+    from evallint.parsing.python import parse_python
+    from evallint.suppression import noqa_map
+
+    result = FileResult(source.path, source.absolute, cell_map=cells)
     result.digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    result.file_noqa, result.noqa = noqa_map(text)
+    if _NOQA_WORD.search(text):  # tokenizing costs a tenth of the parse; most files have no noqa at all
+        result.file_noqa, result.noqa = noqa_map(text)
     module = parse_python(text)
     if isinstance(module, ParseFailure):
         result.error = module
@@ -105,14 +121,188 @@ def index_file(source: SourcePath) -> FileResult:
     return result
 
 
-def index_files(sources: list[SourcePath], jobs: int | None = None) -> list[FileResult]:
-    jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(sources) < 4:
-        return [index_file(source) for source in sources]
-    from concurrent.futures import ProcessPoolExecutor
+# -- phase 1 for a whole run: cache, pre-screen, worker pool --------------------------------------------
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(sources))) as pool:
-        return list(pool.map(index_file, sources, chunksize=max(1, len(sources) // (jobs * 8))))
+# Test-only hook: a pool worker given the file of this base name dies as if the native parser crashed.
+# Read by pool workers only (never by a run without workers), so a normal run cannot be affected.
+CRASH_HOOK_VARIABLE = "EVALLINT_TEST_CRASH_ON"
+
+
+@dataclass(frozen=True)
+class _Task:
+    source: SourcePath
+    full: bool  # index even a file without seed words (pre-screen off, or the file is needed)
+    extra_words: frozenset[str]
+    cache: object | None  # evallint.cache.Cache, to key what the worker itself read
+
+
+@dataclass
+class _Outcome:
+    key: str | None
+    result: FileResult
+    screen: object  # evallint.prescreen.ScreenFacts
+
+
+def _process(task: _Task) -> _Outcome:
+    """Read one file, and index it unless the pre-screen shows it cannot matter (then: syntax check only)."""
+    from evallint import prescreen
+
+    source = task.source
+    name, is_package = module_name_for(source.absolute)
+    key = None
+    if task.cache is None:
+        # Through read_source, which fixes and the flake8 plugin overlay with unwritten text.
+        text, cells, failure = read_source(source.absolute)
+    else:
+        try:
+            with open(source.absolute, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            result = FileResult(source.path, source.absolute, error=ParseFailure(f"cannot read file: {reason}"))
+            return _Outcome(None, result, _error_screen())
+        key = task.cache.file_key(data, source.path, source.absolute, name, is_package)
+        text, cells, failure = source_from_bytes(source.absolute, data)
+    if failure is not None or text is None:
+        return _Outcome(key, FileResult(source.path, source.absolute, error=failure), _error_screen())
+    seed = prescreen.is_seed(text, task.extra_words)
+    if not (seed or task.full):
+        tree = prescreen.parse_for_screen(text)
+        if tree is not None:
+            screen = prescreen.screen_facts(text, name, False, tree)
+            return _Outcome(key, FileResult(source.path, source.absolute, cell_map=cells), screen)
+    result = _index_text(source, text, cells)
+    toplevel = prescreen.toplevel_from_index(result.index) if result.index is not None else frozenset()
+    # A file that fails to parse is kept (it must report EVL001); it defines nothing.
+    screen = prescreen.ScreenFacts(seed or result.index is None, toplevel, prescreen.identifiers_of(text), name.rsplit(".", 1)[-1])
+    return _Outcome(key, result, screen)
+
+
+def _error_screen():
+    from evallint.prescreen import ScreenFacts
+
+    return ScreenFacts(True, frozenset(), frozenset(), "")
+
+
+def _pool_worker(task: _Task) -> _Outcome:
+    crash_on = os.environ.get(CRASH_HOOK_VARIABLE)
+    if crash_on and os.path.basename(task.source.absolute) == crash_on:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return _process(task)
+
+
+def _crashed(task: _Task) -> _Outcome:
+    failure = ParseFailure("cannot parse source: the process analysing this file crashed (a bug in the native parser?)")
+    return _Outcome(None, FileResult(task.source.path, task.source.absolute, error=failure), _error_screen())
+
+
+def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
+    """Run tasks in worker processes, results in task order; a worker that dies costs only its own file."""
+    if jobs <= 1 or len(tasks) < 4:
+        return [_process(task) for task in tasks]
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    outcomes: list[_Outcome | None] = [None] * len(tasks)
+    size = max(1, min(32, len(tasks) // (jobs * 8)))
+    chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+            futures = [(chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk])) for chunk in chunks]
+            for chunk, future in futures:
+                try:
+                    for index, outcome in zip(chunk, future.result()):
+                        outcomes[index] = outcome
+                except BrokenProcessPool:
+                    pass
+    except BrokenProcessPool:
+        pass
+    remaining = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    # After a crash, one worker takes the rest in order: the first unfinished task is the one that killed it.
+    while remaining:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            futures = [(i, pool.submit(_pool_worker, tasks[i])) for i in remaining]
+            culprit = None
+            for i, future in futures:
+                try:
+                    outcomes[i] = future.result()
+                except BrokenProcessPool:
+                    culprit = i
+                    break
+        if culprit is not None:
+            outcomes[culprit] = _crashed(tasks[culprit])
+        remaining = [i for i in remaining if outcomes[i] is None]
+    return outcomes  # type: ignore[return-value]
+
+
+def _run_chunk(tasks: list[_Task]) -> list[_Outcome]:
+    return [_pool_worker(task) for task in tasks]
+
+
+def index_files(
+    sources: list[SourcePath],
+    jobs: int | None = None,
+    *,
+    cache=None,
+    prescreen: bool = True,
+    settings: Settings | None = None,
+) -> list[FileResult]:
+    """Phase 1 for every source, in source order: cached results, pre-screened files, worker processes."""
+    from evallint import prescreen as screening
+
+    jobs = jobs or os.cpu_count() or 1
+    extra = screening.extra_seed_words(settings) if settings is not None else frozenset()
+    full = not prescreen or extra is None
+    extra = extra or frozenset()
+    outcomes: list[_Outcome | None] = [None] * len(sources)
+    keys: list[str | None] = [None] * len(sources)
+    if cache is not None:
+        for position, source in enumerate(sources):
+            keys[position] = _file_key(cache, source)
+            entry = cache.load(keys[position]) if keys[position] else None
+            if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], screening.ScreenFacts):
+                screen, result = entry
+                if isinstance(result, FileResult) and result.path == source.path and result.absolute == source.absolute:
+                    outcomes[position] = _Outcome(keys[position], result, screen)
+                elif result is None and not full:
+                    outcomes[position] = _Outcome(keys[position], FileResult(source.path, source.absolute), screen)
+
+    def compute(positions: list[int], full_index: bool) -> None:
+        tasks = [_Task(sources[i], full_index, extra, cache) for i in positions]
+        for position, outcome in zip(positions, _run_tasks(tasks, jobs)):
+            outcomes[position] = outcome
+            if cache is not None and outcome.key is not None:
+                indexed = outcome.result.index is not None or outcome.result.error is not None
+                cache.store(outcome.key, (outcome.screen, outcome.result if indexed else None))
+
+    compute([i for i, outcome in enumerate(outcomes) if outcome is None], full)
+    if not full:
+        screens = {i: outcome.screen for i, outcome in enumerate(outcomes) if outcome is not None}
+        needed = screening.relevant_files(screens)
+        missing = [i for i in sorted(needed) if _screened_out(outcomes[i])]
+        if missing:
+            compute(missing, True)
+        for i, outcome in enumerate(outcomes):
+            if i not in needed and outcome is not None:
+                # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
+                outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
+    return [outcome.result for outcome in outcomes if outcome is not None]
+
+
+def _screened_out(outcome: _Outcome | None) -> bool:
+    return outcome is not None and outcome.result.index is None and outcome.result.error is None
+
+
+def _file_key(cache, source: SourcePath) -> str | None:
+    try:
+        with open(source.absolute, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    name, is_package = module_name_for(source.absolute)
+    return cache.file_key(data, source.path, source.absolute, name, is_package)
 
 
 def lint_paths(paths: list[str], settings: Settings | None = None, jobs: int | None = None) -> list[Diagnostic]:
@@ -120,7 +310,15 @@ def lint_paths(paths: list[str], settings: Settings | None = None, jobs: int | N
     return run(paths, settings, jobs).diagnostics
 
 
-def run(paths: list[str], settings: Settings | None = None, jobs: int | None = None) -> LintReport:
+def run(
+    paths: list[str],
+    settings: Settings | None = None,
+    jobs: int | None = None,
+    *,
+    use_cache: bool = False,
+    prescreen: bool = True,
+) -> LintReport:
+    """Lint ``paths``. ``use_cache`` reads and writes the cache (the CLI turns it on; the API leaves it off)."""
     from evallint.config import load_settings
 
     if settings is None:
@@ -131,11 +329,57 @@ def run(paths: list[str], settings: Settings | None = None, jobs: int | None = N
         # Explicit files (pre-commit passes only the staged ones): read the rest of the project for summaries.
         known = {s.absolute for s in sources}
         sources += [s for s in project_files(settings) if s.absolute not in known]
-    results = index_files(sources, jobs)
     report_paths = {t.absolute for t in targets}
+    cache = None
+    if use_cache:
+        from evallint.cache import Cache
+
+        cache = Cache.for_settings(settings)
+        cached = _cached_run(cache, sources, settings, report_paths, prescreen)
+        if cached is not None:
+            return LintReport(cached[1], len(targets), cached[0])
+    results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings)
     by_display = {r.path: r for r in results}
     diagnostics = analyse(results, settings, report_paths)
+    if cache is not None:
+        _store_run(cache, sources, settings, report_paths, prescreen, diagnostics)
     return LintReport(diagnostics, len(targets), by_display)
+
+
+def _run_key(cache, sources: list[SourcePath], settings: Settings, report_paths: set[str], prescreen: bool) -> str | None:
+    """One key for a whole run: every file's key, what is reported, all settings. None if a file is unreadable."""
+    keys = []
+    for source in sources:
+        key = _file_key(cache, source)
+        if key is None:
+            return None
+        keys.append(key)
+    return cache.run_key(repr(settings), str(prescreen), "\n".join(sorted(report_paths)), "\n".join(keys))
+
+
+def _cached_run(cache, sources, settings, report_paths, prescreen) -> tuple[dict[str, FileResult], list[Diagnostic]] | None:
+    """A whole run answered from the cache: the diagnostics, and the file results of the files they name."""
+    key = _run_key(cache, sources, settings, report_paths, prescreen)
+    stored = cache.load(key) if key is not None else None
+    if not (isinstance(stored, list) and all(isinstance(d, Diagnostic) for d in stored)):
+        return None
+    named = {d.path for d in stored}
+    results: dict[str, FileResult] = {}
+    for source in sources:
+        result = FileResult(source.path, source.absolute)
+        if source.path in named:
+            entry = cache.load(_file_key(cache, source) or "")
+            if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], FileResult)):
+                return None
+            result = entry[1]
+        results[source.path] = result
+    return results, stored
+
+
+def _store_run(cache, sources, settings, report_paths, prescreen, diagnostics: list[Diagnostic]) -> None:
+    key = _run_key(cache, sources, settings, report_paths, prescreen)
+    if key is not None:
+        cache.store(key, list(diagnostics))
 
 
 def analyse(results: list[FileResult], settings: Settings, report_paths: set[str]) -> list[Diagnostic]:

@@ -51,7 +51,7 @@ def run_check(options: CheckOptions) -> int:
 
     if output_format not in FORMATS:
         raise UsageError(f"output format '{output_format}' is not available; choose one of {', '.join(FORMATS)}")
-    report = run(options.paths, settings, options.jobs)
+    report = run(options.paths, settings, options.jobs, use_cache=not options.no_cache)
     diagnostics = report.diagnostics
     outcome = None
     if options.fix or options.diff:
