@@ -1,0 +1,86 @@
+"""The pre-screen skips only files that cannot matter: results with it on and off are identical."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from evallint import prescreen
+from evallint.analysis.index import identifier_words
+from evallint.config import Settings
+from evallint.engine import index_files, run
+from evallint.discovery import discover
+
+from .conftest import FIXTURES, REPO
+
+PROJECTS = sorted(p for p in (REPO / "tests" / "projects").iterdir() if p.is_dir())
+
+
+def _diagnostics(path: Path, screen: bool):
+    settings = Settings(project_root=str(path))
+    return [(d.path, d.location, d.code, d.message) for d in run([str(path)], settings, jobs=1, prescreen=screen).diagnostics]
+
+
+@pytest.mark.parametrize("path", [FIXTURES, *PROJECTS], ids=lambda p: p.name)
+def test_results_are_identical_with_and_without_the_prescreen(path):
+    assert _diagnostics(path, True) == _diagnostics(path, False)
+
+
+def test_every_evidence_name_of_the_analysis_contains_a_seed_word():
+    # A name the analysis treats as evidence must make its file a seed, or the screen could skip it.
+    for name in prescreen.evidence_names():
+        assert set(identifier_words(name)) & prescreen.SEED_WORDS, name
+
+
+def _write(tmp_path: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+def _indexed(tmp_path: Path) -> dict[str, bool]:
+    settings = Settings(project_root=str(tmp_path))
+    sources = discover([str(tmp_path)], settings)
+    return {Path(r.absolute).name: r.index is not None for r in index_files(sources, jobs=1, settings=settings)}
+
+
+def test_files_without_evidence_and_unreachable_are_not_parsed(tmp_path):
+    _write(
+        tmp_path,
+        {
+            "train.py": """
+                from helpers import run_batch
+
+                def fit(model, loader, opt):
+                    for x in loader:
+                        run_batch(model, x).backward()
+                        opt.step()
+            """,
+            "helpers.py": "def run_batch(net, x):\n    return net(x).sum()\n",
+            "strings.py": "def shout(text):\n    return text.upper()\n",
+        },
+    )
+    assert _indexed(tmp_path) == {"train.py": True, "helpers.py": True, "strings.py": False}
+
+
+def test_a_caller_of_a_relevant_function_is_parsed(tmp_path):
+    _write(
+        tmp_path,
+        {
+            "loop.py": "def validate(model, data):\n    return [model(x) for x in data]\n",
+            "main.py": "from loop import validate\n\ndef run(net, data):\n    return validate(net, data)\n",
+        },
+    )
+    assert _indexed(tmp_path) == {"loop.py": True, "main.py": True}
+
+
+def test_a_screened_file_with_a_syntax_error_still_reports_evl001(tmp_path):
+    _write(tmp_path, {"broken.py": "def shout(text:\n    return text\n", "fine.py": "X = 1\n"})
+    diagnostics = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=1).diagnostics
+    assert [(Path(d.path).name, d.code) for d in diagnostics] == [("broken.py", "EVL001")]
+
+
+def test_settings_with_evaluation_patterns_turn_the_screen_off():
+    assert prescreen.extra_seed_words(Settings(eval_function_patterns=("check_*",))) is None
+    assert prescreen.extra_seed_words(Settings(training_step_calls=("fabric.optimise",))) == {"fabric", "optimise"}
