@@ -1,0 +1,134 @@
+"""Time evallint against libcst, ast and ruff on the same files, in one run.
+
+    python benchmarks/bench.py DIR [DIR ...] [--repeat N] [--jobs N]
+
+Prints one row per measurement: median wall time over N runs, peak memory
+(largest resident set of the process and its children), and the ratio to a
+cold evallint run. Each measurement runs in its own subprocess so that peak
+memory is its own. Rows: evallint cold (--no-cache), evallint warm (cache,
+nothing changed), evallint after touching one file (its content changes),
+libcst.parse_module of every file in one process, ast.parse of every file,
+and `ruff check --select ALL --no-cache` when ruff is on PATH.
+The touched file gets a trailing comment and is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PARSE_ALL = r"""
+import sys, warnings
+warnings.simplefilter("ignore")
+paths = sys.argv[2:]
+if sys.argv[1] == "libcst":
+    import libcst
+    parse = libcst.parse_module
+else:
+    import ast
+    parse = ast.parse
+for path in paths:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            parse(handle.read())
+    except Exception:
+        pass
+"""
+
+
+def python_files(directories: list[str]) -> list[str]:
+    files = []
+    for directory in directories:
+        for root, dirnames, filenames in os.walk(directory):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+            files.extend(os.path.join(root, name) for name in sorted(filenames) if name.endswith(".py"))
+    return files
+
+
+def run_measured(command: list[str], repeat: int, before=None) -> tuple[float, int, str]:
+    # ru_maxrss of RUSAGE_CHILDREN is the largest of all children so far: measure each row in a fresh wrapper.
+    wrapper = [sys.executable, "-c", _WRAPPER, *command]
+    times, peaks, output = [], [], ""
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        done = subprocess.run(wrapper, capture_output=True, text=True)
+        seconds, peak, output = done.stdout.split("\0", 2)
+        times.append(float(seconds))
+        peaks.append(int(peak))
+    return statistics.median(times), max(peaks), output
+
+
+_WRAPPER = r"""
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+elapsed = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+sys.stdout.write(f"{elapsed}\0{peak}\0{done.stdout}")
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("directories", nargs="+")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args()
+    files = python_files(args.directories)
+    lines = 0
+    for path in files:
+        with open(path, "rb") as handle:
+            lines += handle.read().count(b"\n")
+    print(f"corpus: {len(files)} Python files, {lines} lines; {os.cpu_count()} CPUs; repeat {args.repeat}")
+    cache_dir = tempfile.mkdtemp(prefix="evallint-bench-cache-")
+    evallint = [sys.executable, "-m", "evallint", *args.directories, "--exit-zero", "-q", "--output-format", "json"]
+    if args.jobs:
+        evallint += ["--jobs", str(args.jobs)]
+    touched = Path(files[len(files) // 2])
+    original = touched.read_bytes()
+    counter = [0]
+
+    def touch():
+        counter[0] += 1
+        touched.write_bytes(original + f"\n# evallint benchmark touch {counter[0]}\n".encode())
+
+    rows = []
+    try:
+        rows.append(("evallint cold (--no-cache)", *run_measured(evallint + ["--no-cache"], args.repeat)))
+        run_measured(evallint + ["--cache-dir", cache_dir], 1)  # fill the cache
+        rows.append(("evallint warm (cache)", *run_measured(evallint + ["--cache-dir", cache_dir], args.repeat)))
+        rows.append(("evallint, one file touched", *run_measured(evallint + ["--cache-dir", cache_dir], args.repeat, touch)))
+    finally:
+        touched.write_bytes(original)
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
+        script.write(PARSE_ALL)
+    try:
+        rows.append(("libcst.parse_module, 1 process", *run_measured([sys.executable, script.name, "libcst", *files], args.repeat)))
+        rows.append(("ast.parse, 1 process", *run_measured([sys.executable, script.name, "ast", *files], args.repeat)))
+    finally:
+        os.unlink(script.name)
+    ruff = shutil.which("ruff")
+    if ruff:
+        command = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", *args.directories]
+        rows.append(("ruff check --select ALL", *run_measured(command, args.repeat)))
+    outputs = {name: out for name, _, _, out in rows if name.startswith("evallint")}
+    cold = rows[0][1]
+    print(f"{'measurement':34} {'median s':>9} {'peak MiB':>9} {'x cold':>7}")
+    for name, seconds, peak, _ in rows:
+        print(f"{name:34} {seconds:9.2f} {peak:9d} {seconds / cold:7.2f}")
+    same = len(set(outputs.values())) == 1
+    print(f"evallint findings identical in all modes: {same}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
