@@ -66,7 +66,7 @@ class Cache:
         self._writable: bool | None = None
 
     @classmethod
-    def for_settings(cls, settings) -> "Cache":
+    def for_settings(cls, settings) -> Cache:
         salt = "|".join([__version__, str(FORMAT), code_fingerprint(), repr(settings.analysis_key())])
         return cls(cache_directory(settings), salt)
 
