@@ -18,7 +18,7 @@ from evallint.discovery import SourcePath, discover, project_files
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
 from evallint.selection import ignored_for_path, is_ignored, selected_codes
-from evallint.types import Diagnostic, Finding, Location
+from evallint.types import Diagnostic, Finding, Fix, Location
 
 VERSION_SALT = "evallint-index-1"
 
@@ -317,6 +317,7 @@ def run(
     *,
     use_cache: bool = False,
     prescreen: bool = True,
+    unsafe_fix_edits: bool = True,
 ) -> LintReport:
     """Lint ``paths``. ``use_cache`` reads and writes the cache (the CLI turns it on; the API leaves it off)."""
     from evallint.config import load_settings
@@ -335,18 +336,19 @@ def run(
         from evallint.cache import Cache
 
         cache = Cache.for_settings(settings)
-        cached = _cached_run(cache, sources, settings, report_paths, prescreen)
+        run_options = (prescreen, unsafe_fix_edits)
+        cached = _cached_run(cache, sources, settings, report_paths, run_options)
         if cached is not None:
             return LintReport(cached[1], len(targets), cached[0])
     results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings)
     by_display = {r.path: r for r in results}
-    diagnostics = analyse(results, settings, report_paths)
+    diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits=unsafe_fix_edits)
     if cache is not None:
-        _store_run(cache, sources, settings, report_paths, prescreen, diagnostics)
+        _store_run(cache, sources, settings, report_paths, run_options, diagnostics)
     return LintReport(diagnostics, len(targets), by_display)
 
 
-def _run_key(cache, sources: list[SourcePath], settings: Settings, report_paths: set[str], prescreen: bool) -> str | None:
+def _run_key(cache, sources: list[SourcePath], settings: Settings, report_paths: set[str], run_options: tuple) -> str | None:
     """One key for a whole run: every file's key, what is reported, all settings. None if a file is unreadable."""
     keys = []
     for source in sources:
@@ -354,12 +356,12 @@ def _run_key(cache, sources: list[SourcePath], settings: Settings, report_paths:
         if key is None:
             return None
         keys.append(key)
-    return cache.run_key(repr(settings), str(prescreen), "\n".join(sorted(report_paths)), "\n".join(keys))
+    return cache.run_key(repr(settings), repr(run_options), "\n".join(sorted(report_paths)), "\n".join(keys))
 
 
-def _cached_run(cache, sources, settings, report_paths, prescreen) -> tuple[dict[str, FileResult], list[Diagnostic]] | None:
+def _cached_run(cache, sources, settings, report_paths, run_options) -> tuple[dict[str, FileResult], list[Diagnostic]] | None:
     """A whole run answered from the cache: the diagnostics, and the file results of the files they name."""
-    key = _run_key(cache, sources, settings, report_paths, prescreen)
+    key = _run_key(cache, sources, settings, report_paths, run_options)
     stored = cache.load(key) if key is not None else None
     if not (isinstance(stored, list) and all(isinstance(d, Diagnostic) for d in stored)):
         return None
@@ -376,13 +378,17 @@ def _cached_run(cache, sources, settings, report_paths, prescreen) -> tuple[dict
     return results, stored
 
 
-def _store_run(cache, sources, settings, report_paths, prescreen, diagnostics: list[Diagnostic]) -> None:
-    key = _run_key(cache, sources, settings, report_paths, prescreen)
+def _store_run(cache, sources, settings, report_paths, run_options, diagnostics: list[Diagnostic]) -> None:
+    key = _run_key(cache, sources, settings, report_paths, run_options)
     if key is not None:
         cache.store(key, list(diagnostics))
 
 
-def analyse(results: list[FileResult], settings: Settings, report_paths: set[str]) -> list[Diagnostic]:
+def analyse(
+    results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = True
+) -> list[Diagnostic]:
+    """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are announced, not computed
+    (computing one rewrites the whole module; concise output only counts them)."""
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.summaries import Analyzer
     from evallint.rules import ALL_RULES
@@ -397,13 +403,17 @@ def analyse(results: list[FileResult], settings: Settings, report_paths: set[str
         if code in codes:
             findings.extend(rule.check(facts))
     findings = [f for f in findings if by_path[f.file].absolute in report_paths]
-    diagnostics = [d for d in resolve_findings(findings, by_path) if _reported(d, by_path, settings)]
+    resolved = resolve_findings(findings, by_path, unsafe_fix_edits)
+    diagnostics = [d for d in resolved if _reported(d, by_path, settings)]
     if "EVL001" in codes:
         for result in results:
             if result.error is not None and result.absolute in report_paths:
                 error = result.error
-                location = Location(error.row, error.column)
-                diagnostic = Diagnostic("EVL001", error.message, result.path, location, location)
+                row, cell = error.row, None
+                if result.cell_map is not None and result.cell_map.starts:
+                    cell, row = result.cell_map.locate(row)
+                location = Location(row, error.column)
+                diagnostic = Diagnostic("EVL001", error.message, result.path, location, location, None, cell)
                 if _reported(diagnostic, by_path, settings):
                     diagnostics.append(diagnostic)
     return sorted(diagnostics, key=Diagnostic.sort_key)
@@ -425,7 +435,9 @@ def _reported(diagnostic: Diagnostic, by_path: dict[str, FileResult], settings: 
     return not is_ignored(diagnostic.code, ignored)
 
 
-def resolve_findings(findings: list[Finding], by_path: dict[str, FileResult]) -> list[Diagnostic]:
+def resolve_findings(
+    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = True
+) -> list[Diagnostic]:
     """Give findings positions (and fixes), computing positions only for the files involved."""
     from evallint.positions import PositionTable
 
@@ -449,7 +461,10 @@ def resolve_findings(findings: list[Finding], by_path: dict[str, FileResult]) ->
                 row = ref_table.display_row(node) if ref_table is not None else "?"
                 lines.append(str(row) if file == finding.file else f"{row} of {file}")
             message = message.format(*lines)
-        fix = table.fix_for(finding)
+        if finding.fix is not None and finding.fix.applicability == "unsafe" and not unsafe_fix_edits:
+            fix = Fix("unsafe", finding.fix.message, ())  # available; edits computed only when asked for
+        else:
+            fix = table.fix_for(finding)
         cell = None
         result = by_path[finding.file]
         if result.cell_map is not None:

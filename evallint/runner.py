@@ -51,7 +51,12 @@ def run_check(options: CheckOptions) -> int:
 
     if output_format not in FORMATS:
         raise UsageError(f"output format '{output_format}' is not available; choose one of {', '.join(FORMATS)}")
-    report = run(options.paths, settings, options.jobs, use_cache=not options.no_cache)
+    needs_unsafe_edits = (
+        options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format != "concise"
+    )
+    report = run(
+        options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
+    )
     diagnostics = report.diagnostics
     outcome = None
     if options.fix or options.diff:

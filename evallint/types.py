@@ -30,6 +30,9 @@ class Edit:
 
 @dataclass(frozen=True)
 class Fix:
+    """A fix. Unsafe fixes are computed only when a run asks for them (--fix, --diff, --show-fixes,
+    formats that print fixes); otherwise ``edits`` is empty and the fix is only announced."""
+
     applicability: str  # "safe" or "unsafe"
     message: str
     edits: tuple[Edit, ...]

@@ -118,10 +118,6 @@ def test_a_broken_notebook_is_an_evl001_finding(tmp_path: Path, text: str, messa
     assert message in diagnostics[0].message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.analyse reports EVL001 at the joined-source row; it needs result.cell_map.locate() (asked of the lead)",
-)
 def test_syntax_error_in_a_cell_is_reported_in_that_cell(tmp_path: Path):
     diagnostics = lint(tmp_path, notebook(markdown("m"), code("import torch\n"), code("x = 1\n", "def broken(:\n")))
     assert [d.code for d in diagnostics] == ["EVL001"]

@@ -59,7 +59,7 @@ from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_
 from evallint.strict import strict
 
 MAX_CONTEXTS_PER_FUNCTION = 8
-MAX_ANALYSES = 20000
+MAX_ANALYSES = 100000
 MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
 NEUTRAL_CONTEXT = ContextInfo("neutral", "")
 
@@ -90,6 +90,7 @@ class Analyzer:
         self.referenced: set[str] = set()
         self._init_exit: dict[str, State | None] = {}
         self._needs_grad: dict[str, bool] = {}
+        self._free_names: dict[str, frozenset[str]] = {}
         self._regions: dict[str, Region | None] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
         extra_eval = tuple(getattr(settings, "eval_function_patterns", ()) or ())
@@ -291,6 +292,28 @@ class Analyzer:
             if words & torch_api.STEP_RECEIVER_WORDS and not words & torch_api.STEP_RECEIVER_EXCLUDE_WORDS:
                 return "step"
         return None
+
+    def free_names(self, fid: str) -> frozenset[str]:
+        """Names a function reads without binding them, with those of the same-file functions it calls."""
+        cached = self._free_names.get(fid)
+        if cached is not None:
+            return cached
+        self._free_names[fid] = frozenset()  # cycles see what is known so far
+        fref = self.project.functions[fid]
+        local = fref.info.local_names | set(fref.info.params)
+        names: set[str] = set()
+        for stmt in _all_statements(fref.info.body):
+            for value in _values_of(stmt):
+                if isinstance(value, (ir.RefValue, ir.TrainingFlagValue)):
+                    names.add(value.key.split(".")[0].split("[")[0])
+            if isinstance(stmt, ir.Call) and stmt.func is not None:
+                names.add(stmt.func.split(".")[0])
+                target = self.project.resolve(fref, stmt.func)
+                if target in self.project.functions and self.project.functions[target].file.path == fref.file.path:
+                    names |= self.free_names(target)
+        result = frozenset(name for name in names if name not in local)
+        self._free_names[fid] = result
+        return result
 
     def needs_grad(self, fref: FunctionRef) -> bool:
         """The function asks for gradients on purpose (saliency, adversarial evaluation)."""
@@ -1162,12 +1185,14 @@ class Interpreter(Walker):
                 mapping.append((param, FUNCTION_VALUE + target))
             else:
                 mapping.append((param, state.canonical(arg.key)))
-        # Closures and module globals: names the callee reads but does not bind are the caller's.
+        # Closures and module globals: names the callee (or what it calls) reads but does not bind
+        # are the caller's. Only those: the rest of the caller's state would only split the memo.
         if callee.file.path == self.file:
             bound = {callee_key for callee_key, _ in mapping}
-            for key in list(state.modes) + list(state.pending):
+            free = self.analyzer.free_names(callee.id)
+            for key in list(state.modes):
                 root = key.split(".")[0]
-                if root in bound or root in callee.info.local_names:
+                if root in bound or root not in free:
                     continue
                 if root in self.fn.info.local_names and callee.info.parent is None and self.fn.info.qualname != "<module>":
                     continue
@@ -1206,12 +1231,12 @@ class Interpreter(Walker):
             for key, pending in callee_state.pending.items():
                 if key == callee_key or key.startswith(prefix):
                     mapped_pending[caller_key + key[len(callee_key) :]] = pending
-        untouched = {
-            key: pending
-            for key, pending in state.pending.items()
-            if not any(key == ck or key.startswith(ck + ".") for _, ck in mapping)
-        }
-        state.pending = {**untouched, **mapped_pending}
+        # The callee saw every pending forward (under its own names where mapped); what it leaves
+        # pending is what is pending now (a training step inside it consumed the rest).
+        for key, pending in callee_state.pending.items():
+            if not any(key == ck or key.startswith(ck + ".") for ck, _ in mapping):
+                mapped_pending.setdefault(key, pending)
+        state.pending = mapped_pending
         state.grad = callee_state.grad
 
 
@@ -1262,6 +1287,31 @@ def _fingerprint(state: State) -> tuple:
         tuple(sorted(state.types.items())),
         state.entry,
     )
+
+
+def _values_of(stmt):
+    """The values a statement reads (arguments, receivers, assigned and returned values)."""
+    if isinstance(stmt, ir.Call):
+        yield from stmt.args
+        yield from (value for _, value in stmt.kwargs)
+        if stmt.receiver is not None:
+            yield stmt.receiver
+    elif isinstance(stmt, (ir.Assign, ir.Return)):
+        value = stmt.value
+        yield value
+        if isinstance(value, ir.TupleValue):
+            yield from value.items
+    elif isinstance(stmt, ir.With):
+        for item in stmt.items:
+            if item.call is not None:
+                yield from _values_of(item.call)
+    elif isinstance(stmt, ir.BareAttribute) and stmt.receiver is not None:
+        yield ir.RefValue(stmt.receiver)
+    elif isinstance(stmt, ir.Reveal) and stmt.key is not None:
+        yield ir.RefValue(stmt.key)
+    elif isinstance(stmt, ir.If) and stmt.cond is not None:
+        for dep in stmt.cond.deps:
+            yield ir.RefValue(dep)
 
 
 def _all_statements(body):
