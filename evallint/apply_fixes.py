@@ -181,34 +181,11 @@ def _load(path: str, absolute: str, notes: list[str]) -> _FileState | None:
 
 
 def _relint(options, settings, texts: dict[str, str]) -> list[Diagnostic]:
-    from evallint.engine import run
+    from evallint.engine import overlaid_sources, run
 
     with overlaid_sources(texts):
         # One process: worker processes would read the files from disk, not the overlay.
         return run(options.paths, settings, jobs=1).diagnostics
-
-
-@contextlib.contextmanager
-def overlaid_sources(texts: dict[str, str]):
-    """Make the engine read these texts (by absolute path) instead of the files on disk.
-
-    Fixed-but-unwritten text, or the lines flake8 read. The engine has no hook for this, so its
-    reader is swapped for the duration; callers lint with jobs=1 so no worker process misses it.
-    """
-    import evallint.engine as engine
-
-    original = engine.read_source
-
-    def read_source(absolute: str):
-        if absolute in texts:
-            return texts[absolute], None, None
-        return original(absolute)
-
-    engine.read_source = read_source
-    try:
-        yield
-    finally:
-        engine.read_source = original
 
 
 def _unified_diff(state: _FileState) -> str:

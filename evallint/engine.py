@@ -6,9 +6,11 @@ parsed becomes a ``FileResult`` with an error, reported as EVL001.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,7 +22,6 @@ from evallint.parsing.python import ParseFailure
 from evallint.selection import ignored_for_path, is_ignored, selected_codes
 from evallint.types import Diagnostic, Finding, Fix, Location
 
-VERSION_SALT = "evallint-index-1"
 
 
 @dataclass
@@ -56,11 +57,26 @@ def module_name_for(absolute: str) -> tuple[str, bool]:
     return ".".join(reversed(parts)) or path.stem, is_package
 
 
+# Texts to read instead of the files on disk, by absolute path: fixed-but-unwritten text during the
+# fix loop, or the lines flake8 read. Worker processes do not see them: lint with jobs=1 inside.
+_OVERLAYS: ContextVar[dict[str, str] | None] = ContextVar("evallint_source_overlays", default=None)
+
+
+@contextlib.contextmanager
+def overlaid_sources(texts: dict[str, str]):
+    """Read these texts instead of the files on disk while the block runs."""
+    token = _OVERLAYS.set({**(_OVERLAYS.get() or {}), **texts})
+    try:
+        yield
+    finally:
+        _OVERLAYS.reset(token)
+
+
 def read_source(absolute: str) -> tuple[str | None, CellMap | None, ParseFailure | None]:
     """Text of a file as Python (notebooks converted), or the failure to report."""
-    from evallint.parsing.notebook import NotebookError, notebook_to_python
-    from evallint.parsing.python import decode_source
-
+    overlays = _OVERLAYS.get()
+    if overlays and absolute in overlays:
+        return overlays[absolute], None, None
     try:
         with open(absolute, "rb") as handle:
             data = handle.read()

@@ -57,7 +57,7 @@ def _lint_in_project(filename: str, text: str | None, settings):
     """What `evallint FILENAME` reports (engine.run's steps), with the file's text as flake8 read it."""
     from pathlib import Path
 
-    from evallint.apply_fixes import overlaid_sources
+    from evallint.engine import overlaid_sources
     from evallint.discovery import discover, project_files
     from evallint.engine import analyse, index_file
 
