@@ -65,10 +65,11 @@ def main() -> None:
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) unsafe fixes.")
 @click.option("--diff", is_flag=True, help="Print the fixes as a diff instead of writing them.")
 @click.option("--show-fixes", is_flag=True, help="List the fixes applied or available.")
+@click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Where to keep the cache.")
 def check(paths, select, ignore, extend_select, output_format, exit_zero, config_path, jobs, statistics, quiet,
-          output_file, fix, unsafe_fixes, diff, show_fixes, no_cache, cache_dir) -> None:
+          output_file, fix, unsafe_fixes, diff, show_fixes, force_exclude, no_cache, cache_dir) -> None:
     """Lint PATHS (files or directories; default: the current directory)."""
     from evallint.runner import CheckOptions, run_check
 
@@ -90,6 +91,7 @@ def check(paths, select, ignore, extend_select, output_format, exit_zero, config
         show_fixes=show_fixes,
         no_cache=no_cache,
         cache_dir=cache_dir,
+        force_exclude=force_exclude,
     )
     try:
         status = run_check(options)

@@ -51,7 +51,8 @@ _LIST_KEYS = {
 }
 _TABLE_KEYS = {"per-file-ignores": "per_file_ignores"}
 _STRING_KEYS = {"cache-dir": "cache_dir", "output-format": "output_format"}
-KNOWN_KEYS = sorted([*_LIST_KEYS, *_TABLE_KEYS, *_STRING_KEYS])
+_BOOL_KEYS = {"force-exclude": "force_exclude"}
+KNOWN_KEYS = sorted([*_LIST_KEYS, *_TABLE_KEYS, *_STRING_KEYS, *_BOOL_KEYS])
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Settings:
     training_step_calls: tuple[str, ...] = ()
     cache_dir: str | None = None
     output_format: str | None = None
+    force_exclude: bool = False  # apply excludes to files named on the command line too
     project_root: str | None = None  # None when no pyproject.toml or .git marks a project
     config_path: str | None = None
 
@@ -150,6 +152,10 @@ def settings_from_table(table: dict, source: str) -> Settings:
             if not isinstance(value, str):
                 raise ConfigError(f"{where} must be a string")
             values[_STRING_KEYS[key]] = value
+        elif key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} must be true or false")
+            values[_BOOL_KEYS[key]] = value
         else:
             close = difflib.get_close_matches(key.replace("_", "-"), KNOWN_KEYS, n=1, cutoff=0.7)
             hint = f" (did you mean '{close[0]}'?)" if close else ""

@@ -54,6 +54,8 @@ def discover(paths: list[str], settings: Settings) -> list[SourcePath]:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"{raw}: no such file or directory")
         if path.is_file() or (path.is_symlink() and not path.exists()):
+            if settings.force_exclude and _excluded(path, spec, root, is_dir=False, with_parents=True):
+                continue  # pre-commit names files one by one; --force-exclude keeps excludes in force
             absolute = _absolute(path) if path.exists() else str(path.absolute())
             found.setdefault(absolute, SourcePath(_display(path), absolute))
             continue
@@ -106,7 +108,8 @@ def _may_be_source(file: Path) -> bool:
         return True
 
 
-def _excluded(path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool) -> bool:
+def _excluded(path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool, with_parents: bool = False) -> bool:
+    """Does an exclusion pattern match this path (or, with ``with_parents``, a directory above it)?"""
     name = path.name
     try:
         relative = path.resolve().relative_to(root).as_posix() if path.exists() else path.as_posix()
@@ -115,4 +118,8 @@ def _excluded(path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool) -> 
     candidates = [name, relative]
     if is_dir:
         candidates = [c + "/" for c in candidates] + candidates
+    if with_parents:
+        parts = relative.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            candidates += [parts[depth - 1] + "/", "/".join(parts[:depth]) + "/"]
     return any(spec.match_file(candidate) for candidate in candidates)

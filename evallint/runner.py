@@ -30,6 +30,7 @@ class CheckOptions:
     show_fixes: bool = False
     no_cache: bool = False
     cache_dir: str | None = None
+    force_exclude: bool = False
     color: bool = False
 
 
@@ -45,6 +46,7 @@ def run_check(options: CheckOptions) -> int:
         ignore=options.ignore,
         extend_select=options.extend_select,
         cache_dir=options.cache_dir,
+        force_exclude=options.force_exclude or None,
     )
     output_format = options.output_format or settings.output_format or "concise"
     from evallint.output import FORMATS

@@ -226,3 +226,17 @@ def test_skips_virtualenvs_and_build_dirs(project):
         (project / directory / "copy.py").write_text(BUGGY)
     result = evallint(".", "--no-cache", "--output-format", "json", cwd=project)
     assert {Path(i["filename"]).name for i in json.loads(result.stdout)} == {"train.py"}
+
+
+def test_force_exclude_applies_excludes_to_named_files(project):
+    (project / "generated").mkdir()
+    (project / "generated" / "model_code.py").write_text(BUGGY)
+    (project / "pyproject.toml").write_text("[tool.evallint]\nextend-exclude = ['generated/']\n")
+    named = ["generated/model_code.py", "train.py", "--no-cache", "--output-format", "json"]
+    reported = {Path(i["filename"]).name for i in json.loads(evallint(*named, cwd=project).stdout)}
+    assert reported == {"model_code.py", "train.py"}  # named files are linted, as ruff does
+    forced = json.loads(evallint(*named, "--force-exclude", cwd=project).stdout)
+    assert {Path(i["filename"]).name for i in forced} == {"train.py"}
+    (project / "pyproject.toml").write_text("[tool.evallint]\nextend-exclude = ['generated/']\nforce-exclude = true\n")
+    from_config = json.loads(evallint(*named, cwd=project).stdout)
+    assert {Path(i["filename"]).name for i in from_config} == {"train.py"}
