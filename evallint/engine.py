@@ -118,14 +118,14 @@ _NOQA_WORD = re.compile("noqa", re.IGNORECASE)
 
 def _index_text(source: SourcePath, text: str, cells: CellMap | None) -> FileResult:
     from evallint.analysis.index import index_module
-    from evallint.parsing.python import parse_python
+    from evallint.parsing.python import parse_ast
     from evallint.suppression import noqa_map
 
     result = FileResult(source.path, source.absolute, cell_map=cells)
     result.digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
     if _NOQA_WORD.search(text):  # tokenizing costs a tenth of the parse; most files have no noqa at all
         result.file_noqa, result.noqa = noqa_map(text)
-    module = parse_python(text)
+    module = parse_ast(text)
     if isinstance(module, ParseFailure):
         result.error = module
         return result

@@ -1,56 +1,61 @@
-"""Positions for the few files that have findings.
+"""Positions of the nodes findings point at, and the libcst nodes that fixes rewrite.
 
-libcst's PositionProvider costs several times the parse, so the index never
-computes it. Here a file is parsed again, the index's node numbering is
-replayed to find the nodes by ordinal, and positions are resolved once.
+The index records each node's span as CPython reports it (UTF-8 byte columns);
+here spans become 1-based character columns, which costs only reading the file.
+Fixes need libcst's tree (it keeps formatting): it is parsed only when a fix is
+built, and nodes are found in it by type and span.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from evallint.types import Finding, Fix, Location
+
+# Lines as CPython numbers them (not split at form feeds or other Unicode separators).
+_LINE = re.compile(r".*?(?:\r\n|\r|\n)|.+\Z", re.DOTALL)
+
+# CPython node type -> libcst node type, for the nodes findings point at.
+_LIBCST_TYPE = {"withitem": "WithItem"}
 
 
 @dataclass
 class PositionTable:
     path: str
     ranges: dict[int, tuple[Location, Location]]
-    module: cst.Module | None
-    nodes: list[cst.CSTNode]
-    positions: object
     cell_map: object
     source: str
+    spans: tuple = ()
+    kinds: tuple = ()
+    lines: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, result, wanted: set[int]) -> "PositionTable":
-        from evallint.analysis.index import collect_nodes
-        from evallint.engine import module_name_for, read_source
-        from evallint.parsing.python import parse_python
+        from evallint.engine import read_source
 
+        index = result.index
         text, _cells, failure = read_source(result.absolute)
-        empty = cls(result.path, {}, None, [], {}, result.cell_map, text or "")
-        if failure is not None or text is None:
-            return empty
-        module = parse_python(text)
-        if not isinstance(module, cst.Module):
-            return empty
-        name, is_package = module_name_for(result.absolute)
-        nodes = collect_nodes(result.path, name, is_package, module)
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        ranges = {}
+        if failure is not None or text is None or index is None:
+            return cls(result.path, {}, result.cell_map, text or "")
+        lines = _LINE.findall(text)
+        table = cls(result.path, {}, result.cell_map, text, index.spans, index.kinds, lines)
         for ordinal in wanted:
-            if 0 <= ordinal < len(nodes):
-                code_range = positions.get(nodes[ordinal])
-                if code_range is not None:
-                    ranges[ordinal] = (
-                        Location(code_range.start.line, code_range.start.column + 1),
-                        Location(code_range.end.line, code_range.end.column + 1),
-                    )
-        return cls(result.path, ranges, module, nodes, positions, result.cell_map, text)
+            if 0 <= ordinal < len(index.spans):
+                line, column, end_line, end_column = index.spans[ordinal]
+                table.ranges[ordinal] = (
+                    Location(line, table.character_column(line, column) + 1),
+                    Location(end_line, table.character_column(end_line, end_column) + 1),
+                )
+        return table
+
+    def character_column(self, line: int, byte_column: int) -> int:
+        """CPython counts UTF-8 bytes; people (and libcst) count characters."""
+        if not 1 <= line <= len(self.lines):
+            return byte_column
+        prefix = self.lines[line - 1].encode("utf-8", "surrogatepass")[:byte_column]
+        return len(prefix.decode("utf-8", "replace"))
 
     def display_row(self, ordinal: int) -> str:
         span = self.ranges.get(ordinal)
@@ -75,3 +80,53 @@ class PositionTable:
             if strict():
                 raise
             return None
+
+    # -- libcst, for fixes only ---------------------------------------------------------------
+
+    @cached_property
+    def module(self):
+        import libcst as cst
+
+        from evallint.parsing.python import parse_python
+
+        if self.cell_map is not None or not self.source:
+            return None  # notebooks are not rewritten
+        module = parse_python(self.source)
+        return module if isinstance(module, cst.Module) else None
+
+    @cached_property
+    def positions(self):
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+    @cached_property
+    def nodes(self) -> "_NodesBySpan":
+        return _NodesBySpan(self)
+
+
+class _NodesBySpan:
+    """``table.nodes[ordinal]``: the libcst node of the same type and span as the indexed node."""
+
+    def __init__(self, table: PositionTable) -> None:
+        self.table = table
+        self.by_span: dict[tuple, object] = {}
+        self.by_start: dict[tuple, object] = {}
+        for node, code_range in table.positions.items():
+            kind = type(node).__name__
+            start = (code_range.start.line, code_range.start.column)
+            end = (code_range.end.line, code_range.end.column)
+            self.by_span.setdefault((kind, start, end), node)
+            self.by_start.setdefault((kind, start), node)
+
+    def __len__(self) -> int:
+        return len(self.table.spans)
+
+    def __getitem__(self, ordinal: int):
+        line, column, end_line, end_column = self.table.spans[ordinal]
+        kind = self.table.kinds[ordinal]
+        kind = _LIBCST_TYPE.get(kind, kind)
+        start = (line, self.table.character_column(line, column))
+        end = (end_line, self.table.character_column(end_line, end_column))
+        node = self.by_span.get((kind, start, end))
+        return node if node is not None else self.by_start.get((kind, start))

@@ -1,6 +1,6 @@
 """The plain-data summary of one file: a small structured IR of every function body.
 
-The index (phase 1) turns a libcst tree into these records; everything after it
+The index (phase 1) turns a CPython syntax tree into these records; everything after it
 (call graph, summaries, flow, facts, rules) reads only these records, so they
 can be computed in parallel worker processes and cached by content hash.
 
@@ -9,8 +9,8 @@ Expressions are reduced to what matters for mode and grad analysis:
   expression is not a plain name chain);
 - a *key* is a chain with wrappers removed (``model.module`` -> ``model``,
   ``DDP(model)`` -> ``model``), the way pyright keys reference expressions;
-- nodes are identified by an ordinal (see ``index.NodeNumbering``), so positions
-  are computed later and only for files with findings.
+- nodes are identified by an ordinal; ``FileIndex.spans`` gives each one's source
+  span, so diagnostics get positions without parsing the file again.
 """
 
 from __future__ import annotations
@@ -235,3 +235,7 @@ class FileIndex:
     noqa_file: bool = False
     node_count: int = 0
     module_globals: frozenset[str] = field(default=frozenset())
+    # Per node ordinal: (line, UTF-8 column, end line, end UTF-8 column) as CPython reports them,
+    # and the CPython node type ("Call", "Attribute", "withitem"...), to find it again for fixes.
+    spans: tuple[tuple[int, int, int, int], ...] = ()
+    kinds: tuple[str, ...] = ()

@@ -227,7 +227,8 @@ class Analyzer:
         return False
 
     def analyze(self, fid: str, entry: State, ctx: ContextInfo, caller: CallerInfo | None) -> Summary | None:
-        key = (fid, _fingerprint(entry), ctx.kind, ctx.label)
+        # The context's kind decides facts; its label only words messages (the first caller's is kept).
+        key = (fid, _fingerprint(entry), ctx.kind)
         if key in self.memo:
             return self.memo[key]
         if fid in self.stack or self.analyses >= MAX_ANALYSES or len(self.stack) >= MAX_CALL_DEPTH:

@@ -1,9 +1,11 @@
-"""Parse Python source with libcst, turning every failure into a ``ParseFailure`` value.
+"""Parse Python source, turning every failure into a ``ParseFailure`` value.
 
-CPython's own parser runs first: it is an order of magnitude cheaper than
-libcst and rejects at once the inputs on which libcst's native parser crashes
-the process or runs for minutes (thousands of nested brackets, very long
-operator chains). Its messages are also the ones Python users know.
+The index reads CPython's own tree (``parse_ast``): it is an order of magnitude
+cheaper than libcst, and its messages are the ones Python users know. libcst
+(``parse_python``) is used only to build fixes, which must keep formatting; CPython
+checks the text first, rejecting at once the inputs on which libcst's native
+parser crashes the process or runs for minutes (thousands of nested brackets,
+very long operator chains).
 
 CPython accepts some inputs that libcst cannot take: a chain of a few thousand
 ``and``/``or`` operands is one flat node for CPython but a left-nested tree for
@@ -170,7 +172,8 @@ def _string_parts(node: ast.AST, lines: list[str]) -> int:
     return max(parts, 1)
 
 
-def parse_python(text: str) -> cst.Module | ParseFailure:
+def parse_ast(text: str) -> ast.Module | ParseFailure:
+    """CPython's tree, for the index; anything evallint cannot take is a ``ParseFailure``."""
     if "\x00" in text:
         row = text.count("\n", 0, text.index("\x00")) + 1
         return ParseFailure("source contains a NUL byte", row, 1)
@@ -184,6 +187,14 @@ def parse_python(text: str) -> cst.Module | ParseFailure:
         )
     except (RecursionError, MemoryError, ValueError, OverflowError) as error:
         return ParseFailure(f"source is too deeply nested or too large to parse ({type(error).__name__})")
+    return tree
+
+
+def parse_python(text: str) -> cst.Module | ParseFailure:
+    """libcst's tree, for fixes (which must keep formatting); CPython checks the text first."""
+    tree = parse_ast(text)
+    if isinstance(tree, ParseFailure):
+        return tree
     depth, row = nesting_depth(tree, text)
     if depth > MAX_NESTING:
         return ParseFailure(f"source is nested too deeply for evallint to analyse (more than {MAX_NESTING} levels)", row)
