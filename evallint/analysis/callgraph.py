@@ -65,6 +65,7 @@ class ProjectIndex:
             self.toplevel[f.path] = top
             self.imports[f.path] = {imp.local: self._absolute(f, imp) for imp in f.imports}
         self._bases_cache: dict[str, tuple[str, ...]] = {}
+        self._qualified: dict[tuple[str, str], str] = {}
         self._all_bases_cache: dict[str, frozenset[str]] = {}
         self._method_cache: dict[tuple[str, str, bool], str | None] = {}
         self._overrides_cache: dict[tuple[str, str], list[str]] = {}
@@ -88,6 +89,13 @@ class ProjectIndex:
 
     def qualify(self, path: str, chain: str) -> str:
         """The absolute dotted name a chain stands for in a file: ``nn.Linear`` -> ``torch.nn.Linear``."""
+        key = (path, chain)
+        found = self._qualified.get(key)
+        if found is None:
+            found = self._qualified[key] = self._qualify(path, chain)
+        return found
+
+    def _qualify(self, path: str, chain: str) -> str:
         root, _, rest = chain.partition(".")
         target = self.imports.get(path, {}).get(root)
         if target is None:

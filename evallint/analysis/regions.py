@@ -6,6 +6,8 @@ analysis; this module only reads identifiers, so it stays a table lookup.
 
 from __future__ import annotations
 
+import functools
+
 from evallint.analysis.index import identifier_words
 
 EVAL_FUNCTION_WORDS = frozenset(
@@ -150,6 +152,7 @@ def is_eval_loader(words: tuple[str, ...]) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=65536)
 def looks_like_model(key: str) -> bool:
     """``model``, ``self.net_g``, ``teacher_model``: names people give to modules."""
     if key.split(".")[0] == "cls":

@@ -59,6 +59,7 @@ from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_
 from evallint.strict import strict
 
 MAX_CONTEXTS_PER_FUNCTION = 8
+_GRAD_ON_BY_DEFAULT = frozenset({Poss(GRAD_ON, Origin(DEFAULT))})
 MAX_ANALYSES = 100000
 MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
 NEUTRAL_CONTEXT = ContextInfo("neutral", "")
@@ -168,7 +169,8 @@ class Analyzer:
 
     def root_entry(self, fref: FunctionRef) -> State:
         entry = State(entry=Origin(ENTRY, fref.file.path, fref.info.node, fref.info.qualname))
-        entry.grad = frozenset({Poss(GRAD_ON, Origin(DEFAULT, fref.file.path, fref.info.node, fref.info.qualname))})
+        # Grad is on by default; one shared origin keeps callees' memo entries from splitting per caller.
+        entry.grad = _GRAD_ON_BY_DEFAULT
         if self.module_grad_off(fref.file):
             entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
         unseen_callers = fref.id in self.referenced or self.overrides_framework_method(fref)
@@ -209,7 +211,7 @@ class Analyzer:
         if init is not None:
             fref = self.project.functions[init]
             entry = State(entry=Origin(ENTRY, fref.file.path, fref.info.node, fref.info.qualname))
-            entry.grad = frozenset({Poss(GRAD_ON, Origin(DEFAULT))})
+            entry.grad = _GRAD_ON_BY_DEFAULT
             summary = self.analyze(init, entry, NEUTRAL_CONTEXT, None)
             result = summary.exit if summary is not None else None
         self._init_exit[class_id] = result
@@ -1287,6 +1289,7 @@ def _fingerprint(state: State) -> tuple:
         tuple(sorted((k, p.node, p.modes, p.grad) for k, p in state.pending.items())),
         tuple(sorted(state.types.items())),
         state.entry,
+        state.unknown_roots,
     )
 
 
