@@ -408,3 +408,38 @@ def test_noqa_rows_in_a_file_with_lone_cr_newlines(tmp_path):
     source = buggy("\r").replace(b"for x in loader]", b"for x in loader]  # noqa: EVL101")
     found = _codes_by_file(_lint_alone(tmp_path, "old_mac.py", source))
     assert [(d.location.row, d.code) for d in found["old_mac.py"]] == [(BUGGY_ROW, "EVL201")]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "foreign_pickle", "directory"])
+def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path, damage):
+    import pickle
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "good.py").write_bytes(buggy())
+    (project / "broken.py").write_bytes(SEED + b"def f(:\n")
+    (project / "clean.py").write_bytes(b"import torch\nmodel.eval()\n")
+    cache = tmp_path / "cache"
+    args = (".", "--output-format", "json", "--cache-dir", str(cache))
+    expected = _json(_cli(".", "--no-cache", "--output-format", "json", cwd=project))
+    assert _json(_cli(*args, cwd=project)) == expected  # fills the cache
+    entries = [path for path in cache.rglob("*") if path.is_file()]
+    assert entries, "the run wrote no cache entries"
+    for path in entries:
+        if damage == "garbage":
+            path.write_bytes(os.urandom(64))
+        elif damage == "truncated":
+            path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+        elif damage == "empty":
+            path.write_bytes(b"")
+        elif damage == "foreign_pickle":
+            path.write_bytes(pickle.dumps({"not": "an evallint entry"}))
+        else:
+            path.unlink()
+            path.mkdir()
+    damaged = _cli(*args, cwd=project)
+    assert damaged.returncode == 1 and _json(damaged) == expected
+    if damage == "directory":
+        shutil.rmtree(cache)
+    assert _json(_cli(*args, cwd=project)) == expected  # and again, from whatever the cache holds now
