@@ -443,3 +443,29 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path, damage):
     if damage == "directory":
         shutil.rmtree(cache)
     assert _json(_cli(*args, cwd=project)) == expected  # and again, from whatever the cache holds now
+
+
+@pytest.mark.parametrize("moment", ["before_rename", "during_write"])
+def test_an_interrupted_fix_leaves_the_old_file(tmp_path, monkeypatch, moment):
+    from evallint import apply_fixes
+    from evallint.runner import CheckOptions, run_check
+
+    source = b"import torch\n\ndef validate(model, loader):\n    model.eval\n    return [model(x) for x in loader]\n"
+    path = tmp_path / "train.py"
+    path.write_bytes(source)
+    if moment == "before_rename":
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(apply_fixes.os, "replace", interrupted)
+    else:
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(apply_fixes.os, "fsync", interrupted)
+    options = CheckOptions(paths=[str(tmp_path)], fix=True, no_cache=True, output_file=str(tmp_path / "report"))
+    with pytest.raises(KeyboardInterrupt):
+        run_check(options)
+    assert path.read_bytes() == source
+    monkeypatch.undo()
+    run_check(CheckOptions(paths=[str(tmp_path / "train.py")], fix=True, no_cache=True,
+                           output_file=str(tmp_path / "report")))
+    assert b"model.eval()\n" in path.read_bytes()
