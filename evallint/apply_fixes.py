@@ -185,7 +185,7 @@ def _relint(options, settings, texts: dict[str, str]) -> list[Diagnostic]:
 
     with overlaid_sources(texts):
         # One process: worker processes would read the files from disk, not the overlay.
-        return run(options.paths, settings, jobs=1).diagnostics
+        return run(options.paths, settings, jobs=1, unsafe_fix_edits=options.unsafe_fixes).diagnostics
 
 
 def _unified_diff(state: _FileState) -> str:

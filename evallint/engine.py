@@ -333,7 +333,7 @@ def run(
     *,
     use_cache: bool = False,
     prescreen: bool = True,
-    unsafe_fix_edits: bool = True,
+    unsafe_fix_edits: bool = False,
 ) -> LintReport:
     """Lint ``paths``. ``use_cache`` reads and writes the cache (the CLI turns it on; the API leaves it off)."""
     from evallint.config import load_settings
@@ -401,7 +401,7 @@ def _store_run(cache, sources, settings, report_paths, run_options, diagnostics:
 
 
 def analyse(
-    results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = True
+    results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = False
 ) -> list[Diagnostic]:
     """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are announced, not computed
     (computing one rewrites the whole module; concise output only counts them)."""
@@ -452,7 +452,7 @@ def _reported(diagnostic: Diagnostic, by_path: dict[str, FileResult], settings: 
 
 
 def resolve_findings(
-    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = True
+    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = False
 ) -> list[Diagnostic]:
     """Give findings positions (and fixes), computing positions only for the files involved."""
     from evallint.positions import PositionTable
