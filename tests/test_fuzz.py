@@ -24,6 +24,9 @@ from pathlib import Path
 import hypothesmith
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from unittest import mock
+
+from evallint import apply_fixes
 
 from evallint.config import Settings
 from evallint.engine import lint_paths
@@ -240,6 +243,23 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+def _assert_changed_only(old: str, new: str, touched: set[int]) -> None:
+    """Everything outside the rows the round's edits named is byte-for-byte the same."""
+    old_lines, new_lines = _lines(old), _lines(new)
+    prefix = 0
+    while prefix < min(len(old_lines), len(new_lines)) and old_lines[prefix] == new_lines[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old_lines), len(new_lines)) - prefix and old_lines[-1 - suffix] == new_lines[-1 - suffix]:
+        suffix += 1
+    first_changed_row, last_changed_row = prefix + 1, len(old_lines) - suffix
+    if last_changed_row >= first_changed_row:  # some original rows were replaced, not only new ones inserted
+        assert min(touched) <= first_changed_row and last_changed_row <= max(touched), (
+            touched, first_changed_row, last_changed_row, old, new)
+    else:  # pure insertion: it lies next to a row an edit named
+        assert min(touched) - 1 <= first_changed_row <= max(touched) + 1, (touched, first_changed_row, old, new)
+
+
 @budget(ci=40, long=800)
 @given(program=training_programs(), form=file_forms())
 def test_fixes_parse_stay_local_keep_the_file_form_and_settle(program, form):
@@ -248,13 +268,25 @@ def test_fixes_parse_stay_local_keep_the_file_form_and_settle(program, form):
     root = _project({"train.py": original, "bystander.py": bystander})
     os.chmod(root / "train.py", form["mode"])
     bystander_stat = os.stat(root / "bystander.py")
-    before = _lint(root)
-
-    notes = _fix(root)
-    assert "would not parse" not in notes, notes
-    assert "not written" not in notes, notes
+    # One round of the fix loop at a time, so that each round's edits can be checked against what it changed.
+    rounds, round_limit = 0, apply_fixes.MAX_ROUNDS
+    with mock.patch.object(apply_fixes, "MAX_ROUNDS", 1):
+        while True:
+            before_round = (root / "train.py").read_bytes()
+            touched = _touched_rows(_lint(root), "train.py")
+            notes = _fix(root)
+            assert "would not parse" not in notes, notes
+            assert "not written" not in notes, notes
+            after_round = (root / "train.py").read_bytes()
+            if after_round == before_round:
+                break
+            rounds += 1
+            assert rounds <= round_limit, "the fixes do not settle"
+            assert touched, "a file was rewritten although no finding had a fix"
+            _assert_changed_only(before_round.decode(form["encoding"]), after_round.decode(form["encoding"]), touched)
     fixed = (root / "train.py").read_bytes()
     encoding = form["encoding"]
+    event("fixes written" if fixed != original else "nothing to fix")
 
     # The bytes still decode the same way and parse.
     if encoding == "utf-8-sig":
@@ -274,29 +306,6 @@ def test_fixes_parse_stay_local_keep_the_file_form_and_settle(program, form):
     assert (after_stat.st_ino, after_stat.st_mtime_ns) == (bystander_stat.st_ino, bystander_stat.st_mtime_ns)
     assert (root / "bystander.py").read_bytes() == bystander
     assert not list(root.glob(".evallint-*")), "a temporary file was left behind"
-
-    event("fixes written" if fixed != original else "nothing to fix")
-    # Everything outside the edited rows is byte-for-byte the same.
-    if fixed != original:
-        original_text = original.decode(encoding)
-        touched = _touched_rows(before, "train.py")
-        assert touched, "a file was rewritten although no finding had a fix"
-        old_lines, new_lines = _lines(original_text), _lines(text)
-        kept_prefix = 0
-        while kept_prefix < min(len(old_lines), len(new_lines)) and old_lines[kept_prefix] == new_lines[kept_prefix]:
-            kept_prefix += 1
-        kept_suffix = 0
-        while (
-            kept_suffix < min(len(old_lines), len(new_lines)) - kept_prefix
-            and old_lines[-1 - kept_suffix] == new_lines[-1 - kept_suffix]
-        ):
-            kept_suffix += 1
-        first_changed_row = kept_prefix + 1
-        last_changed_row = len(old_lines) - kept_suffix
-        # The changed region of the original lies within the span of rows the fixes named.
-        if last_changed_row >= first_changed_row:
-            assert min(touched) <= first_changed_row and last_changed_row <= max(touched), (
-                touched, first_changed_row, last_changed_row, original_text, text)
 
     # A second run has nothing left to fix and changes nothing.
     _fix(root)
