@@ -224,6 +224,11 @@ def write_atomically(absolute: str, text: str, encoding: str) -> str | None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         return error.strerror or str(error)
+    except BaseException:
+        # Interrupted (Ctrl-C): the original is intact; leave no temporary file behind either.
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return None
 
 

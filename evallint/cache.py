@@ -6,7 +6,10 @@ files (so an edited checkout never reads results of older code), the settings
 that the per-file summaries depend on, and the entry format.
 
 Entries are never trusted: each file holds a magic header, the format, a
-checksum of the payload and the payload (a pickle that repeats its own key).
+keyed checksum of the payload and the payload (a pickle that repeats its own key).
+The checksum key is a secret of the user's, kept outside every project
+(``$XDG_CACHE_HOME/evallint/secret``), so an entry a repository ships, or anyone
+else wrote, fails the check and is never unpickled.
 A damaged, truncated, foreign or unreadable entry is ignored and rebuilt; any
 exception while loading one counts as a miss. Writes go to a temporary file
 first and are renamed into place, so readers see an old entry or a new one.
@@ -16,6 +19,7 @@ A cache directory that cannot be written is used read-only, silently.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import pickle
 import tempfile
@@ -50,6 +54,34 @@ def code_fingerprint() -> str:
     return _digest("\n".join(parts).encode())
 
 
+def user_secret() -> bytes:
+    """32 random bytes private to this user (created once, mode 0600); per process if that fails."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "evallint", "secret")
+    try:
+        with open(path, "rb") as handle:
+            secret = handle.read()
+        if len(secret) == 32:
+            return secret
+    except OSError:
+        pass
+    secret = os.urandom(32)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secret)
+    except OSError:
+        try:  # another process created it first
+            with open(path, "rb") as handle:
+                stored = handle.read()
+            if len(stored) == 32:
+                return stored
+        except OSError:
+            pass
+    return secret
+
+
 def cache_directory(settings) -> Path:
     if settings.cache_dir:
         directory = Path(settings.cache_dir)
@@ -64,6 +96,7 @@ class Cache:
         self.directory = Path(directory)
         self.salt = salt.encode()
         self._writable: bool | None = None
+        self._secret: bytes | None = None  # read on first use, not when the cache is merely set up
 
     @classmethod
     def for_settings(cls, settings) -> Cache:
@@ -79,6 +112,11 @@ class Cache:
     def run_key(self, *parts: str) -> str:
         return _digest(b"run", self.salt, *(part.encode("utf-8", "surrogatepass") for part in parts))
 
+    def _checksum(self, payload: bytes) -> bytes:
+        if self._secret is None:
+            self._secret = user_secret()
+        return hashlib.blake2b(payload, key=self._secret, digest_size=32).digest()
+
     def _path(self, key: str) -> Path:
         return self.directory / f"v{FORMAT}" / key[:2] / key[2:]
 
@@ -93,7 +131,7 @@ class Cache:
         if len(blob) < _HEADER or not blob.startswith(MAGIC) or blob[len(MAGIC)] != FORMAT:
             return None
         checksum, payload = blob[len(MAGIC) + 1 : _HEADER], blob[_HEADER:]
-        if hashlib.blake2b(payload, digest_size=32).digest() != checksum:
+        if not hmac.compare_digest(self._checksum(payload), checksum):
             return None
         try:
             stored_key, value = pickle.loads(payload)
@@ -108,7 +146,7 @@ class Cache:
             payload = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
             return
-        blob = MAGIC + bytes([FORMAT]) + hashlib.blake2b(payload, digest_size=32).digest() + payload
+        blob = MAGIC + bytes([FORMAT]) + self._checksum(payload) + payload
         target = self._path(key)
         try:
             if self._writable is None:

@@ -231,8 +231,8 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
                 try:
                     for index, outcome in zip(chunk, future.result()):
                         outcomes[index] = outcome
-                except BrokenProcessPool:
-                    pass
+                except Exception:
+                    pass  # a dead worker, or a result that cannot come back: these files are retried below
     except BrokenProcessPool:
         pass
     remaining = [i for i, outcome in enumerate(outcomes) if outcome is None]
@@ -247,6 +247,8 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
                 except BrokenProcessPool:
                     culprit = i
                     break
+                except Exception:
+                    outcomes[i] = _crashed(tasks[i])  # its result could not be sent back
         if culprit is not None:
             outcomes[culprit] = _crashed(tasks[culprit])
         remaining = [i for i in remaining if outcomes[i] is None]

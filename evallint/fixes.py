@@ -161,6 +161,17 @@ def _disables_grad(with_node: cst.With) -> bool:
     return any(_dotted(item.item).rsplit(".", 1)[-1] in _GRAD_OFF_CONTEXTS for item in with_node.items)
 
 
+def _enables_grad(with_node: cst.With) -> bool:
+    for item in with_node.items:
+        call = item.item
+        if isinstance(call, cst.Call):
+            func = call.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+            if name in ("enable_grad", "set_grad_enabled"):
+                return True
+    return False
+
+
 def _anchor(node: cst.CSTNode, chain: Sequence[cst.CSTNode], include_grad_with: bool):
     """The evaluation construct around a forward: the innermost loop (or no_grad block), else its statement."""
     function = _enclosing_function(chain)
@@ -290,14 +301,28 @@ def _torch_name(module: cst.Module) -> str | None:
 
 
 def _edits_between(old: str, new: str) -> list[Edit]:
-    """Each changed run of lines as one edit replacing whole lines of ``old``."""
+    """Each changed run of lines as one edit replacing whole lines of ``old``.
+
+    The lines both texts share at the start and at the end are set aside first, so the
+    line diff only sees the few lines around the fix (a full diff of a large file with
+    many identical lines is quadratic).
+    """
     old_lines, new_lines = split_lines(old), split_lines(new)
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    head = 0
+    limit = min(len(old_lines), len(new_lines))
+    while head < limit and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    old_middle = old_lines[head : len(old_lines) - tail]
+    new_middle = new_lines[head : len(new_lines) - tail]
+    matcher = difflib.SequenceMatcher(None, old_middle, new_middle, autojunk=False)
     edits = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        edits.append(Edit("".join(new_lines[j1:j2]), Location(i1 + 1, 1), Location(i2 + 1, 1)))
+        edits.append(Edit("".join(new_middle[j1:j2]), Location(head + i1 + 1, 1), Location(head + i2 + 1, 1)))
     return edits
 
 
@@ -388,6 +413,8 @@ def _wrap_no_grad(table, node, spec):
     """EVL201: `@torch.no_grad()` on a pure evaluation function, else `with torch.no_grad():` around its loop."""
     chain = _ancestors(table.module, node)
     function = _enclosing_function(chain)
+    if any(isinstance(a, cst.With) and _enables_grad(a) for a in chain if a is not function):
+        return []  # an inner enable_grad()/set_grad_enabled(...) would override any no_grad() around it
     torch_name = _torch_name(table.module)
     needs_torch = torch_name is None
     torch_name = torch_name or "torch"

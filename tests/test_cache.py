@@ -142,3 +142,33 @@ def test_the_cli_reads_cache_dir_and_no_cache(project, tmp_path):
     assert _entries(cache_dir)
     second = subprocess.run(command + ["--no-cache"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert second.stdout == first.stdout
+
+
+def test_an_entry_written_with_another_users_secret_is_never_unpickled(tmp_path, monkeypatch):
+    """A repository can ship a `.evallint_cache/`: its entries must not run code when loaded."""
+    import pickle
+
+    from evallint import cache as cache_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "attacker-home"))
+    attacker = cache_module.Cache(tmp_path / "shipped_cache", "salt")
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    key = "ab" * 20
+    attacker.store(key, "harmless")
+    entry = attacker._path(key)
+    blob = entry.read_bytes()
+    forged = pickle.dumps((key, Payload()))
+    header = blob[: len(cache_module.MAGIC) + 1]
+    entry.write_bytes(header + attacker._checksum(forged) + forged)
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "victim-home"))
+    victim = cache_module.Cache(tmp_path / "shipped_cache", "salt")
+    assert victim.load(key) is None
+    assert not (tmp_path / "pwned").exists()
+    # The victim's own entries still work.
+    victim.store(key, "mine")
+    assert victim.load(key) == "mine"

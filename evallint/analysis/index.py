@@ -19,6 +19,7 @@ from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAP
 _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _MAX_CONDITION_TEXT = 200
 _NO_LITERAL = object()
+MAX_IR_DEPTH = 100
 
 
 def identifier_words(name: str) -> list[str]:
@@ -75,6 +76,7 @@ class Indexer:
         self.classes: list[ir.ClassInfo] = []
         self.imports: list[ir.Import] = []
         self.scope = _Scope("<module>", None, None)
+        self.depth = 0
 
     def number(self, node: ast.AST, anchor: ast.AST | None = None) -> int:
         """A new ordinal for ``node``, remembering where it is (``anchor`` gives the span if set)."""
@@ -125,10 +127,19 @@ class Indexer:
     # -- statements ----------------------------------------------------------------
 
     def block(self, statements: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
+        self.enter()
         out: list[ir.Stmt] = []
         for statement in statements:
             self.statement(statement, out)
+        self.depth -= 1
         return tuple(out)
+
+    def enter(self) -> None:
+        """One level deeper in the IR; past MAX_IR_DEPTH the file is reported instead of analysed
+        (the walks over the IR, and passing it between processes, recurse)."""
+        self.depth += 1
+        if self.depth > MAX_IR_DEPTH:
+            raise RecursionError(f"more than {MAX_IR_DEPTH} nested blocks or conditional expressions")
 
     def statement(self, node: ast.stmt, out: list[ir.Stmt]) -> None:
         kind = type(node)
@@ -426,8 +437,10 @@ class Indexer:
             self.value(expr.test, out)
             body: list[ir.Stmt] = []
             orelse: list[ir.Stmt] = []
+            self.enter()
             self.value(expr.body, body)
             self.value(expr.orelse, orelse)
+            self.depth -= 1
             if body or orelse:
                 out.append(ir.If(self.number(expr), self.condition(expr.test), tuple(body), tuple(orelse)))
             return ir.OTHER

@@ -15,15 +15,12 @@ def check(facts: ProjectFacts):
             continue
         if any(p.value == UNKNOWN for p in forward.grad):
             continue
-        enabled = sorted(p for p in forward.grad if p.value == GRAD_ON)
+        # Grad turned on explicitly (enable_grad(), set_grad_enabled(True)) is a choice, not an oversight.
+        enabled = sorted(p for p in forward.grad if p.value == GRAD_ON and p.origin.kind != CONTEXT)
         if not enabled:
             continue
         refs = MessageRefs()
-        origin = enabled[0].origin
-        if origin.kind == CONTEXT:
-            evidence = f"{origin.detail.split('.')[-1]}() at line {refs.line(origin.file, origin.node)} enables autograd"
-        else:
-            evidence = "nothing on this path disables autograd (torch.no_grad(), torch.inference_mode())"
+        evidence = "nothing on this path disables autograd (torch.no_grad(), torch.inference_mode())"
         message = (
             f"{forward.key} runs in {forward.context.label} with autograd enabled: {evidence}, so every forward "
             f"builds a graph nobody uses{describe_caller(forward.caller, refs)}"
@@ -74,7 +71,8 @@ adversarial evaluation) must not be changed, although evallint already skips reg
 `torch.autograd.grad` or `requires_grad_()`.
 
 ## Known problems
-`model.generate(...)` (Hugging Face) disables grad itself and is not reported. A grad mode set by a
+`model.generate(...)` (Hugging Face) disables grad itself and is not reported, and neither is
+grad turned on explicitly (`torch.enable_grad()`, `torch.set_grad_enabled(True)`), a choice. A grad mode set by a
 library call evallint cannot see is treated as unknown and not reported.
 ''',
     valid=(
@@ -94,6 +92,15 @@ def test_epoch(model, loader):
     model.eval()
     with torch.inference_mode():
         for x in loader:
+            out = model(x)
+''',
+        '''
+import torch
+
+def validate_with_input_gradients(model, loader):
+    model.eval()
+    for x in loader:
+        with torch.enable_grad():
             out = model(x)
 ''',
     ),
