@@ -89,8 +89,6 @@ name, called from a neutral place, is not checked. A mode switched by code evall
 ''',
     valid=(
         '''
-import torch
-
 def validate(model, loader):
     model.eval()
     with torch.no_grad():
@@ -98,8 +96,6 @@ def validate(model, loader):
             out = model(x)
 ''',
         '''
-import torch
-
 def evaluate(model, loader):
     with torch.no_grad():
         return [model(x) for x in loader]
@@ -111,18 +107,14 @@ def main(model, loader):
     ),
     invalid=(
         '''
-import torch
-
 def validate(model, loader):
     with torch.no_grad():
         for x, y in loader:
             out = model(x)  # EVL101
 ''',
         '''
-import torch
-from torch import nn
 
-model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5))
 val_loader = [torch.randn(2, 4)]
 with torch.no_grad():
     for x in val_loader:

@@ -107,8 +107,6 @@ kept in eval on purpose and is not reported.
 ''',
     valid=(
         '''
-import torch
-
 def validate(model, loader):
     model.eval()
     with torch.no_grad():
@@ -127,8 +125,6 @@ def fit(model, optimizer, train_loader, val_loader):
     ),
     invalid=(
         '''
-import torch
-
 def validate(model, loader):
     model.eval()
     with torch.no_grad():

@@ -77,8 +77,6 @@ library call evallint cannot see is treated as unknown and not reported.
 ''',
     valid=(
         '''
-import torch
-
 @torch.no_grad()
 def evaluate(model, loader):
     model.eval()
@@ -86,8 +84,6 @@ def evaluate(model, loader):
         out = model(x)
 ''',
         '''
-import torch
-
 def test_epoch(model, loader):
     model.eval()
     with torch.inference_mode():
@@ -95,8 +91,6 @@ def test_epoch(model, loader):
             out = model(x)
 ''',
         '''
-import torch
-
 def validate_with_input_gradients(model, loader):
     model.eval()
     for x in loader:
@@ -106,8 +100,6 @@ def validate_with_input_gradients(model, loader):
     ),
     invalid=(
         '''
-import torch
-
 def evaluate(model, loader):
     model.eval()
     for x in loader:

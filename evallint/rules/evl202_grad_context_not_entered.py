@@ -64,8 +64,6 @@ statement has no automatic fix: which code it was meant to cover is unknown.
 ''',
     valid=(
         '''
-import torch
-
 with torch.no_grad():
     y = 1
 torch.set_grad_enabled(False)
@@ -73,8 +71,6 @@ torch.set_grad_enabled(False)
     ),
     invalid=(
         '''
-import torch
-
 torch.no_grad()  # EVL202
 with torch.inference_mode:  # EVL202
     y = 1
