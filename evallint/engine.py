@@ -7,7 +7,6 @@ parsed becomes a ``FileResult`` with an error, reported as EVL001.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 from contextvars import ContextVar
@@ -33,7 +32,6 @@ class FileResult:
     file_noqa: bool = False
     noqa: dict[int, frozenset[str]] = field(default_factory=dict)
     cell_map: CellMap | None = None
-    digest: str = ""
 
 
 @dataclass
@@ -122,7 +120,6 @@ def _index_text(source: SourcePath, text: str, cells: CellMap | None) -> FileRes
     from evallint.suppression import noqa_map
 
     result = FileResult(source.path, source.absolute, cell_map=cells)
-    result.digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
     if _NOQA_WORD.search(text):  # tokenizing costs a tenth of the parse; most files have no noqa at all
         result.file_noqa, result.noqa = noqa_map(text)
     module = parse_ast(text)

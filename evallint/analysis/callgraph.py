@@ -285,6 +285,3 @@ class ProjectIndex:
         cached = frozenset(seen)
         self._all_bases_cache[class_id] = cached
         return cached
-
-    def defines_method(self, class_id: str, name: str) -> bool:
-        return self.method_of(class_id, name) is not None

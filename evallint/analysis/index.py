@@ -118,8 +118,6 @@ class Indexer:
             imports=tuple(self.imports),
             functions=tuple(self.functions),
             classes=tuple(self.classes),
-            node_count=len(self.spans),
-            module_globals=frozenset(module_scope.assigned),
             spans=tuple(self.spans),
             kinds=tuple(self.kinds),
         )

@@ -15,7 +15,7 @@ Expressions are reduced to what matters for mode and grad analysis:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Union
 
 # -- values -------------------------------------------------------------------
@@ -232,9 +232,6 @@ class FileIndex:
     imports: tuple[Import, ...]
     functions: tuple[FunctionInfo, ...]  # the module body itself is the "<module>" function
     classes: tuple[ClassInfo, ...]
-    noqa_file: bool = False
-    node_count: int = 0
-    module_globals: frozenset[str] = field(default=frozenset())
     # Per node ordinal: (line, UTF-8 column, end line, end UTF-8 column) as CPython reports them,
     # and the CPython node type ("Call", "Attribute", "withitem"...), to find it again for fixes.
     spans: tuple[tuple[int, int, int, int], ...] = ()
