@@ -231,6 +231,54 @@ def test_runs_like_python_script_args(tmp_path):
     assert seen["pythonpath"] == os.environ.get("PYTHONPATH")
 
 
+def test_a_pythonpath_naming_the_checkout_reaches_the_script_unchanged(tmp_path, monkeypatch):
+    # A user who works from a checkout has it on PYTHONPATH; the harness adds
+    # the same folder for its own import and must take away only its own entry.
+    out = tmp_path / "seen.json"
+    path = _script(tmp_path, f"""
+        import json, os, sys
+        json.dump({{"pythonpath": os.environ.get("PYTHONPATH"), "path": sys.path}},
+                  open({str(out)!r}, "w"))
+    """)
+    user_path = os.pathsep.join([str(tmp_path / "lib"), str(ROOT)])
+    monkeypatch.setenv("PYTHONPATH", user_path)
+    report = build_report(str(path), diagnostics=[], device="cpu", timeout=60)
+    seen = json.loads(out.read_text())
+    assert report.stopped_by == "exit", report_to_text(report)
+    assert seen["pythonpath"] == user_path
+    assert seen["path"][:3] == [str(tmp_path.resolve()), str(tmp_path / "lib"), str(ROOT)]
+
+
+def test_without_a_pythonpath_the_script_gets_none(tmp_path, monkeypatch):
+    out = tmp_path / "seen.json"
+    path = _script(tmp_path, f"""
+        import json, os, sys
+        json.dump({{"pythonpath": os.environ.get("PYTHONPATH"), "path": sys.path}},
+                  open({str(out)!r}, "w"))
+    """)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    report = build_report(str(path), diagnostics=[], device="cpu", timeout=60)
+    seen = json.loads(out.read_text())
+    assert report.stopped_by == "exit", report_to_text(report)
+    assert seen["pythonpath"] is None
+    assert seen["path"][0] == str(tmp_path.resolve())
+    assert str(ROOT) not in seen["path"][1:]
+
+
+def test_an_installed_evallint_leaves_site_packages_on_the_scripts_path():
+    # Installed normally, evallint's parent folder is site-packages itself:
+    # taking that entry out would leave the script unable to import torch.
+    from evallint.runtime.bootstrap import script_search_path
+
+    site_dir = "/venv/lib/python3.11/site-packages"
+    path = [site_dir, "/usr/lib/python311.zip", "/usr/lib/python3.11"]
+    assert script_search_path(path, site_dir, None, [site_dir]) == path
+    checkout = "/home/me/evallint"
+    with_checkout = [checkout, *path]
+    assert script_search_path(with_checkout, checkout, None, [site_dir]) == path
+    assert script_search_path(with_checkout, checkout, checkout, [site_dir]) == with_checkout
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -252,9 +300,11 @@ lock.acquire()
 lock.acquire()  # deadlock
 """)
     started = time.monotonic()
-    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=6,
+    # The limit leaves room for torch's import on a cold, busy machine (it took
+    # over 6 s on a 16-core GPU host) so that the script reaches its deadlock.
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=20,
                           max_steps=10**6)
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 40
     assert report.stopped_by == "timeout", report_to_text(report)
     assert [v.verdict for v in report.verdicts] == ["confirmed"]
     grandchild = int(pid_file.read_text())
@@ -423,3 +473,59 @@ validate()
     assert {v.verdict for v in report.verdicts} == {"confirmed"}, report_to_text(report)
     grad = next(v for v in report.verdicts if v.diagnostic.code == "EVL201")
     assert "MiB of GPU memory" in grad.evidence
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_left_in_eval_mode_is_confirmed(tmp_path):
+    path = _script(tmp_path, """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.Dropout(0.2),
+                      nn.Linear(64, 1)).cuda()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+def validate():
+    model.eval()
+    with torch.no_grad():
+        model(torch.randn(16, 32, device="cuda"))
+
+validate()
+for _ in range(5):
+    loss = model(torch.randn(16, 32, device="cuda")).pow(2).mean()  # EVL102
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+""")
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cuda", timeout=120)
+    assert report.device == "cuda" and report.training_steps == 5, report_to_text(report)
+    assert [v.verdict for v in report.verdicts] == ["confirmed"], report_to_text(report)
+    assert "eval mode" in report.verdicts[0].evidence
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_correct_loop_has_nothing_confirmed(tmp_path):
+    path = _script(tmp_path, """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.Dropout(0.2),
+                      nn.Linear(64, 1)).cuda()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(2):
+    model.train()
+    for _ in range(3):
+        loss = model(torch.randn(16, 32, device="cuda")).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        model(torch.randn(16, 32, device="cuda"))
+""")
+    report = build_report(str(path), diagnostics=[], device="cuda", timeout=120)
+    assert report.stopped_by == "exit" and report.exit_status == 0, report_to_text(report)
+    assert report.training_steps == 6 and not report.runtime_findings, report_to_text(report)
+    assert report.exit_code == 0

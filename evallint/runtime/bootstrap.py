@@ -18,12 +18,30 @@ import traceback
 
 RECORDS_ENV = "EVALLINT_VERIFY_RECORDS"
 PATH_ENV = "EVALLINT_VERIFY_PATH_ENTRY"
+ORIGINAL_PYTHONPATH_ENV = "EVALLINT_VERIFY_ORIGINAL_PYTHONPATH"
 STOP_SIGNAL = signal.SIGUSR1
 MAX_ERROR_FRAMES = 12
 
 
 class BudgetStop(BaseException):
     """Raised inside the script when the harness asks it to stop."""
+
+
+def script_search_path(path: list[str], added: str, original_pythonpath: str | None,
+                       site_dirs: list[str]) -> list[str]:
+    """The search path without the one entry the harness appended for its own import.
+
+    The same folder stays when the user's PYTHONPATH names it (a checkout on the
+    path) or when it is a site directory (evallint installed normally, next to
+    torch: Python keeps one copy of a duplicate entry, so removing it would take
+    site-packages away from the script).
+    """
+    user_entries = original_pythonpath.split(os.pathsep) if original_pythonpath else []
+    if added in user_entries or added in site_dirs or added not in path:
+        return list(path)
+    kept = list(path)
+    kept.remove(added)
+    return kept
 
 
 def _request_stop(signum, frame):
@@ -66,14 +84,16 @@ def main() -> int:
     from evallint.runtime.hooks import Probes, RecordWriter
 
     added = os.environ.pop(PATH_ENV, None)
+    original = os.environ.pop(ORIGINAL_PYTHONPATH_ENV, None)
     if added:
-        while added in sys.path:
-            sys.path.remove(added)
-        parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != added]
-        if parts:
-            os.environ["PYTHONPATH"] = os.pathsep.join(parts)
-        else:
+        import site
+
+        site_dirs = [*site.getsitepackages(), site.getusersitepackages()]
+        sys.path[1:] = script_search_path(sys.path[1:], added, original, site_dirs)
+        if original is None:
             os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = original
     sys.path[0] = os.path.dirname(os.path.realpath(script))
     sys.argv = sys.argv[1:]
 

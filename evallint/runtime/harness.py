@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from evallint.runtime.bootstrap import PATH_ENV, RECORDS_ENV, STOP_SIGNAL
+from evallint.runtime.bootstrap import ORIGINAL_PYTHONPATH_ENV, PATH_ENV, RECORDS_ENV, STOP_SIGNAL
 from evallint.runtime.matcher import Observations
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -127,6 +127,8 @@ def child_environment(device: str, records_path: str) -> dict[str, str]:
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env[PATH_ENV] = package_parent
     existing = env.get("PYTHONPATH")
+    if existing is not None:
+        env[ORIGINAL_PYTHONPATH_ENV] = existing
     env["PYTHONPATH"] = f"{existing}{os.pathsep}{package_parent}" if existing else package_parent
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
