@@ -93,19 +93,38 @@ class Analyzer:
         self._needs_grad: dict[str, bool] = {}
         self._free_names: dict[str, frozenset[str]] = {}
         self._regions: dict[str, Region | None] = {}
+        self._statements: dict[str, tuple[ir.Stmt, ...]] = {}
+        self._calls: dict[str, tuple[ir.Call, ...]] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
         extra_eval = tuple(getattr(settings, "eval_function_patterns", ()) or ())
         self.extra_eval_patterns = extra_eval
         self.extra_model_names = frozenset(getattr(settings, "model_names", ()) or ())
         self.extra_step_calls = frozenset(getattr(settings, "training_step_calls", ()) or ())
 
+    def statements(self, fref: FunctionRef) -> tuple[ir.Stmt, ...]:
+        """Every statement of a function's body, nested blocks included (pre-order), computed once."""
+        found = self._statements.get(fref.id)
+        if found is None:
+            found = self._statements[fref.id] = _flatten(fref.info.body)
+        return found
+
+    def calls(self, fref: FunctionRef) -> tuple[ir.Call, ...]:
+        """Every call of a function's body, the calls of its `with` items included, computed once."""
+        found = self._calls.get(fref.id)
+        if found is None:
+            found = self._calls[fref.id] = tuple(_calls_in(self.statements(fref)))
+        return found
+
     # -- driver ------------------------------------------------------------------------------------
 
     def run(self) -> ProjectFacts:
+        from evallint.analysis.relevance import relevant_functions
+
         called = self.called_functions()
+        relevant = relevant_functions(self)
         for fid in sorted(self.project.functions):
             fref = self.project.functions[fid]
-            if fid in called:
+            if fid in called or fid not in relevant:
                 continue
             entry = self.root_entry(fref)
             self.analyze(fid, entry, NEUTRAL_CONTEXT, None)
@@ -123,7 +142,7 @@ class Analyzer:
         called: set[str] = set()
         referenced: set[str] = set()
         for fref in self.project.functions.values():
-            for call in _calls_in(fref.info.body):
+            for call in self.calls(fref):
                 for value in (*call.args, *(v for _, v in call.kwargs)):
                     if isinstance(value, ir.RefValue):
                         target = self.project.resolve(fref, value.key)
@@ -139,12 +158,12 @@ class Analyzer:
                     init = self.project.method_of(target, "__init__")
                     if init:
                         called.add(init)
-            for item in _with_items_in(fref.info.body):
+            for item in _with_items_in(self.statements(fref)):
                 if item.call is not None and item.call.func is not None:
                     target = self.project.resolve(fref, item.call.func)
                     if target in self.project.functions:
                         called.add(target)
-            for stmt in _all_statements(fref.info.body):
+            for stmt in self.statements(fref):
                 values = ()
                 if isinstance(stmt, ir.Return):
                     values = (stmt.value,)
@@ -263,14 +282,17 @@ class Analyzer:
             return self._trains[key]
         self._trains[key] = False
         fref = self.project.functions[fid]
-        result = self.block_trains(fref, fref.info.body, steps_only)
+        result = self.calls_train(fref, self.calls(fref), steps_only)
         self._trains[key] = result
         return result
 
     def block_trains(self, fref: FunctionRef, body: tuple[ir.Stmt, ...], steps_only: bool = False) -> bool:
         """Does this code run a training step (a backward or an optimizer step; only the latter
         with ``steps_only``), directly or through the project functions it calls?"""
-        for call in _calls_in(body):
+        return self.calls_train(fref, _calls_in(_flatten(body)), steps_only)
+
+    def calls_train(self, fref: FunctionRef, calls, steps_only: bool) -> bool:
+        for call in calls:
             kind = self.is_training_call(fref, call)
             if kind is not None and (kind == "step" or not steps_only):
                 return True
@@ -305,7 +327,7 @@ class Analyzer:
         fref = self.project.functions[fid]
         local = fref.info.local_names | set(fref.info.params)
         names: set[str] = set()
-        for stmt in _all_statements(fref.info.body):
+        for stmt in self.statements(fref):
             for value in _values_of(stmt):
                 if isinstance(value, (ir.RefValue, ir.TrainingFlagValue)):
                     names.add(value.key.split(".")[0].split("[")[0])
@@ -323,7 +345,7 @@ class Analyzer:
         cached = self._needs_grad.get(fref.id)
         if cached is None:
             cached = False
-            for call in _calls_in(fref.info.body):
+            for call in self.calls(fref):
                 if call.func and self.project.qualify(fref.file.path, call.func) in torch_api.GRAD_REQUIRING_FUNCTIONS:
                     cached = True
                 elif call.method == "requires_grad_" and (not call.args or _const(call.args[0]) is True):
@@ -335,7 +357,7 @@ class Analyzer:
         cached = self._module_receivers.get(fref.id)
         if cached is None:
             keys = set()
-            for call in _calls_in(fref.info.body):
+            for call in self.calls(fref):
                 if call.method in torch_api.MODULE_ONLY_METHODS and isinstance(call.receiver, ir.RefValue):
                     keys.add(call.receiver.key)
             cached = frozenset(keys)
@@ -369,7 +391,7 @@ class Analyzer:
                     fref = self.project.functions.get(method_id)
                     if fref is None:
                         continue
-                    for call in _calls_in(fref.info.body):
+                    for call in self.calls(fref):
                         if call.method == "train" and isinstance(call.receiver, ir.RefValue):
                             keys.add(call.receiver.key)
             cached = frozenset(keys)
@@ -424,7 +446,7 @@ class Analyzer:
     def collect_syntactic_facts(self) -> None:
         for f in self.project.files.values():
             for fn in f.functions:
-                for stmt in _all_statements(fn.body):
+                for stmt in _flatten(fn.body):
                     if isinstance(stmt, ir.BareAttribute):
                         self.facts.bare_mode_attributes.append(
                             BareModeAttribute(f.path, stmt.node, stmt.receiver, stmt.attr)
@@ -1318,27 +1340,31 @@ def _values_of(stmt):
             yield ir.RefValue(dep)
 
 
-def _all_statements(body):
+def _flatten(body) -> tuple[ir.Stmt, ...]:
+    flat: list[ir.Stmt] = []
+    _flatten_into(body, flat)
+    return tuple(flat)
+
+
+def _flatten_into(body, flat: list) -> None:
     for stmt in body:
-        yield stmt
-        if isinstance(stmt, ir.If):
-            yield from _all_statements(stmt.body)
-            yield from _all_statements(stmt.orelse)
-        elif isinstance(stmt, ir.Loop):
-            yield from _all_statements(stmt.body)
-            yield from _all_statements(stmt.orelse)
+        flat.append(stmt)
+        if isinstance(stmt, (ir.If, ir.Loop)):
+            _flatten_into(stmt.body, flat)
+            _flatten_into(stmt.orelse, flat)
         elif isinstance(stmt, ir.With):
-            yield from _all_statements(stmt.body)
+            _flatten_into(stmt.body, flat)
         elif isinstance(stmt, ir.Try):
-            yield from _all_statements(stmt.body)
+            _flatten_into(stmt.body, flat)
             for handler in stmt.handlers:
-                yield from _all_statements(handler)
-            yield from _all_statements(stmt.orelse)
-            yield from _all_statements(stmt.finalbody)
+                _flatten_into(handler, flat)
+            _flatten_into(stmt.orelse, flat)
+            _flatten_into(stmt.finalbody, flat)
 
 
-def _calls_in(body):
-    for stmt in _all_statements(body):
+def _calls_in(statements):
+    """The calls among already flattened statements (``with`` items' calls included)."""
+    for stmt in statements:
         if isinstance(stmt, ir.Call):
             yield stmt
         elif isinstance(stmt, ir.With):
@@ -1347,7 +1373,7 @@ def _calls_in(body):
                     yield item.call
 
 
-def _with_items_in(body):
-    for stmt in _all_statements(body):
+def _with_items_in(statements):
+    for stmt in statements:
         if isinstance(stmt, ir.With):
             yield from stmt.items
