@@ -30,9 +30,9 @@ class FileResult:
     absolute: str
     index: ir.FileIndex | None = None
     error: ParseFailure | None = None
-    file_noqa: bool = False
-    noqa: dict[int, frozenset[str]] = field(default_factory=dict)
     cell_map: CellMap | None = None
+    # `# noqa` comments, read only for a file with a diagnostic (tokenizing costs a tenth of the parse).
+    suppressions: tuple[bool, dict[int, frozenset[str]]] | None = None
 
 
 @dataclass
@@ -118,11 +118,7 @@ _NOQA_WORD = re.compile("noqa", re.IGNORECASE)
 def _index_text(source: SourcePath, text: str, cells: CellMap | None) -> FileResult:
     from evallint.analysis.index import index_module
     from evallint.parsing.python import parse_ast
-    from evallint.suppression import noqa_map
-
     result = FileResult(source.path, source.absolute, cell_map=cells)
-    if _NOQA_WORD.search(text):  # tokenizing costs a tenth of the parse; most files have no noqa at all
-        result.file_noqa, result.noqa = noqa_map(text)
     module = parse_ast(text)
     if isinstance(module, ParseFailure):
         result.error = module
@@ -179,16 +175,17 @@ def _process(task: _Task) -> _Outcome:
         text, cells, failure = source_from_bytes(source.absolute, data)
     if failure is not None or text is None:
         return _Outcome(key, FileResult(source.path, source.absolute, error=failure), _error_screen())
-    seed = prescreen.is_seed(text, task.extra_words)
+    identifiers = prescreen.identifiers_of(text)
+    seed = prescreen.is_seed(identifiers, task.extra_words)
     if not (seed or task.full):
         tree = prescreen.parse_for_screen(text)
         if tree is not None:
-            screen = prescreen.screen_facts(text, name, False, tree)
+            screen = prescreen.screen_facts(identifiers, name, False, tree)
             return _Outcome(key, FileResult(source.path, source.absolute, cell_map=cells), screen)
     result = _index_text(source, text, cells)
     toplevel = prescreen.toplevel_from_index(result.index) if result.index is not None else frozenset()
     # A file that fails to parse is kept (it must report EVL001); it defines nothing.
-    screen = prescreen.ScreenFacts(seed or result.index is None, toplevel, prescreen.identifiers_of(text), name.rsplit(".", 1)[-1])
+    screen = prescreen.ScreenFacts(seed or result.index is None, toplevel, identifiers, name.rsplit(".", 1)[-1])
     return _Outcome(key, result, screen)
 
 
@@ -461,15 +458,26 @@ def _reported(diagnostic: Diagnostic, by_path: dict[str, FileResult], settings: 
 
     result = by_path.get(diagnostic.path)
     if result is not None:
-        if result.file_noqa:
+        file_noqa, lines = _suppressions(result)
+        if file_noqa:
             return False
         row = diagnostic.location.row
         if result.cell_map is not None and diagnostic.cell is not None:
             row = result.cell_map.joined_row(diagnostic.cell, row)
-        if is_suppressed(diagnostic.code, row, result.noqa):
+        if is_suppressed(diagnostic.code, row, lines):
             return False
     ignored = ignored_for_path(diagnostic.path, settings.per_file_ignores)
     return not is_ignored(diagnostic.code, ignored)
+
+
+def _suppressions(result: FileResult) -> tuple[bool, dict[int, frozenset[str]]]:
+    """The file's `# noqa` comments, read from the same text the analysis read (unsaved text too)."""
+    if result.suppressions is None:
+        from evallint.suppression import noqa_map
+
+        text = read_source(result.absolute)[0]
+        result.suppressions = noqa_map(text) if text is not None and _NOQA_WORD.search(text) else (False, {})
+    return result.suppressions
 
 
 def resolve_findings(

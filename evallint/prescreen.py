@@ -102,12 +102,14 @@ class ScreenFacts:
     module_last: str  # the last component of the file's dotted module name
 
 
-def words_of(text: str) -> frozenset[str]:
-    return frozenset(word.lower() for word in _WORD.findall(text))
+def words_of(identifiers: frozenset[str]) -> frozenset[str]:
+    """The lower-cased words of a text, from its identifiers (letters never cross an identifier's
+    edge, so these are the words of the whole text, found once per distinct identifier)."""
+    return frozenset(word.lower() for name in identifiers for word in _WORD.findall(name))
 
 
-def is_seed(text: str, extra_words: frozenset[str] = frozenset()) -> bool:
-    words = words_of(text)
+def is_seed(identifiers: frozenset[str], extra_words: frozenset[str] = frozenset()) -> bool:
+    words = words_of(identifiers)
     return not words.isdisjoint(SEED_WORDS) or not words.isdisjoint(extra_words)
 
 
@@ -119,9 +121,9 @@ def extra_seed_words(settings) -> frozenset[str] | None:
     return frozenset(word.lower() for name in names for word in _WORD.findall(name))
 
 
-def screen_facts(text: str, module_name: str, seed: bool, tree: ast.Module | None) -> ScreenFacts:
+def screen_facts(identifiers: frozenset[str], module_name: str, seed: bool, tree: ast.Module | None) -> ScreenFacts:
     toplevel = _toplevel_names(tree.body) if tree is not None else frozenset()
-    return ScreenFacts(seed, toplevel, identifiers_of(text), module_name.rsplit(".", 1)[-1])
+    return ScreenFacts(seed, toplevel, identifiers, module_name.rsplit(".", 1)[-1])
 
 
 def parse_for_screen(text: str) -> ast.Module | None:

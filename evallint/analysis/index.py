@@ -510,17 +510,108 @@ class Indexer:
         while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
             negated = not negated
             expr = expr.operand
-        deps = sorted({n.id for n in ast.walk(expr) if isinstance(n, ast.Name)})
-        if not deps:
+        names: set[str] = set()
+        text = _render_condition(expr, names)
+        if text is None:
+            names = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+            if names:
+                text = " ".join(ast.unparse(expr).split())
+        if not names or len(text) > _MAX_CONDITION_TEXT:
             return None
-        chain = chain_of(expr)
-        text = chain if chain is not None else ast.unparse(expr)
-        if len(text) > _MAX_CONDITION_TEXT:
-            return None
-        return ir.CondValue(" ".join(text.split()), tuple(deps), negated)
+        return ir.CondValue(text, tuple(sorted(names)), negated)
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+_COMPARE_OPS = {
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
+}
+
+
+def _render_condition(expr: ast.expr, names: set[str]) -> str | None:
+    """The text ``ast.unparse`` gives for the common shapes of a condition (names, attributes,
+    literals, calls, subscripts, comparisons, one level of and/or), collecting the names read;
+    None for anything else (the caller falls back to ``ast.unparse``, which is several times slower)."""
+    kind = type(expr)
+    if kind is ast.BoolOp:
+        is_and = isinstance(expr.op, ast.And)
+        parts = []
+        for position, value in enumerate(expr.values):
+            if type(value) is ast.Compare:
+                part = _render_compare(value, names)
+                # ast.unparse raises the precedence it asks of each later operand: from the third
+                # operand of `and` (the fourth of `or`) on, a comparison is parenthesized.
+                if part is not None and position >= (2 if is_and else 3):
+                    part = f"({part})"
+            else:
+                part = _render_atom(value, names)
+            if part is None:
+                return None
+            parts.append(part)
+        return (" and " if is_and else " or ").join(parts)
+    if kind is ast.Compare:
+        return _render_compare(expr, names)
+    return _render_atom(expr, names)
+
+
+def _render_compare(expr: ast.Compare, names: set[str]) -> str | None:
+    left = _render_atom(expr.left, names)
+    if left is None:
+        return None
+    parts = [left]
+    for op, comparator in zip(expr.ops, expr.comparators):
+        right = _render_atom(comparator, names)
+        if right is None:
+            return None
+        parts.append(_COMPARE_OPS[type(op)])
+        parts.append(right)
+    return " ".join(parts)
+
+
+def _render_atom(expr: ast.expr, names: set[str]) -> str | None:
+    kind = type(expr)
+    if kind is ast.Name:
+        names.add(expr.id)
+        return expr.id
+    if kind is ast.Attribute:
+        owner = _render_atom(expr.value, names)
+        return None if owner is None or type(expr.value) is ast.Constant else f"{owner}.{expr.attr}"
+    if kind is ast.Constant:
+        value = expr.value
+        if value is None or isinstance(value, (bool, int)) or (isinstance(value, str) and value.isprintable()):
+            return repr(value)
+        return None
+    if kind is ast.Call:
+        func = _render_atom(expr.func, names)
+        if func is None:
+            return None
+        args = [_render_atom(arg, names) for arg in expr.args]
+        for keyword in expr.keywords:
+            if keyword.arg is None:
+                return None
+            value = _render_atom(keyword.value, names)
+            args.append(None if value is None else f"{keyword.arg}={value}")
+        return None if None in args else f"{func}({', '.join(args)})"  # type: ignore[arg-type]
+    if kind is ast.Tuple or kind is ast.List:
+        items = [_render_atom(item, names) for item in expr.elts]
+        if None in items:
+            return None
+        if kind is ast.List:
+            return f"[{', '.join(items)}]"  # type: ignore[arg-type]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"  # type: ignore[arg-type]
+    if kind is ast.Subscript:
+        owner = _render_atom(expr.value, names)
+        if type(expr.slice) is ast.Tuple:
+            if len(expr.slice.elts) < 2:
+                return None
+            items = [_render_atom(item, names) for item in expr.slice.elts]
+            index = None if None in items else ", ".join(items)  # type: ignore[arg-type]
+        else:
+            index = _render_atom(expr.slice, names)
+        return None if owner is None or index is None else f"{owner}[{index}]"
+    return None
+
 
 
 def _call_result(call: ir.Call) -> ir.Value:

@@ -19,26 +19,85 @@ function it passes or stores as a value (callbacks), and a method its class's
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
 from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_file
 
 
-def relevant_functions(analyzer) -> set[str]:
-    """Ids of the functions from which a walk may reach a source of findings."""
-    project: ProjectIndex = analyzer.project
-    callers: dict[str, set[str]] = defaultdict(set)
-    relevant: set[str] = set()
-    for fid, fref in project.functions.items():
-        if _is_source_by_name(analyzer, fref) or _has_local_source(analyzer, fref):
-            relevant.add(fid)
-        for callee in _possible_callees(analyzer, fref):
-            callers[callee].add(fid)
+@dataclass
+class CallScan:
+    """One pass over every call and reference of the project."""
 
+    called: set[str] = field(default_factory=set)  # called directly somewhere: not a root
+    referenced: set[str] = field(default_factory=set)  # used as a value: has callers nobody sees
+    callers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # over-approximated
+
+
+def scan_calls(analyzer) -> CallScan:
+    project: ProjectIndex = analyzer.project
+    scan = CallScan()
+    for fid, fref in project.functions.items():
+        callees: set[str] = set()
+        class_id = project.class_of_method(fref)
+        if class_id is not None:
+            init = project.method_of(class_id, "__init__")
+            if init is not None:
+                callees.add(init)
+        for call in analyzer.calls(fref):
+            for value in (*call.args, *(value for _, value in call.kwargs)):
+                _reference(project, fref, value, scan, callees, direct=True)
+            if call.func is None:
+                continue
+            target = project.resolve(fref, call.func)
+            if target in project.functions:
+                callees.add(target)
+                if target != fid:
+                    scan.called.add(target)
+                    overrides = analyzer.dispatch_overrides(fref, call, None)
+                    scan.called.update(overrides)
+                    callees.update(overrides)
+            elif target in project.classes:
+                init = project.method_of(target, "__init__")
+                if init:
+                    scan.called.add(init)
+                callees.update(_instance_methods(project, target))
+        for stmt in analyzer.statements(fref):
+            if isinstance(stmt, (ir.Assign, ir.Return)):
+                _reference(project, fref, stmt.value, scan, callees, direct=True)
+        for callee in callees:
+            scan.callers[callee].add(fid)
+    return scan
+
+
+def _reference(project: ProjectIndex, fref: FunctionRef, value: ir.Value, scan: CallScan, callees: set[str],
+               direct: bool) -> None:
+    if isinstance(value, ir.TupleValue):
+        for item in value.items:
+            _reference(project, fref, item, scan, callees, direct=False)
+        return
+    if not isinstance(value, ir.RefValue):
+        return
+    target = project.resolve(fref, value.key)
+    if target in project.functions:
+        callees.add(target)
+        if direct:
+            scan.referenced.add(target)
+    elif target in project.classes:
+        callees.update(_instance_methods(project, target))
+
+
+def relevant_functions(analyzer, scan: CallScan | None = None) -> set[str]:
+    """Ids of the functions from which a walk may reach a source of findings."""
+    scan = scan if scan is not None else scan_calls(analyzer)
+    relevant = {
+        fid for fid, fref in analyzer.project.functions.items()
+        if _is_source_by_name(analyzer, fref) or _has_local_source(analyzer, fref)
+    }
     todo = list(relevant)
     while todo:
-        for caller in callers.get(todo.pop(), ()):
+        for caller in scan.callers.get(todo.pop(), ()):
             if caller not in relevant:
                 relevant.add(caller)
                 todo.append(caller)
@@ -83,47 +142,11 @@ def _has_local_source(analyzer, fref: FunctionRef) -> bool:
     return False
 
 
-def _possible_callees(analyzer, fref: FunctionRef):
-    project: ProjectIndex = analyzer.project
-    class_id = project.class_of_method(fref)
-    if class_id is not None:
-        init = project.method_of(class_id, "__init__")
-        if init is not None:
-            yield init
-    for call in analyzer.calls(fref):
-        if call.func is not None:
-            yield from _targets(project, fref, call.func)
-            root, _, name = call.func.partition(".")
-            if root == "self" and class_id is not None and name and "." not in name:
-                yield from project.overrides(class_id, name)
-        for value in _flat_values((*call.args, *(value for _, value in call.kwargs))):
-            if isinstance(value, ir.RefValue):
-                yield from _targets(project, fref, value.key)
-    for stmt in analyzer.statements(fref):
-        if isinstance(stmt, (ir.Assign, ir.Return)):
-            for value in _flat_values((stmt.value,)):
-                if isinstance(value, ir.RefValue):
-                    yield from _targets(project, fref, value.key)
-
-
-def _flat_values(values):
-    for value in values:
-        if isinstance(value, ir.TupleValue):
-            yield from _flat_values(value.items)
-        else:
-            yield value
-
-
-def _targets(project: ProjectIndex, fref: FunctionRef, chain: str):
-    """What a call or a reference of ``chain`` may run: the function itself, or for a class, its
-    ``__init__`` and every method its instances may be asked for (the walk follows instances'
-    types into ``obj.method()``)."""
-    target = project.resolve(fref, chain)
-    if target in project.functions:
-        yield target
-    elif target in project.classes:
-        for class_id in _class_and_bases(project, target):
-            yield from project.methods.get(class_id, {}).values()
+def _instance_methods(project: ProjectIndex, class_id: str):
+    """What constructing or referencing a class may run: the walk follows an instance's class into
+    ``obj.method()``, so every method of the class and of its project bases."""
+    for owner in _class_and_bases(project, class_id):
+        yield from project.methods.get(owner, {}).values()
 
 
 def _class_and_bases(project: ProjectIndex, class_id: str) -> list[str]:

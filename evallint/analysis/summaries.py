@@ -87,7 +87,7 @@ class Analyzer:
         self._module_receivers: dict[str, frozenset[str]] = {}
         self._class_receivers: dict[str, frozenset[str]] = {}
         self._class_train_calls: dict[str, frozenset[str]] = {}
-        self._called: set[str] | None = None
+        self._scan = None  # evallint.analysis.relevance.CallScan, built on first use
         self.referenced: set[str] = set()
         self._init_exit: dict[str, State | None] = {}
         self._needs_grad: dict[str, bool] = {}
@@ -121,7 +121,7 @@ class Analyzer:
         from evallint.analysis.relevance import relevant_functions
 
         called = self.called_functions()
-        relevant = relevant_functions(self)
+        relevant = relevant_functions(self, self._scan)
         for fid in sorted(self.project.functions):
             fref = self.project.functions[fid]
             if fid in called or fid not in relevant:
@@ -137,46 +137,12 @@ class Analyzer:
         Also notes functions used as values (passed as callbacks, returned, stored): they have
         callers evallint cannot see, so they start from an unknown state.
         """
-        if self._called is not None:
-            return self._called
-        called: set[str] = set()
-        referenced: set[str] = set()
-        for fref in self.project.functions.values():
-            for call in self.calls(fref):
-                for value in (*call.args, *(v for _, v in call.kwargs)):
-                    if isinstance(value, ir.RefValue):
-                        target = self.project.resolve(fref, value.key)
-                        if target in self.project.functions:
-                            referenced.add(target)
-                if call.func is None:
-                    continue
-                target = self.project.resolve(fref, call.func)
-                if target in self.project.functions and target != fref.id:
-                    called.add(target)
-                    called.update(self.dispatch_overrides(fref, call, None))
-                elif target in self.project.classes:
-                    init = self.project.method_of(target, "__init__")
-                    if init:
-                        called.add(init)
-            for item in _with_items_in(self.statements(fref)):
-                if item.call is not None and item.call.func is not None:
-                    target = self.project.resolve(fref, item.call.func)
-                    if target in self.project.functions:
-                        called.add(target)
-            for stmt in self.statements(fref):
-                values = ()
-                if isinstance(stmt, ir.Return):
-                    values = (stmt.value,)
-                elif isinstance(stmt, ir.Assign):
-                    values = (stmt.value,)
-                for value in values:
-                    if isinstance(value, ir.RefValue):
-                        target = self.project.resolve(fref, value.key)
-                        if target in self.project.functions:
-                            referenced.add(target)
-        self._called = called
-        self.referenced = referenced
-        return called
+        if self._scan is None:
+            from evallint.analysis.relevance import scan_calls
+
+            self._scan = scan_calls(self)
+            self.referenced = self._scan.referenced
+        return self._scan.called
 
     def dispatch_overrides(self, fref: FunctionRef, call: ir.Call, self_type: str | None) -> list[str]:
         """``self.hook()`` in a base class reaches the overrides of project subclasses too."""
@@ -1372,8 +1338,3 @@ def _calls_in(statements):
                 if item.call is not None:
                     yield item.call
 
-
-def _with_items_in(statements):
-    for stmt in statements:
-        if isinstance(stmt, ir.With):
-            yield from stmt.items

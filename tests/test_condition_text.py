@@ -1,0 +1,75 @@
+"""Condition texts (the identity of a branch guard, and the words of messages) are what
+``ast.unparse`` writes, whether the fast renderer or the fallback produced them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from evallint.analysis.index import _render_condition
+
+ROOT = Path(__file__).resolve().parent.parent
+
+COMMON = [
+    "phase == 'train'",
+    'phase == "train"',
+    "not model.training",
+    "a and b and c == 1 and d",
+    "a or b or c == 1 or d == 2",
+    "x is not None and len(x) > 0",
+    "isinstance(model, nn.Module)",
+    "cfg['mode'] in ('val', 'test')",
+    "a < b <= c",
+    "getattr(args, 'eval', False) is True",
+    "f(x, key=y)[0] != z",
+    "batch[0, 1] == pad",
+]
+SHAPES = COMMON + [
+    "epoch % args.eval_every == 0",
+    "self.training and (a or b)",
+    "batch[1,] == pad",
+    "x == 'multi\\nline'",
+    "x == 1.5",
+    "(a and b) or c",
+    "f(*args)",
+    "f(**kwargs) == 1",
+    "x.y[z].w == 'é'",
+]
+
+
+def _conditions(source: str):
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.If, ast.While, ast.IfExp)):
+            yield node.test
+        elif isinstance(node, (ast.Compare, ast.BoolOp)):
+            yield node
+
+
+def _check(expr: ast.expr) -> None:
+    names: set[str] = set()
+    text = _render_condition(expr, names)
+    if text is None:
+        return  # the fallback is ast.unparse itself
+    assert text == " ".join(ast.unparse(expr).split())
+    assert names == {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+
+
+@pytest.mark.parametrize("source", SHAPES)
+def test_rendered_like_unparse(source):
+    _check(ast.parse(source, mode="eval").body)
+
+
+def test_common_shapes_are_rendered_without_the_fallback():
+    for source in [s for s in COMMON if not s.startswith("not ")]:
+        assert _render_condition(ast.parse(source, mode="eval").body, set()) is not None, source
+
+
+def test_every_condition_in_the_fixtures_and_test_projects():
+    checked = 0
+    for path in [*ROOT.glob("fixtures/*.py"), *ROOT.glob("tests/projects/**/*.py"), *ROOT.glob("evallint/**/*.py")]:
+        for expr in _conditions(path.read_text(encoding="utf-8")):
+            _check(expr)
+            checked += 1
+    assert checked > 500
