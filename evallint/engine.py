@@ -355,7 +355,8 @@ def run(
             return LintReport(cached[1], len(targets), cached[0])
     with _collector_paused():
         results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings)
-        diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits=unsafe_fix_edits)
+        diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits=unsafe_fix_edits,
+                              jobs=jobs or os.cpu_count() or 1)
     by_display = {r.path: r for r in results}
     if cache is not None:
         _store_run(cache, sources, settings, report_paths, run_options, diagnostics)
@@ -419,18 +420,20 @@ def _store_run(cache, sources, settings, report_paths, run_options, diagnostics:
 
 
 def analyse(
-    results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = False
+    results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = False,
+    jobs: int = 1,
 ) -> list[Diagnostic]:
     """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are announced, not computed
-    (computing one rewrites the whole module; concise output only counts them)."""
+    (computing one rewrites the whole module; concise output only counts them). With ``jobs`` > 1
+    phase 2 may use a second process; the findings are the same."""
     from evallint.analysis.callgraph import ProjectIndex
-    from evallint.analysis.summaries import Analyzer
+    from evallint.analysis.parallel import analyse_project
     from evallint.rules import ALL_RULES
 
     codes = selected_codes(settings.select, settings.ignore, settings.extend_select)
     indexes = [r.index for r in results if r.index is not None]
     project = ProjectIndex(indexes)
-    facts = Analyzer(project, settings).run()
+    facts = analyse_project(project, settings, jobs)
     by_path = {r.path: r for r in results}
     findings: list[Finding] = []
     for code, rule in ALL_RULES.items():

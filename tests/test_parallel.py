@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from evallint.config import Settings
 from evallint.engine import CRASH_HOOK_VARIABLE, run
@@ -35,3 +36,63 @@ def test_a_worker_that_dies_costs_its_file_an_evl001_and_the_run_goes_on(tmp_pat
     others = [row for row in crashed if not row[0].endswith("bug_eval_in_train_step.py")]
     # The crashed file's functions are missing from the project; every other file is still analysed.
     assert {row[0] for row in others} == {row[0] for row in healthy}
+
+
+# ---- phase 2: the fixed root groups, walked in a forked process or here -----------------------
+
+
+def _all_projects(tmp_path):
+    """The fixtures and every test project in one tree: many roots, files that share callees."""
+    root = tmp_path / "all"
+    shutil.copytree(FIXTURES, root / "fixtures", ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(Path(__file__).parent / "projects", root / "projects")
+    return root
+
+
+def test_phase_two_in_a_second_process_gives_what_one_process_gives(tmp_path, monkeypatch):
+    from evallint.analysis import parallel
+
+    root = _all_projects(tmp_path)
+    single = _run(root, 1)
+    forks = []
+    real_walk = parallel._walk_in_parallel
+    monkeypatch.setattr(parallel, "MIN_ROOTS_TO_FORK", 1)
+    monkeypatch.setattr(parallel, "_walk_in_parallel", lambda *args: forks.append(1) or real_walk(*args))
+    assert _run(root, 2) == single
+    assert forks, "phase 2 did not fork"
+    assert len({row[0] for row in single}) > 20
+
+
+def test_a_failing_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch):
+    import os
+
+    from evallint.analysis import parallel
+
+    root = _all_projects(tmp_path)
+    single = _run(root, 1)
+    monkeypatch.setattr(parallel, "MIN_ROOTS_TO_FORK", 1)
+    monkeypatch.delenv("EVALLINT_STRICT")
+    parent = os.getpid()
+    real_walk_roots = parallel.Analyzer.walk_roots
+
+    def walk_roots_dying_in_a_child(self, roots):
+        if os.getpid() != parent:
+            os._exit(3)  # the forked worker dies without a word
+        return real_walk_roots(self, roots)
+
+    monkeypatch.setattr(parallel.Analyzer, "walk_roots", walk_roots_dying_in_a_child)
+    assert _run(root, 2) == single
+
+
+def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
+    from evallint.analysis.callgraph import ProjectIndex
+    from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
+    from evallint.engine import index_file
+    from evallint.discovery import SourcePath
+
+    root = _all_projects(tmp_path)
+    indexes = [index_file(SourcePath(str(p), str(p))).index for p in sorted(root.rglob("*.py"))]
+    groups = Analyzer(ProjectIndex([i for i in indexes if i is not None])).root_groups()
+    assert len(groups) == ROOT_GROUPS and all(groups)
+    files = [{fid.split("::")[0] for fid in group} for group in groups]
+    assert not files[0] & files[1], "a file's roots belong to one group"

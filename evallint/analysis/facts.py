@@ -93,3 +93,10 @@ class ProjectFacts:
     bare_mode_attributes: list[BareModeAttribute] = field(default_factory=list)
     grad_contexts_not_entered: list[GradContextNotEntered] = field(default_factory=list)
     reveals: list[Reveal] = field(default_factory=list)
+
+    def extend(self, other: "ProjectFacts") -> None:
+        self.forwards.extend(other.forwards)
+        self.training_forwards.extend(other.training_forwards)
+        self.bare_mode_attributes.extend(other.bare_mode_attributes)
+        self.grad_contexts_not_entered.extend(other.grad_contexts_not_entered)
+        self.reveals.extend(other.reveals)

@@ -141,6 +141,8 @@ class State:
 
     def canonical(self, key: str) -> str:
         """Follow aliases on the longest matching prefix: ``mw.backbone`` -> ``model.backbone``."""
+        if not self.aliases:
+            return key
         for _ in range(8):
             parts = key.split(".")
             for cut in range(len(parts), 0, -1):
@@ -155,6 +157,11 @@ class State:
 
     def mode_of(self, key: str) -> Facts:
         """The mode facts of ``key``, of its closest ancestor that has any, or the default."""
+        facts = self.modes.get(key)
+        if facts is not None:
+            return facts
+        if not self.modes:
+            return self.default_mode(key)
         parts = key.split(".")
         for cut in range(len(parts), 0, -1):
             facts = self.modes.get(".".join(parts[:cut]))

@@ -62,6 +62,7 @@ MAX_CONTEXTS_PER_FUNCTION = 8
 _GRAD_ON_BY_DEFAULT = frozenset({Poss(GRAD_ON, Origin(DEFAULT))})
 MAX_ANALYSES = 100000
 MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
+ROOT_GROUPS = 2  # fixed, whatever --jobs says: results must not depend on the machine
 NEUTRAL_CONTEXT = ContextInfo("neutral", "")
 
 
@@ -118,17 +119,46 @@ class Analyzer:
     # -- driver ------------------------------------------------------------------------------------
 
     def run(self) -> ProjectFacts:
+        """Walk every root, group after group (see ``root_groups``), then the syntactic facts."""
+        for group in self.root_groups():
+            self.facts.extend(self.fresh().walk_roots(group))
+        self.collect_syntactic_facts()
+        return self.facts
+
+    def root_groups(self) -> list[list[str]]:
+        """The roots worth walking (those that may reach a finding), in ROOT_GROUPS fixed groups.
+
+        Each group is walked by its own analyzer, so that the groups can run in parallel and
+        still give exactly what a sequential run gives: a function reached from two groups is
+        walked in each (memo entries, context limits and first-caller labels never cross
+        groups). A file's roots stay together (they share most callees); files alternate
+        between groups in path order, which balances the work on real trees.
+        """
         from evallint.analysis.relevance import relevant_functions
 
         called = self.called_functions()
         relevant = relevant_functions(self, self._scan)
-        for fid in sorted(self.project.functions):
-            fref = self.project.functions[fid]
-            if fid in called or fid not in relevant:
-                continue
-            entry = self.root_entry(fref)
-            self.analyze(fid, entry, NEUTRAL_CONTEXT, None)
-        self.collect_syntactic_facts()
+        roots = [fid for fid in sorted(self.project.functions) if fid not in called and fid in relevant]
+        files = sorted({self.project.functions[fid].file.path for fid in roots})
+        group_of = {path: position % ROOT_GROUPS for position, path in enumerate(files)}
+        groups: list[list[str]] = [[] for _ in range(ROOT_GROUPS)]
+        for fid in roots:
+            groups[group_of[self.project.functions[fid].file.path]].append(fid)
+        return groups
+
+    def fresh(self) -> "Analyzer":
+        """An analyzer for one group of roots: it shares what depends on the project alone
+        (the call scan, flattened bodies) and starts every walk-dependent memo empty."""
+        other = Analyzer(self.project, self.settings)
+        other._scan = self._scan
+        other.referenced = self.referenced
+        other._statements = self._statements
+        other._calls = self._calls
+        return other
+
+    def walk_roots(self, roots: list[str]) -> ProjectFacts:
+        for fid in roots:
+            self.analyze(fid, self.root_entry(self.project.functions[fid]), NEUTRAL_CONTEXT, None)
         return self.facts
 
     def called_functions(self) -> set[str]:
