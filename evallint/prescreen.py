@@ -105,7 +105,7 @@ class ScreenFacts:
 def words_of(identifiers: frozenset[str]) -> frozenset[str]:
     """The lower-cased words of a text, from its identifiers (letters never cross an identifier's
     edge, so these are the words of the whole text, found once per distinct identifier)."""
-    return frozenset(word.lower() for name in identifiers for word in _WORD.findall(name))
+    return frozenset(word.lower() for word in _WORD.findall(" ".join(identifiers)))
 
 
 def is_seed(identifiers: frozenset[str], extra_words: frozenset[str] = frozenset()) -> bool:

@@ -6,6 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evallint import prescreen
 from evallint.analysis.index import identifier_words
@@ -84,3 +86,11 @@ def test_a_screened_file_with_a_syntax_error_still_reports_evl001(tmp_path):
 def test_settings_with_evaluation_patterns_turn_the_screen_off():
     assert prescreen.extra_seed_words(Settings(eval_function_patterns=("check_*",))) is None
     assert prescreen.extra_seed_words(Settings(training_step_calls=("fabric.optimise",))) == {"fabric", "optimise"}
+
+
+@given(st.text(alphabet=st.sampled_from(list("aZbY_09 .é\n#'\"(")), max_size=80))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_words_from_identifiers_are_the_words_of_the_text(text):
+    # The screen reads a text's words off its distinct identifiers, not off every token.
+    expected = frozenset(word.lower() for word in prescreen._WORD.findall(text))
+    assert prescreen.words_of(prescreen.identifiers_of(text)) == expected

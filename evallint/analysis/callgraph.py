@@ -71,6 +71,13 @@ class ProjectIndex:
         self._overrides_cache: dict[tuple[str, str], list[str]] = {}
         self._resolve_cache: dict[tuple[str, str], str | None] = {}
         self._base_ids_cache: dict[str, list[str]] = {}
+        # Per file, every name a chain can start with and still reach a project definition; any
+        # other root (a local variable, a builtin) resolves to nothing without looking further.
+        self._resolvable_roots: dict[str, set[str]] = {
+            path: {"self", *self.toplevel[path], *self.imports[path]} for path in self.files
+        }
+        for scope, nested in self.nested.items():
+            self._resolvable_roots[self.functions[scope].file.path].update(nested)
         self._by_method_name: dict[str, list[str]] = {}
         for cid, methods in self.methods.items():
             for method in methods:
@@ -149,6 +156,8 @@ class ProjectIndex:
             if bound.startswith(FUNCTION_VALUE) and chain == root:
                 return bound[len(FUNCTION_VALUE) :]  # a parameter bound to a project function
             return self._resolve(fn, chain, local_types)
+        if root not in self._resolvable_roots[fn.file.path]:
+            return None
         key = (fn.id, chain)
         if key not in self._resolve_cache:
             self._resolve_cache[key] = self._resolve(fn, chain, None)

@@ -77,6 +77,24 @@ class Indexer:
         self.imports: list[ir.Import] = []
         self.scope = _Scope("<module>", None, None)
         self.depth = 0
+        # Values are immutable: one object per distinct reference or literal in a file, which the
+        # pickle that carries the index back from a worker then writes once.
+        self._refs: dict[str, ir.RefValue] = {}
+        self._consts: dict[tuple[type, object], ir.ConstValue] = {}
+
+    def ref(self, key: str) -> ir.RefValue:
+        value = self._refs.get(key)
+        if value is None:
+            value = self._refs[key] = ir.RefValue(key)
+        return value
+
+    def const(self, literal: object) -> ir.ConstValue:
+        # Keyed by type too: True == 1 == 1.0 are different literals.
+        key = (type(literal), literal)
+        value = self._consts.get(key)
+        if value is None:
+            value = self._consts[key] = ir.ConstValue(literal)
+        return value
 
     def number(self, node: ast.AST, anchor: ast.AST | None = None) -> int:
         """A new ordinal for ``node``, remembering where it is (``anchor`` gives the span if set)."""
@@ -396,7 +414,7 @@ class Indexer:
         if kind is ast.Call:
             return _call_result(self.call(expr, out))
         if kind is ast.Name:
-            return ir.RefValue(expr.id)
+            return self.ref(expr.id)
         if kind is ast.Attribute:
             chain = chain_of(expr)
             if chain is not None:
@@ -404,24 +422,24 @@ class Indexer:
                     inner = chain_of(expr.value)
                     if inner is not None:
                         return ir.TrainingFlagValue(key_of_chain(inner))
-                return ir.RefValue(key_of_chain(chain))
+                return self.ref(key_of_chain(chain))
             # An attribute of a call result: `unwrap_model(model).module`, `foo().bar`.
             receiver = self.value(expr.value, out)
             if isinstance(receiver, ir.RefValue) and expr.attr in WRAPPED_MODULE_ATTRS:
                 return receiver
             if isinstance(receiver, ir.RefValue):
-                return ir.RefValue(f"{receiver.key}.{expr.attr}")
+                return self.ref(f"{receiver.key}.{expr.attr}")
             return ir.OTHER
         if kind is ast.Constant:
             literal = _literal(expr)
-            return ir.ConstValue(literal) if literal is not _NO_LITERAL else ir.OTHER
+            return self.const(literal) if literal is not _NO_LITERAL else ir.OTHER
         if kind is ast.Subscript:
             base = self.value(expr.value, out)
             index_literal = _literal(expr.slice)
             if index_literal is _NO_LITERAL:
                 self.value(expr.slice, out)
             if isinstance(base, ir.RefValue) and index_literal is not _NO_LITERAL:
-                return ir.RefValue(f"{base.key}[{index_literal}]")
+                return self.ref(f"{base.key}[{index_literal}]")
             return ir.OTHER
         if kind in (ast.Compare, ast.BoolOp):
             self.generic(expr, out)
