@@ -141,7 +141,9 @@ CRASH_HOOK_VARIABLE = "EVALLINT_TEST_CRASH_ON"
 @dataclass(frozen=True)
 class _Task:
     source: SourcePath
-    full: bool  # index even a file without seed words (pre-screen off, or the file is needed)
+    # "screen": index a seed file, screen any other from its text alone; "index": index the file
+    # (pre-screen off, or the file is needed); "check": only check the syntax of an unneeded file.
+    mode: str
     extra_words: frozenset[str]
     cache: object | None  # evallint.cache.Cache, to key what the worker itself read
 
@@ -154,7 +156,7 @@ class _Outcome:
 
 
 def _process(task: _Task) -> _Outcome:
-    """Read one file, and index it unless the pre-screen shows it cannot matter (then: syntax check only)."""
+    """Read one file, and index, screen or syntax-check it (see ``_Task.mode``)."""
     from evallint import prescreen
 
     source = task.source
@@ -177,10 +179,12 @@ def _process(task: _Task) -> _Outcome:
         return _Outcome(key, FileResult(source.path, source.absolute, error=failure), _error_screen())
     identifiers = prescreen.identifiers_of(text)
     seed = prescreen.is_seed(identifiers, task.extra_words)
-    if not (seed or task.full):
-        tree = prescreen.parse_for_screen(text)
-        if tree is not None:
-            screen = prescreen.screen_facts(identifiers, name, False, tree)
+    if not seed and task.mode != "index":
+        screen = prescreen.screen_from_text(text, identifiers, name)
+        if task.mode == "screen":
+            return _Outcome(key, FileResult(source.path, source.absolute, cell_map=cells), screen)
+        if prescreen.syntax_ok(text):
+            screen = replace(screen, checked=True)
             return _Outcome(key, FileResult(source.path, source.absolute, cell_map=cells), screen)
     result = _index_text(source, text, cells)
     toplevel = prescreen.toplevel_from_index(result.index) if result.index is not None else frozenset()
@@ -282,23 +286,27 @@ def index_files(
                 elif result is None and not full:
                     outcomes[position] = _Outcome(keys[position], FileResult(source.path, source.absolute), screen)
 
-    def compute(positions: list[int], full_index: bool) -> None:
-        tasks = [_Task(sources[i], full_index, extra, cache) for i in positions]
-        for position, outcome in zip(positions, _run_tasks(tasks, jobs)):
+    def compute(work: list[tuple[int, str]]) -> None:
+        tasks = [_Task(sources[i], mode, extra, cache) for i, mode in work]
+        for (position, _), outcome in zip(work, _run_tasks(tasks, jobs)):
             outcomes[position] = outcome
             if cache is not None and outcome.key is not None:
                 indexed = outcome.result.index is not None or outcome.result.error is not None
                 cache.store(outcome.key, (outcome.screen, outcome.result if indexed else None))
 
-    compute([i for i, outcome in enumerate(outcomes) if outcome is None], full)
+    first_mode = "index" if full else "screen"
+    compute([(i, first_mode) for i, outcome in enumerate(outcomes) if outcome is None])
     if not full:
         screens = {i: outcome.screen for i, outcome in enumerate(outcomes) if outcome is not None}
         needed = screening.relevant_files(screens)
-        missing = [i for i in sorted(needed) if _screened_out(outcomes[i])]
-        if missing:
-            compute(missing, True)
+        # Every file is parsed once: the needed ones that were only screened are indexed now,
+        # the others get the syntax check that reports EVL001.
+        work = [(i, "index") for i in sorted(needed) if _screened_out(outcomes[i])]
+        work += [(i, "check") for i, screen in sorted(screens.items()) if i not in needed and not screen.checked]
+        if work:
+            compute(work)
         for i, outcome in enumerate(outcomes):
-            if i not in needed and outcome is not None:
+            if i not in needed and outcome is not None and outcome.result.error is None:
                 # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
                 outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
     return [outcome.result for outcome in outcomes if outcome is not None]

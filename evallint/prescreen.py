@@ -1,4 +1,4 @@
-"""Which files need the libcst parse at all: a cheap, conservative pre-screen.
+"""Which files need an index at all: a cheap, conservative pre-screen.
 
 Every finding needs *region evidence* somewhere on its path: an evaluation name
 (``validate``, ``val_loader``), a training step (``backward``, ``step``), a
@@ -17,10 +17,10 @@ still matter when the analysis of a seed file can reach them, or they it:
 
 ``relevant_files`` closes the seed set under these three relations, each
 judged on raw words and identifiers (comments and strings included, so every
-test errs towards parsing). Files outside the closure are never reached by the
-analysis; they get a syntax check with CPython's parser (so a broken file still
-reports EVL001) and no index. One gap remains: a file that CPython accepts and
-libcst rejects is reported only when it is parsed, i.e. when it is relevant.
+test errs towards indexing). A seed-free file is screened from its text alone
+(its top-level definitions found line by line, again erring towards more
+names), so that every file is parsed once: an index for the relevant ones, a
+syntax check for the rest (so a broken file still reports EVL001).
 
 The screen is disabled (everything is relevant) when the settings add
 evaluation-function patterns, which cannot be matched against words.
@@ -100,6 +100,7 @@ class ScreenFacts:
     toplevel: frozenset[str]  # functions and classes defined outside any function or class
     identifiers: frozenset[str]  # every identifier-like token, comments and strings included
     module_last: str  # the last component of the file's dotted module name
+    checked: bool = True  # its syntax was checked (False: screened from the text alone)
 
 
 def words_of(identifiers: frozenset[str]) -> frozenset[str]:
@@ -121,37 +122,50 @@ def extra_seed_words(settings) -> frozenset[str] | None:
     return frozenset(word.lower() for name in names for word in _WORD.findall(name))
 
 
-def screen_facts(identifiers: frozenset[str], module_name: str, seed: bool, tree: ast.Module | None) -> ScreenFacts:
-    toplevel = _toplevel_names(tree.body) if tree is not None else frozenset()
-    return ScreenFacts(seed, toplevel, identifiers, module_name.rsplit(".", 1)[-1])
+def screen_from_text(text: str, identifiers: frozenset[str], module_name: str) -> ScreenFacts:
+    """A seed-free file's facts without parsing it (its syntax is checked later, once)."""
+    return ScreenFacts(False, toplevel_from_text(text), identifiers, module_name.rsplit(".", 1)[-1], False)
 
 
-def parse_for_screen(text: str) -> ast.Module | None:
-    """CPython's tree of the text, or None when CPython rejects it."""
+_DEFINITION = re.compile(r"[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([^\W\d]\w*)")
+
+
+def toplevel_from_text(text: str) -> frozenset[str]:
+    """Names of functions and classes defined outside any function or class, from the lines alone.
+
+    Never fewer than the parsed module's: a definition counts unless an open ``def``/``class``
+    line above it is indented less, and any line indented no deeper closes that block (a
+    statement at the top level always does). Lines inside strings or brackets can only close
+    blocks early or add names, never hide a real top-level definition.
+    """
+    names: set[str] = set()
+    open_blocks: list[int] = []
+    for line in text.splitlines():
+        stripped = line.lstrip(" \t")
+        if not stripped or stripped[0] == "#":
+            continue
+        indent = len(line[: len(line) - len(stripped)].expandtabs(8))
+        while open_blocks and indent <= open_blocks[-1]:
+            open_blocks.pop()
+        match = _DEFINITION.match(line)
+        if match is not None:
+            if not open_blocks:
+                names.add(match.group(1))
+            open_blocks.append(indent)
+    return frozenset(names)
+
+
+def syntax_ok(text: str) -> bool:
+    """Does CPython accept the text? (The index reports why not, as EVL001.)"""
     if "\x00" in text:
-        return None
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return ast.parse(text)
+            compile(text, "<screened>", "exec", ast.PyCF_ONLY_AST)
     except Exception:  # SyntaxError, RecursionError, MemoryError, ValueError, OverflowError
-        return None
-
-
-def _toplevel_names(statements) -> frozenset[str]:
-    """Names of functions and classes not nested in a function or class (inside if/try/with/for too)."""
-    names: set[str] = set()
-    todo = list(statements)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            continue
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            children = getattr(node, field, None)
-            if isinstance(children, list):
-                todo.extend(children)
-    return frozenset(names)
+        return False
+    return True
 
 
 def toplevel_from_index(index) -> frozenset[str]:

@@ -13,7 +13,7 @@ from evallint import prescreen
 from evallint.analysis.index import identifier_words
 from evallint.config import Settings
 from evallint.engine import index_files, run
-from evallint.discovery import discover
+from evallint.discovery import SourcePath, discover
 
 from .conftest import FIXTURES, REPO
 
@@ -94,3 +94,90 @@ def test_words_from_identifiers_are_the_words_of_the_text(text):
     # The screen reads a text's words off its distinct identifiers, not off every token.
     expected = frozenset(word.lower() for word in prescreen._WORD.findall(text))
     assert prescreen.words_of(prescreen.identifiers_of(text)) == expected
+
+
+TOPLEVEL_SHAPES = '''
+import os
+
+def plain():
+    def nested():
+        pass
+    class Inner:
+        def method(self):
+            pass
+    return nested
+
+if os.environ.get("X"):
+    def conditional():
+        pass
+else:
+\tdef with_a_tab():
+\t\tpass
+
+try:
+    from fast import speedy
+except ImportError:
+    async def speedy():
+        """
+def not_real():
+        """
+        pass
+
+@decorator(
+    arg,
+)
+class Outer:
+    def method(self):
+        def helper():
+            pass
+
+for _ in range(1):
+    class InLoop:
+        pass
+'''
+
+
+def test_screening_from_text_finds_every_top_level_definition():
+    from evallint.engine import _index_text
+
+    sources = [("shapes.py", TOPLEVEL_SHAPES)]
+    for path in [*FIXTURES.glob("*.py"), *(REPO / "tests" / "projects").rglob("*.py"), *(REPO / "evallint").rglob("*.py")]:
+        sources.append((str(path), path.read_text(encoding="utf-8")))
+    for name, text in sources:
+        index = _index_text(SourcePath(name, name), text, None).index
+        assert index is not None, name
+        exact = prescreen.toplevel_from_index(index)
+        assert exact <= prescreen.toplevel_from_text(text), name
+    names = prescreen.toplevel_from_text(TOPLEVEL_SHAPES)
+    assert {"plain", "conditional", "with_a_tab", "speedy", "Outer", "InLoop"} <= names
+    assert not {"nested", "Inner", "method", "helper"} & names
+
+
+def test_every_file_is_parsed_once(tmp_path, monkeypatch):
+    from evallint import engine
+
+    _write(
+        tmp_path,
+        {
+            "train.py": """
+                from helpers import run_batch
+
+                def fit(model, loader, opt):
+                    for x in loader:
+                        run_batch(model, x).backward()
+                        opt.step()
+            """,
+            "helpers.py": "def run_batch(net, x):\n    return net(x).sum()\n",
+            "strings.py": "def shout(text):\n    return text.upper()\n",
+            "broken.py": "def shout(text:\n    return text\n",
+        },
+    )
+    parsed: list[str] = []
+    real_index, real_check = engine._index_text, prescreen.syntax_ok
+    monkeypatch.setattr(engine, "_index_text", lambda source, *rest: parsed.append(Path(source.absolute).name) or real_index(source, *rest))
+    monkeypatch.setattr(prescreen, "syntax_ok", lambda text: parsed.append(text.split("(")[0]) or real_check(text))
+    diagnostics = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=1).diagnostics
+    # train.py is a seed, helpers.py is needed by it, strings.py is only checked; broken.py fails
+    # its check and is then indexed for the message of its EVL001.
+    assert sorted(parsed) == sorted(["train.py", "helpers.py", "def shout", "def shout", "broken.py"])
+    assert [(Path(d.path).name, d.code) for d in diagnostics] == [("broken.py", "EVL001")]
