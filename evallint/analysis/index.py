@@ -99,11 +99,15 @@ class Indexer:
     def number(self, node: ast.AST, anchor: ast.AST | None = None) -> int:
         """A new ordinal for ``node``, remembering where it is (``anchor`` gives the span if set)."""
         located = anchor if anchor is not None else node
-        line = getattr(located, "lineno", 1)
-        self.spans.append(
-            (line, getattr(located, "col_offset", 0), getattr(located, "end_lineno", line) or line,
-             getattr(located, "end_col_offset", 0) or 0)
-        )
+        try:
+            line = located.lineno
+            self.spans.append((line, located.col_offset, located.end_lineno or line, located.end_col_offset or 0))
+        except AttributeError:  # the module, or a node without a position
+            line = getattr(located, "lineno", 1)
+            self.spans.append(
+                (line, getattr(located, "col_offset", 0), getattr(located, "end_lineno", line) or line,
+                 getattr(located, "end_col_offset", 0) or 0)
+            )
         self.kinds.append(type(node).__name__)
         return len(self.spans) - 1
 
@@ -441,8 +445,18 @@ class Indexer:
             if isinstance(base, ir.RefValue) and index_literal is not _NO_LITERAL:
                 return self.ref(f"{base.key}[{index_literal}]")
             return ir.OTHER
-        if kind in (ast.Compare, ast.BoolOp):
-            self.generic(expr, out)
+        if kind is ast.BinOp:  # arithmetic on tensors: by far the most common expression not modelled
+            self.value(expr.left, out)
+            self.value(expr.right, out)
+            return ir.OTHER
+        if kind is ast.Compare:
+            self.value(expr.left, out)
+            for comparator in expr.comparators:
+                self.value(comparator, out)
+            return self.condition(expr) or ir.OTHER
+        if kind is ast.BoolOp:
+            for operand in expr.values:
+                self.value(operand, out)
             return self.condition(expr) or ir.OTHER
         if kind is ast.UnaryOp:
             self.value(expr.operand, out)
