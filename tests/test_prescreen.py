@@ -47,22 +47,23 @@ def _indexed(tmp_path: Path) -> dict[str, bool]:
     return {Path(r.absolute).name: r.index is not None for r in index_files(sources, jobs=1, settings=settings)}
 
 
-def test_files_without_evidence_and_unreachable_are_not_parsed(tmp_path):
-    _write(
-        tmp_path,
-        {
-            "train.py": """
-                from helpers import run_batch
+# A seed (train.py), a file it needs (helpers.py) and one nothing reaches (strings.py).
+SCREENED_PROJECT = {
+    "train.py": """
+        from helpers import run_batch
 
-                def fit(model, loader, opt):
-                    for x in loader:
-                        run_batch(model, x).backward()
-                        opt.step()
-            """,
-            "helpers.py": "def run_batch(net, x):\n    return net(x).sum()\n",
-            "strings.py": "def shout(text):\n    return text.upper()\n",
-        },
-    )
+        def fit(model, loader, opt):
+            for x in loader:
+                run_batch(model, x).backward()
+                opt.step()
+    """,
+    "helpers.py": "def run_batch(net, x):\n    return net(x).sum()\n",
+    "strings.py": "def shout(text):\n    return text.upper()\n",
+}
+
+
+def test_files_without_evidence_and_unreachable_are_not_parsed(tmp_path):
+    _write(tmp_path, SCREENED_PROJECT)
     assert _indexed(tmp_path) == {"train.py": True, "helpers.py": True, "strings.py": False}
 
 
@@ -156,22 +157,7 @@ def test_screening_from_text_finds_every_top_level_definition():
 def test_every_file_is_parsed_once(tmp_path, monkeypatch):
     from evallint import engine
 
-    _write(
-        tmp_path,
-        {
-            "train.py": """
-                from helpers import run_batch
-
-                def fit(model, loader, opt):
-                    for x in loader:
-                        run_batch(model, x).backward()
-                        opt.step()
-            """,
-            "helpers.py": "def run_batch(net, x):\n    return net(x).sum()\n",
-            "strings.py": "def shout(text):\n    return text.upper()\n",
-            "broken.py": "def shout(text:\n    return text\n",
-        },
-    )
+    _write(tmp_path, {**SCREENED_PROJECT, "broken.py": "def shout(text:\n    return text\n"})
     parsed: list[str] = []
     real_index, real_check = engine._index_text, prescreen.syntax_ok
     monkeypatch.setattr(engine, "_index_text", lambda source, *rest: parsed.append(Path(source.absolute).name) or real_index(source, *rest))

@@ -168,6 +168,10 @@ def test_dynamic_mode_switch_names_the_switch(reports):
 # ---- the child process: how it runs, how it ends ----------------------------------
 
 
+def needs_cuda(test):
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")(test))
+
+
 def _script(tmp_path: Path, body: str, name: str = "script.py") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(body))
@@ -446,8 +450,7 @@ def test_usage_errors_exit_2(tmp_path):
     assert runner.invoke(verify, [str(path), "--max-steps", "-1"]).exit_code == 2
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_cuda
 def test_cuda_evidence_includes_graph_memory(tmp_path):
     path = _script(tmp_path, """
 import torch
@@ -475,17 +478,19 @@ validate()
     assert "MiB of GPU memory" in grad.evidence
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_training_left_in_eval_mode_is_confirmed(tmp_path):
-    path = _script(tmp_path, """
+SMALL_CUDA_MODEL = """
 import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.Dropout(0.2),
                       nn.Linear(64, 1)).cuda()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+"""
 
+
+@needs_cuda
+def test_cuda_training_left_in_eval_mode_is_confirmed(tmp_path):
+    path = _script(tmp_path, SMALL_CUDA_MODEL + """
 def validate():
     model.eval()
     with torch.no_grad():
@@ -504,17 +509,9 @@ for _ in range(5):
     assert "eval mode" in report.verdicts[0].evidence
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_cuda
 def test_cuda_correct_loop_has_nothing_confirmed(tmp_path):
-    path = _script(tmp_path, """
-import torch
-import torch.nn as nn
-
-model = nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.Dropout(0.2),
-                      nn.Linear(64, 1)).cuda()
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-for _ in range(2):
+    path = _script(tmp_path, SMALL_CUDA_MODEL + """for _ in range(2):
     model.train()
     for _ in range(3):
         loss = model(torch.randn(16, 32, device="cuda")).pow(2).mean()
