@@ -265,8 +265,10 @@ def index_files(
     cache=None,
     prescreen: bool = True,
     settings: Settings | None = None,
+    file_keys: list[str | None] | None = None,
 ) -> list[FileResult]:
-    """Phase 1 for every source, in source order: cached results, pre-screened files, worker processes."""
+    """Phase 1 for every source, in source order: cached results, pre-screened files, worker processes.
+    ``file_keys`` are the sources' cache keys when the caller has computed them already."""
     from evallint import prescreen as screening
 
     jobs = jobs or os.cpu_count() or 1
@@ -277,7 +279,7 @@ def index_files(
     keys: list[str | None] = [None] * len(sources)
     if cache is not None:
         for position, source in enumerate(sources):
-            keys[position] = _file_key(cache, source)
+            keys[position] = file_keys[position] if file_keys is not None else _file_key(cache, source)
             entry = cache.load(keys[position]) if keys[position] else None
             if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], screening.ScreenFacts):
                 screen, result = entry
@@ -352,22 +354,25 @@ def run(
         known = {s.absolute for s in sources}
         sources += [s for s in project_files(settings) if s.absolute not in known]
     report_paths = {t.absolute for t in targets}
-    cache = None
+    cache, run_key, file_keys = None, None, None
     if use_cache:
         from evallint.cache import Cache
 
         cache = Cache.for_settings(settings)
-        run_options = (prescreen, unsafe_fix_edits)
-        cached = _cached_run(cache, sources, settings, report_paths, run_options)
+        # Each file is read and hashed once per run: the run's key and the per-file lookups share these.
+        file_keys = [_file_key(cache, source) for source in sources]
+        run_key = _run_key(cache, file_keys, settings, report_paths, (prescreen, unsafe_fix_edits))
+        cached = _cached_run(cache, run_key, sources, file_keys)
         if cached is not None:
             return LintReport(cached[1], len(targets), cached[0])
     with _collector_paused():
-        results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings)
+        results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings,
+                              file_keys=file_keys)
         diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits=unsafe_fix_edits,
                               jobs=jobs or os.cpu_count() or 1)
     by_display = {r.path: r for r in results}
-    if cache is not None:
-        _store_run(cache, sources, settings, report_paths, run_options, diagnostics)
+    if run_key is not None:
+        cache.store(run_key, list(diagnostics))
     return LintReport(diagnostics, len(targets), by_display)
 
 
@@ -391,40 +396,31 @@ def _collector_paused():
             gc.enable()
 
 
-def _run_key(cache, sources: list[SourcePath], settings: Settings, report_paths: set[str], run_options: tuple) -> str | None:
+def _run_key(cache, file_keys: list[str | None], settings: Settings, report_paths: set[str], run_options: tuple) -> str | None:
     """One key for a whole run: every file's key, what is reported, all settings. None if a file is unreadable."""
-    keys = []
-    for source in sources:
-        key = _file_key(cache, source)
-        if key is None:
-            return None
-        keys.append(key)
-    return cache.run_key(repr(settings), repr(run_options), "\n".join(sorted(report_paths)), "\n".join(keys))
+    if any(key is None for key in file_keys):
+        return None
+    return cache.run_key(repr(settings), repr(run_options), "\n".join(sorted(report_paths)), "\n".join(file_keys))  # type: ignore[arg-type]
 
 
-def _cached_run(cache, sources, settings, report_paths, run_options) -> tuple[dict[str, FileResult], list[Diagnostic]] | None:
+def _cached_run(
+    cache, run_key: str | None, sources: list[SourcePath], file_keys: list[str | None]
+) -> tuple[dict[str, FileResult], list[Diagnostic]] | None:
     """A whole run answered from the cache: the diagnostics, and the file results of the files they name."""
-    key = _run_key(cache, sources, settings, report_paths, run_options)
-    stored = cache.load(key) if key is not None else None
+    stored = cache.load(run_key) if run_key is not None else None
     if not (isinstance(stored, list) and all(isinstance(d, Diagnostic) for d in stored)):
         return None
     named = {d.path for d in stored}
     results: dict[str, FileResult] = {}
-    for source in sources:
+    for source, key in zip(sources, file_keys):
         result = FileResult(source.path, source.absolute)
         if source.path in named:
-            entry = cache.load(_file_key(cache, source) or "")
+            entry = cache.load(key or "")
             if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], FileResult)):
                 return None
             result = entry[1]
         results[source.path] = result
     return results, stored
-
-
-def _store_run(cache, sources, settings, report_paths, run_options, diagnostics: list[Diagnostic]) -> None:
-    key = _run_key(cache, sources, settings, report_paths, run_options)
-    if key is not None:
-        cache.store(key, list(diagnostics))
 
 
 def analyse(
