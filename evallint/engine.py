@@ -437,7 +437,9 @@ def analyse(
     codes = selected_codes(settings.select, settings.ignore, settings.extend_select)
     indexes = [r.index for r in results if r.index is not None]
     project = ProjectIndex(indexes)
-    facts = analyse_project(project, settings, jobs)
+    reported = frozenset(r.path for r in results if r.index is not None and r.absolute in report_paths)
+    # Only some files reported (pre-commit): the walk can skip what cannot reach them.
+    facts = analyse_project(project, settings, jobs, reported if len(reported) < len(indexes) else None)
     by_path = {r.path: r for r in results}
     findings: list[Finding] = []
     for code, rule in ALL_RULES.items():

@@ -48,6 +48,19 @@ def test_each_file_alone_still_uses_the_whole_project(project):
         assert set(actual) <= {relative}, "findings are reported only for the files given"
 
 
+@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_a_file_alone_gets_the_whole_project_run_s_diagnostics_word_for_word(project):
+    # Alone, the walk skips roots that cannot reach the file; what it reports must not change.
+    settings = Settings(project_root=str(project))
+    whole = lint_paths([str(project)], settings, jobs=1)
+    for file in sorted(project.rglob("*.py")):
+        alone = lint_paths([str(file)], settings, jobs=1)
+        same_file = [d for d in whole if Path(d.path).resolve() == file.resolve()]
+        assert [(d.location, d.code, d.message) for d in alone] == [
+            (d.location, d.code, d.message) for d in same_file
+        ], file.name
+
+
 def test_messages_name_the_caller_and_the_evidence():
     project = Path(__file__).parent / "projects" / "callers_disagree"
     [diagnostic] = lint_paths([str(project)], Settings(project_root=str(project)), jobs=1)

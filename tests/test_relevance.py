@@ -166,3 +166,21 @@ def unrelated(model):
     assert {"Runner.validate", "main"} <= relevant
     assert "unrelated" not in relevant
     assert function_id("project.py", "main") == "project.py::main"
+
+
+def test_only_roots_that_reach_the_reported_files_are_walked(tmp_path):
+    files = {
+        "a.py": "import torch\n\ndef validate_a(model, x):\n    with torch.no_grad():\n        return model(x)\n",
+        "b.py": "import torch\n\ndef validate_b(model, x):\n    with torch.no_grad():\n        return model(x)\n",
+        "main.py": "from a import validate_a\n\ndef run(model, x):\n    return validate_a(model, x)\n",
+    }
+    indexes = []
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        indexes.append(index_file(SourcePath(name, str(tmp_path / name))).index)
+    analyzer = Analyzer(ProjectIndex(indexes))
+    everything = {fid for group in analyzer.root_groups() for fid in group}
+    assert everything == {"b.py::validate_b", "main.py::run"}
+    only_a = {fid for group in analyzer.root_groups(frozenset({"a.py"})) for fid in group}
+    assert only_a == {"main.py::run"}
+    assert not [fid for group in analyzer.root_groups(frozenset({"b.py"})) for fid in group if fid.startswith("main")]

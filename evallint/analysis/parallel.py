@@ -24,9 +24,11 @@ MIN_ROOTS_TO_FORK = 200
 _inherited: tuple[Analyzer, list[list[str]]] | None = None
 
 
-def analyse_project(project: ProjectIndex, settings=None, jobs: int = 1) -> ProjectFacts:
+def analyse_project(project: ProjectIndex, settings=None, jobs: int = 1,
+                    reported_files: frozenset[str] | None = None) -> ProjectFacts:
+    """The facts of the whole project, or of what can reach ``reported_files`` (display paths)."""
     analyzer = Analyzer(project, settings)
-    groups = analyzer.root_groups()
+    groups = analyzer.root_groups(reported_files)
     walked: list[ProjectFacts | None] = [None] * len(groups)
     if jobs > 1 and _can_fork() and sum(len(group) for group in groups) >= MIN_ROOTS_TO_FORK:
         _walk_in_parallel(analyzer, groups, walked)

@@ -91,17 +91,23 @@ def _reference(project: ProjectIndex, fref: FunctionRef, value: ir.Value, scan: 
 def relevant_functions(analyzer, scan: CallScan | None = None) -> set[str]:
     """Ids of the functions from which a walk may reach a source of findings."""
     scan = scan if scan is not None else scan_calls(analyzer)
-    relevant = {
+    sources = {
         fid for fid, fref in analyzer.project.functions.items()
         if _is_source_by_name(analyzer, fref) or _has_local_source(analyzer, fref)
     }
-    todo = list(relevant)
+    return reaching(scan, sources)
+
+
+def reaching(scan: CallScan, targets: set[str]) -> set[str]:
+    """The functions from which a walk may reach one of ``targets``, the targets included."""
+    found = set(targets)
+    todo = list(found)
     while todo:
         for caller in scan.callers.get(todo.pop(), ()):
-            if caller not in relevant:
-                relevant.add(caller)
+            if caller not in found:
+                found.add(caller)
                 todo.append(caller)
-    return relevant
+    return found
 
 
 def _is_source_by_name(analyzer, fref: FunctionRef) -> bool:

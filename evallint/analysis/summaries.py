@@ -118,14 +118,14 @@ class Analyzer:
 
     # -- driver ------------------------------------------------------------------------------------
 
-    def run(self) -> ProjectFacts:
+    def run(self, reported_files: frozenset[str] | None = None) -> ProjectFacts:
         """Walk every root, group after group (see ``root_groups``), then the syntactic facts."""
-        for group in self.root_groups():
+        for group in self.root_groups(reported_files):
             self.facts.extend(self.fresh().walk_roots(group))
         self.collect_syntactic_facts()
         return self.facts
 
-    def root_groups(self) -> list[list[str]]:
+    def root_groups(self, reported_files: frozenset[str] | None = None) -> list[list[str]]:
         """The roots worth walking (those that may reach a finding), in ROOT_GROUPS fixed groups.
 
         Each group is walked by its own analyzer, so that the groups can run in parallel and
@@ -133,8 +133,13 @@ class Analyzer:
         walked in each (memo entries, context limits and first-caller labels never cross
         groups). A file's roots stay together (they share most callees); files alternate
         between groups in path order, which balances the work on real trees.
+
+        With ``reported_files`` (pre-commit passes a few files of a large project), only the
+        roots that may reach a function of those files are kept: every fact a finding comes
+        from is recorded in a function the walk reached. The groups are formed first, so a
+        root stays in the group it has in a run over the whole project.
         """
-        from evallint.analysis.relevance import relevant_functions
+        from evallint.analysis.relevance import reaching, relevant_functions
 
         called = self.called_functions()
         relevant = relevant_functions(self, self._scan)
@@ -144,6 +149,10 @@ class Analyzer:
         groups: list[list[str]] = [[] for _ in range(ROOT_GROUPS)]
         for fid in roots:
             groups[group_of[self.project.functions[fid].file.path]].append(fid)
+        if reported_files is not None:
+            targets = {fid for fid, fref in self.project.functions.items() if fref.file.path in reported_files}
+            reach = reaching(self._scan, targets)
+            groups = [[fid for fid in group if fid in reach] for group in groups]
         return groups
 
     def fresh(self) -> "Analyzer":
