@@ -58,13 +58,9 @@ def user_secret() -> bytes:
     """32 random bytes private to this user (created once, mode 0600); per process if that fails."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     path = os.path.join(base, "evallint", "secret")
-    try:
-        with open(path, "rb") as handle:
-            secret = handle.read()
-        if len(secret) == 32:
-            return secret
-    except OSError:
-        pass
+    stored = _read_secret(path)
+    if stored is not None:
+        return stored
     secret = os.urandom(32)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -72,14 +68,17 @@ def user_secret() -> bytes:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(secret)
     except OSError:
-        try:  # another process created it first
-            with open(path, "rb") as handle:
-                stored = handle.read()
-            if len(stored) == 32:
-                return stored
-        except OSError:
-            pass
+        return _read_secret(path) or secret  # another process may have created it first
     return secret
+
+
+def _read_secret(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            secret = handle.read()
+    except OSError:
+        return None
+    return secret if len(secret) == 32 else None
 
 
 def cache_directory(settings) -> Path:

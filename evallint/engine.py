@@ -431,7 +431,7 @@ def analyse(
     (computing one rewrites the whole module; concise output only counts them). With ``jobs`` > 1
     phase 2 may use a second process; the findings are the same."""
     from evallint.analysis.callgraph import ProjectIndex
-    from evallint.analysis.parallel import analyse_project
+    from evallint.analysis.summaries import Analyzer
     from evallint.rules import ALL_RULES
 
     codes = selected_codes(settings.select, settings.ignore, settings.extend_select)
@@ -439,7 +439,7 @@ def analyse(
     project = ProjectIndex(indexes)
     reported = frozenset(r.path for r in results if r.index is not None and r.absolute in report_paths)
     # Only some files reported (pre-commit): the walk can skip what cannot reach them.
-    facts = analyse_project(project, settings, jobs, reported if len(reported) < len(indexes) else None)
+    facts = Analyzer(project, settings).run(reported if len(reported) < len(indexes) else None, jobs)
     by_path = {r.path: r for r in results}
     findings: list[Finding] = []
     for code, rule in ALL_RULES.items():

@@ -67,20 +67,21 @@ def test_a_failing_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatc
     import os
 
     from evallint.analysis import parallel
+    from evallint.analysis.summaries import Analyzer
 
     root = _all_projects(tmp_path)
     single = _run(root, 1)
     monkeypatch.setattr(parallel, "MIN_ROOTS_TO_FORK", 1)
     monkeypatch.delenv("EVALLINT_STRICT")
     parent = os.getpid()
-    real_walk_roots = parallel.Analyzer.walk_roots
+    real_walk_roots = Analyzer.walk_roots
 
     def walk_roots_dying_in_a_child(self, roots):
         if os.getpid() != parent:
             os._exit(3)  # the forked worker dies without a word
         return real_walk_roots(self, roots)
 
-    monkeypatch.setattr(parallel.Analyzer, "walk_roots", walk_roots_dying_in_a_child)
+    monkeypatch.setattr(Analyzer, "walk_roots", walk_roots_dying_in_a_child)
     assert _run(root, 2) == single
 
 

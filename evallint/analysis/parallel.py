@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import sys
 
-from evallint.analysis.callgraph import ProjectIndex
 from evallint.analysis.facts import ProjectFacts
 from evallint.analysis.summaries import Analyzer
 from evallint.strict import strict
@@ -24,21 +23,13 @@ MIN_ROOTS_TO_FORK = 200
 _inherited: tuple[Analyzer, list[list[str]]] | None = None
 
 
-def analyse_project(project: ProjectIndex, settings=None, jobs: int = 1,
-                    reported_files: frozenset[str] | None = None) -> ProjectFacts:
-    """The facts of the whole project, or of what can reach ``reported_files`` (display paths)."""
-    analyzer = Analyzer(project, settings)
-    groups = analyzer.root_groups(reported_files)
+def walk_groups(analyzer: Analyzer, groups: list[list[str]], jobs: int = 1) -> list[ProjectFacts]:
+    """Each group's facts, in group order, each walked by its own fresh analyzer."""
     walked: list[ProjectFacts | None] = [None] * len(groups)
     if jobs > 1 and _can_fork() and sum(len(group) for group in groups) >= MIN_ROOTS_TO_FORK:
         _walk_in_parallel(analyzer, groups, walked)
-    facts = ProjectFacts()
-    for position, group in enumerate(groups):
-        # A group whose worker failed is walked here: the result is the same, only later.
-        facts.extend(walked[position] or analyzer.fresh().walk_roots(group))
-    analyzer.facts = facts
-    analyzer.collect_syntactic_facts()
-    return facts
+    # A group whose worker failed is walked here: the result is the same, only later.
+    return [facts if facts is not None else analyzer.fresh().walk_roots(group) for facts, group in zip(walked, groups)]
 
 
 def _walk_in_parallel(analyzer: Analyzer, groups: list[list[str]], walked: list[ProjectFacts | None]) -> None:

@@ -118,10 +118,13 @@ class Analyzer:
 
     # -- driver ------------------------------------------------------------------------------------
 
-    def run(self, reported_files: frozenset[str] | None = None) -> ProjectFacts:
-        """Walk every root, group after group (see ``root_groups``), then the syntactic facts."""
-        for group in self.root_groups(reported_files):
-            self.facts.extend(self.fresh().walk_roots(group))
+    def run(self, reported_files: frozenset[str] | None = None, jobs: int = 1) -> ProjectFacts:
+        """Walk the roots group by group (see ``root_groups``; with ``jobs`` > 1 the groups may run
+        in parallel, with the same facts), then collect the syntactic facts."""
+        from evallint.analysis.parallel import walk_groups
+
+        for facts in walk_groups(self, self.root_groups(reported_files), jobs):
+            self.facts.extend(facts)
         self.collect_syntactic_facts()
         return self.facts
 
