@@ -172,3 +172,34 @@ def test_an_entry_written_with_another_users_secret_is_never_unpickled(tmp_path,
     # The victim's own entries still work.
     victim.store(key, "mine")
     assert victim.load(key) == "mine"
+
+
+def test_every_index_survives_a_pickle_round_trip_as_constructor_calls():
+    """Indexes travel from workers and into the cache as pickles of ``ir.record`` classes."""
+    from evallint.analysis import ir
+    from evallint.discovery import SourcePath
+
+    seen: set[type] = set()
+
+    def records(value):
+        if isinstance(value, (tuple, list, frozenset)):
+            for item in value:
+                yield from records(item)
+        elif hasattr(type(value), "__dataclass_fields__"):
+            yield value
+            for name in type(value).__dataclass_fields__:
+                yield from records(getattr(value, name))
+
+    paths = sorted(FIXTURES.rglob("*.py"))
+    assert paths
+    for path in paths:
+        result = engine.index_file(SourcePath(str(path), str(path)))
+        if result.index is None:
+            continue
+        assert pickle.loads(pickle.dumps(result.index, protocol=pickle.HIGHEST_PROTOCOL)) == result.index
+        for item in records(result.index):
+            seen.add(type(item))
+            constructor, values = item.__reduce__()
+            assert constructor is type(item) and constructor(*values) == item
+    # The fixtures exercise nearly every kind of record; all of them are ir.record classes.
+    assert len(seen) >= 20 and all(getattr(ir, kind.__name__) is kind for kind in seen)
