@@ -240,3 +240,18 @@ def test_force_exclude_applies_excludes_to_named_files(project):
     (project / "pyproject.toml").write_text("[tool.evallint]\nextend-exclude = ['generated/']\nforce-exclude = true\n")
     from_config = json.loads(evallint(*named, cwd=project).stdout)
     assert {Path(i["filename"]).name for i in from_config} == {"train.py"}
+
+
+def test_the_hard_exit_delivers_all_output_first(tmp_path):
+    """The console script ends with os._exit: every byte of a long report must reach the pipe and the file."""
+    for number in range(200):
+        (tmp_path / f"train_{number}.py").write_text(BUGGY)
+    piped = evallint(".", "--no-cache", "--output-format", "json", cwd=tmp_path)
+    assert piped.returncode == 1
+    assert len(piped.stdout) > 4 * 65536  # several pipe buffers
+    findings = json.loads(piped.stdout)
+    assert {finding["filename"].rsplit("/", 1)[-1] for finding in findings} == {f"train_{n}.py" for n in range(200)}
+    report = tmp_path / "report.json"
+    written = evallint(".", "--no-cache", "--output-format", "json", "--output-file", str(report), cwd=tmp_path)
+    assert written.returncode == 1 and written.stdout == ""
+    assert json.loads(report.read_text()) == findings
