@@ -32,7 +32,7 @@ from evallint.analysis.facts import (
     TrainingForward,
 )
 from evallint.analysis.flow import Region, Walker
-from evallint.analysis.index import identifier_words
+from evallint.analysis.index import identifier_words, key_of_chain
 from evallint.analysis.lattice import (
     CONSTRUCTED,
     CONTEXT,
@@ -605,7 +605,7 @@ class Interpreter(Walker):
     # -- keys ---------------------------------------------------------------------------------------------
 
     def is_model(self, key: str, state: State) -> bool:
-        root = key.split(".")[0].split("[")[0]
+        root = key.partition(".")[0].partition("[")[0]
         info = self.fn.info
         if root not in info.local_names and root != "self" and self.project.is_imported_or_defined(self.file, root):
             return False
@@ -618,7 +618,7 @@ class Interpreter(Walker):
             return True
         if key in self.module_receivers:
             return True
-        last = key.split(".")[-1]
+        last = key.rpartition(".")[2]
         if last in self.analyzer.extra_model_names or key in self.analyzer.extra_model_names:
             return True
         return looks_like_model(key)
@@ -1300,9 +1300,7 @@ def _mentions_mode(method: str) -> bool:
 
 
 def _strip_wrappers(chain: str) -> str:
-    from evallint.analysis.index import key_of_chain
-
-    return key_of_chain(chain)
+    return key_of_chain(chain) if "." in chain else chain
 
 
 def _canonical_prefix(state: State, target: str) -> str:
