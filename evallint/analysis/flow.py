@@ -89,9 +89,6 @@ class Walker:
         """Narrow the state on entering a branch where ``cond`` is ``truth``."""
         return state
 
-    def after_with_body(self, stmt: ir.With, grad_before: frozenset, state: State) -> State:
-        return state
-
     def loop_region(self, loop: ir.Loop) -> Region | None:
         return None
 
@@ -219,7 +216,6 @@ class Walker:
             self.pop_region()
         if body.dead:
             return body
-        body = self.after_with_body(stmt, grad_before, body)
         for item, token in reversed(list(zip(stmt.items, tokens))):
             body = self.exit_with_item(item, token, body)
         return body

@@ -490,7 +490,7 @@ class Interpreter(Walker):
         self.regions: list[Region] = []
         self.results: dict[int, tuple] = {}
         self.returned: Facts | None = None
-        self.exit_stack_grads: list[bool] = []
+        self.exit_stack: list[tuple] = []  # what `stack.enter_context(...)` entered, as with-item tokens
         class_id = self.project.class_of_method(fref)
         self.class_id = class_id
         receivers = set(analyzer.module_receivers(fref))
@@ -788,6 +788,8 @@ class Interpreter(Walker):
         if call is None or call.func is None:
             return state, None
         name = self.project.qualify(self.file, call.func)
+        if name.endswith("ExitStack"):
+            return state, ("exitstack", len(self.exit_stack))
         grad = self.grad_switch(name, call)
         if grad is not None:
             before = state.grad
@@ -803,15 +805,6 @@ class Interpreter(Walker):
         self.lower_unresolved(call, state)
         return state, None
 
-    def after_with_body(self, stmt: ir.With, grad_before: Facts, state: State) -> State:
-        """Leaving `with ExitStack() as stack:` undoes the grad contexts entered on the stack."""
-        if self.exit_stack_grads and any(
-            item.call is not None and (item.call.func or "").endswith("ExitStack") for item in stmt.items
-        ):
-            self.exit_stack_grads.clear()
-            state.grad = grad_before
-        return state
-
     def exit_with_item(self, item: ir.WithItem, token: object, state: State) -> State:
         if not token:
             return state
@@ -821,6 +814,12 @@ class Interpreter(Walker):
             summary, mapping = token[1], token[2]  # type: ignore[index]
             if not summary.exit.dead:
                 self.map_back(summary.exit, mapping, state)
+        elif token[0] == "exitstack":  # type: ignore[index]
+            # Leaving `with ExitStack() as stack:` exits what was entered on it, last first.
+            mark = token[1]  # type: ignore[index]
+            for entered in reversed(self.exit_stack[mark:]):
+                state = self.exit_with_item(item, entered, state)
+            del self.exit_stack[mark:]
         return state
 
     def grad_switch(self, name: str, call: ir.Call) -> Facts | None:
@@ -867,10 +866,11 @@ class Interpreter(Walker):
         if call.method == "enter_context" and call.args and isinstance(call.args[0], ir.CallValue):
             entered = self.results.get(call.args[0].node)
             if entered is not None and entered[0] == "grad-context":
+                self.exit_stack.append(("grad", state.grad))
                 state.grad = entered[1]
-                self.exit_stack_grads.append(True)
             elif entered is not None and entered[0] == "context-manager":
                 self.map_back(entered[1].yielded, entered[2], state)
+                self.exit_stack.append(("contextmanager", entered[1], entered[2]))
             return state
         if call.func is None and isinstance(call.receiver, ir.CallValue):
             computed = self.results.get(call.receiver.node)

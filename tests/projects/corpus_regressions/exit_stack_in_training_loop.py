@@ -1,0 +1,60 @@
+"""Evaluation through an ExitStack in the middle of training, as detectron2's plain_train_net.py
+does: when the stack's block ends, what was entered on it is exited, last first, so a context
+manager that restores the mode restores it for the next training step."""
+from contextlib import ExitStack, contextmanager
+
+import torch
+from torch import nn
+
+
+@contextmanager
+def restoring_eval(model):
+    training_mode = model.training
+    model.eval()
+    yield
+    model.train(training_mode)
+
+
+@contextmanager
+def eval_for_good(model):
+    model.eval()
+    yield
+
+
+def evaluate(model, loader):
+    with ExitStack() as stack:
+        if isinstance(model, nn.Module):
+            stack.enter_context(restoring_eval(model))
+        stack.enter_context(torch.no_grad())
+        for inputs in loader:
+            model(inputs)
+
+
+def evaluate_and_forget(model, loader):
+    with ExitStack() as stack:
+        stack.enter_context(eval_for_good(model))
+        stack.enter_context(torch.no_grad())
+        for inputs in loader:
+            model(inputs)
+
+
+def train(model, optimizer, loader, val_loader):
+    model.train()
+    for step, batch in enumerate(loader):
+        loss = model(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 100 == 0:
+            evaluate(model, val_loader)
+
+
+def train_left_in_eval(model, optimizer, loader, val_loader):
+    model.train()
+    for step, batch in enumerate(loader):
+        loss = model(batch)  # EVL102
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 100 == 0:
+            evaluate_and_forget(model, val_loader)
