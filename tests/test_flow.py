@@ -51,3 +51,59 @@ def test_revealed_states(path):
     assert expected, "a flow test file needs `# revealed:` comments"
     actual = _revealed_states(path)
     assert {row: actual.get(row) for row in expected} == expected
+
+
+def test_a_loop_with_more_possibilities_than_a_join_keeps_reaches_its_fixpoint(tmp_path):
+    """Past MAX_POSSIBILITIES a join keeps one possibility per value. A loop head recomputed
+    from the loop's entry alone then alternates between the widened state and the full one
+    until the iteration limit; joined with the previous head it only grows, and stops."""
+    from evallint.analysis.flow import MAX_LOOP_ITERATIONS
+    from evallint.analysis.lattice import MAX_POSSIBILITIES
+
+    lines = ["def run(model, loader, flags, optimizer):"]
+    for i in range(MAX_POSSIBILITIES - 3):  # switches before the loop: the entry alone holds many
+        lines += [f"    if flags[{i}]:", "        model.eval()", "    else:", "        model.train()"]
+    lines.append("    for batch in loader:")
+    lines.append("        reveal_state(model)")
+    for i in range(7):  # and the body adds more on every pass
+        lines += [f"        if flags[{100 + i}]:", "            model.eval()"]
+    lines += ["        loss = model(batch)", "        loss.backward()", "        optimizer.step()"]
+    path = tmp_path / "many_switches.py"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = index_file(SourcePath(path.name, str(path)))
+    facts = Analyzer(ProjectIndex([result.index])).run()
+    passes = len(facts.reveals)  # the reveal is recorded once per pass over the loop body
+    assert 2 <= passes < MAX_LOOP_ITERATIONS
+    assert {p.value for reveal in facts.reveals for p in reveal.modes} == {"eval", "train"}
+
+
+def test_what_a_callee_hands_back_carries_no_marks_of_its_own_loops(tmp_path):
+    """A possibility's `carried` marks tell a training step that a mode crossed the back edge of
+    the loop around it. The loops of a function that has returned are around nothing: a caller
+    sees marks of its own loops only (otherwise each pass of its loop is a new entry state for
+    the callees it calls, and the walk splits its memo for nothing)."""
+    path = tmp_path / "loops_in_callee.py"
+    path.write_text(
+        "def warm_up(model, loader):\n"
+        "    for batch in loader:\n"
+        "        model.eval()\n"
+        "        model(batch)\n"
+        "\n"
+        "\n"
+        "def train(model, loader):\n"
+        "    for epoch in range(3):\n"
+        "        warm_up(model, loader)\n"
+        "        reveal_state(model)\n",
+        encoding="utf-8",
+    )
+    result = index_file(SourcePath(path.name, str(path)))
+    analyzer = Analyzer(ProjectIndex([result.index]))
+    facts = analyzer.run()
+    functions = analyzer.project.functions
+    train_loops = analyzer.own_loops(functions[f"{path.name}::train"])
+    warm_up_loops = analyzer.own_loops(functions[f"{path.name}::warm_up"])
+    assert train_loops and warm_up_loops and not train_loops & warm_up_loops
+    marks = {mark for reveal in facts.reveals for p in reveal.modes for mark in p.carried}
+    assert marks == train_loops  # what warm_up left crossed train's loop, and only that
+    # warm_up's loop may run no pass: the model leaves it in eval, or as it came.
+    assert {p.value for reveal in facts.reveals for p in reveal.modes} == {"eval", "train"}

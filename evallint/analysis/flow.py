@@ -174,8 +174,12 @@ class Walker:
             self.path.pop()
         return body.join(orelse)
 
+    def loop_id(self, stmt: ir.Loop) -> tuple:
+        """What marks a possibility that crossed this loop's back edge."""
+        return (stmt.node,)
+
     def _loop(self, stmt: ir.Loop, state: State) -> State:
-        loop_id = (stmt.node,)
+        loop_id = self.loop_id(stmt)
         region = self.loop_region(stmt)
         head = state
         frame = _LoopFrame()
@@ -190,7 +194,10 @@ class Walker:
                 self.pop_region()
             self.loops.pop()
             back = join_all([body_out, *frame.continues])
-            new_head = state.join(back.mark_carried(loop_id)) if not back.dead else state
+            # Joined with the head itself, not only the entry: the heads only grow, so the widening
+            # in join_facts (one possibility per value past MAX_POSSIBILITIES) cannot make them
+            # alternate between a widened and an unwidened state until the iteration limit.
+            new_head = head.join(back.mark_carried(loop_id)) if not back.dead else head
             if new_head.same_as(head):
                 break
             head = new_head

@@ -236,6 +236,19 @@ class State:
             and self.types == other.types
         )
 
+    def forget_loops(self, loop_ids: frozenset) -> "State":
+        """The state without these loops in any possibility's ``carried`` (see ``Interpreter.run``)."""
+        if not loop_ids:
+            return self
+        forgotten = self.copy()
+        forgotten.modes = {key: forget_loops(facts, loop_ids) for key, facts in self.modes.items()}
+        forgotten.saved_flags = {key: forget_loops(facts, loop_ids) for key, facts in self.saved_flags.items()}
+        forgotten.pending = {
+            key: Pending(item.key, item.file, item.node, item.function, forget_loops(item.modes, loop_ids), item.grad)
+            for key, item in self.pending.items()
+        }
+        return forgotten
+
     def mark_carried(self, loop_id: tuple) -> "State":
         """Tag every mode possibility as having crossed the back edge of ``loop_id``."""
         marked = self.copy()
@@ -244,6 +257,14 @@ class State:
                 p if loop_id in p.carried else Poss(p.value, p.origin, p.guard, p.carried | {loop_id}) for p in facts
             )
         return marked
+
+
+def forget_loops(facts: Facts, loop_ids: frozenset) -> Facts:
+    if not any(p.carried and not loop_ids.isdisjoint(p.carried) for p in facts):
+        return facts
+    return frozenset(
+        Poss(p.value, p.origin, p.guard, p.carried - loop_ids) if not loop_ids.isdisjoint(p.carried) else p for p in facts
+    )
 
 
 def join_all(states: list[State]) -> State:

@@ -52,6 +52,7 @@ from evallint.analysis.lattice import (
     Poss,
     State,
     feasible,
+    forget_loops,
     join_all,
     join_facts,
 )
@@ -96,6 +97,7 @@ class Analyzer:
         self._regions: dict[str, Region | None] = {}
         self._statements: dict[str, tuple[ir.Stmt, ...]] = {}
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
+        self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
         extra_eval = tuple(getattr(settings, "eval_function_patterns", ()) or ())
         self.extra_eval_patterns = extra_eval
@@ -107,6 +109,16 @@ class Analyzer:
         found = self._statements.get(fref.id)
         if found is None:
             found = self._statements[fref.id] = _flatten(fref.info.body)
+        return found
+
+    def own_loops(self, fref: FunctionRef) -> frozenset[tuple[str, int]]:
+        """The ids the walk gives the loops of a function's own body (``Interpreter.loop_id``)."""
+        found = self._own_loops.get(fref.id)
+        if found is None:
+            path = fref.file.path
+            found = self._own_loops[fref.id] = frozenset(
+                (path, stmt.node) for stmt in self.statements(fref) if type(stmt) is ir.Loop
+            )
         return found
 
     def calls(self, fref: FunctionRef) -> tuple[ir.Call, ...]:
@@ -166,6 +178,7 @@ class Analyzer:
         other.referenced = self.referenced
         other._statements = self._statements
         other._calls = self._calls
+        other._own_loops = self._own_loops
         return other
 
     def walk_roots(self, roots: list[str]) -> ProjectFacts:
@@ -531,7 +544,20 @@ class Interpreter(Walker):
             yielded = self.yields[0]
             for other in self.yields[1:]:
                 yielded = yielded.join(other)
+        # Which of this function's own loops a possibility crossed means nothing once it returns:
+        # the rules ask only about the loops around a training step, and those enclose it. Kept,
+        # the marks would make every call from a caller's loop a new context for its callees, so
+        # that loop's head would change on each pass until the iteration limit.
+        own_loops = self.analyzer.own_loops(self.fn)
+        if own_loops:
+            exit_state = exit_state.forget_loops(own_loops)
+            yielded = yielded.forget_loops(own_loops) if yielded is not None else None
+            returned = forget_loops(self.returned, own_loops) if self.returned is not None else None
+            return Summary(exit_state, yielded, returned)
         return Summary(exit_state, yielded, self.returned)
+
+    def loop_id(self, stmt: ir.Loop) -> tuple:
+        return (self.file, stmt.node)
 
     # -- context ------------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ def is_eval_call_in_step(forward: TrainingForward, poss: Poss) -> bool:
     """The eval() was called inside this very training step (EVL103), not carried in from elsewhere."""
     origin = poss.origin
     region = (forward.region_file, forward.region_node)
-    return origin.kind == SET_BY_CALL and origin.region == region and (forward.region_node,) not in poss.carried
+    return origin.kind == SET_BY_CALL and origin.region == region and region not in poss.carried
 
 
 def kept_in_eval_on_purpose(forward: TrainingForward, poss: Poss) -> bool:
