@@ -55,34 +55,76 @@ def test_phase_two_in_a_second_process_gives_what_one_process_gives(tmp_path, mo
     root = _all_projects(tmp_path)
     single = _run(root, 1)
     forks = []
-    real_walk = parallel._walk_in_parallel
-    monkeypatch.setattr(parallel, "MIN_ROOTS_TO_FORK", 1)
-    monkeypatch.setattr(parallel, "_walk_in_parallel", lambda *args: forks.append(1) or real_walk(*args))
+    real_split = parallel._in_two_processes
+    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.setattr(parallel, "_in_two_processes", lambda *args: forks.append(1) or real_split(*args))
     assert _run(root, 2) == single
     assert forks, "phase 2 did not fork"
     assert len({row[0] for row in single}) > 20
 
 
-def test_a_failing_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch):
+def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
+    from evallint.analysis.callgraph import ProjectIndex
+    from evallint.analysis.relevance import scan_calls
+    from evallint.analysis.summaries import Analyzer
+    from evallint.discovery import SourcePath
+    from evallint.engine import index_file
+
+    root = _all_projects(tmp_path)
+    indexes = [index_file(SourcePath(str(p), str(p))).index for p in sorted(root.rglob("*.py"))]
+    analyzer = Analyzer(ProjectIndex([i for i in indexes if i is not None]))
+    halves = analyzer.scan_halves()
+    assert all(halves) and not set(halves[0]) & set(halves[1])
+    assert set(halves[0]) | set(halves[1]) == set(analyzer.project.functions)
+    whole = scan_calls(analyzer)
+    merged = scan_calls(analyzer, halves[0]).merge(scan_calls(analyzer, halves[1]))
+    assert whole.sources and whole.called and whole.callers
+    assert (merged.called, merged.referenced, merged.sources) == (whole.called, whole.referenced, whole.sources)
+    assert dict(merged.callers) == dict(whole.callers)
+
+
+def _dying_in_a_child(monkeypatch, owner, name) -> list[int]:
+    """Patch ``owner.name`` to end a forked worker without a word; in this process it runs, and
+    each run is counted in the list returned."""
     import os
 
+    parent = os.getpid()
+    real = getattr(owner, name)
+    runs_here: list[int] = []
+
+    def dying(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(3)
+        runs_here.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, dying)
+    return runs_here
+
+
+def test_a_worker_dying_while_it_walks_costs_time_not_findings(tmp_path, monkeypatch):
     from evallint.analysis import parallel
     from evallint.analysis.summaries import Analyzer
 
     root = _all_projects(tmp_path)
     single = _run(root, 1)
-    monkeypatch.setattr(parallel, "MIN_ROOTS_TO_FORK", 1)
+    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
     monkeypatch.delenv("EVALLINT_STRICT")
-    parent = os.getpid()
-    real_walk_roots = Analyzer.walk_roots
-
-    def walk_roots_dying_in_a_child(self, roots):
-        if os.getpid() != parent:
-            os._exit(3)  # the forked worker dies without a word
-        return real_walk_roots(self, roots)
-
-    monkeypatch.setattr(Analyzer, "walk_roots", walk_roots_dying_in_a_child)
+    walks_here = _dying_in_a_child(monkeypatch, Analyzer, "walk_roots")
     assert _run(root, 2) == single
+    assert len(walks_here) == 2  # both groups: the worker's too
+
+
+def test_a_worker_dying_before_the_swap_of_the_scan_costs_time_not_findings(tmp_path, monkeypatch):
+    from evallint.analysis import parallel
+
+    root = _all_projects(tmp_path)
+    single = _run(root, 1)
+    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.delenv("EVALLINT_STRICT")
+    scans_here = _dying_in_a_child(monkeypatch, parallel, "scan_calls")
+    assert _run(root, 2) == single
+    assert len(scans_here) == 2  # both halves: the worker's too
 
 
 def test_each_group_of_roots_is_walked_on_its_own(tmp_path):

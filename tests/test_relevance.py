@@ -24,7 +24,7 @@ def _relevant(tmp_path, source: str) -> set[str]:
     path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
     result = index_file(SourcePath("project.py", str(path)))
     assert result.index is not None, result.error
-    return {fid.split("::")[1] for fid in relevant_functions(Analyzer(ProjectIndex([result.index])))}
+    return {fid.split("::")[1] for fid in relevant_functions(Analyzer(ProjectIndex([result.index])).scan())}
 
 
 LIBRARY = """

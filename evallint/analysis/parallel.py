@@ -1,10 +1,14 @@
-"""Phase 2 on two CPUs: the fixed root groups of ``Analyzer.root_groups`` walked at once.
+"""Phase 2 on two CPUs: the call scan in two halves, then the fixed root groups walked at once.
 
-The project's IR is never sent anywhere: a forked process inherits it, and
-only the facts of its group come back. Where fork is not available (Windows,
-macOS), with one job, or for a small project, the groups run one after the
-other in this process; the results are the same either way, because each
-group is walked by its own analyzer in both cases.
+The project's IR is never sent anywhere: a forked process inherits it. Each of
+the two processes scans the calls of half of the project's functions (by file),
+they swap their halves, and both merge them into the scan one process would
+have made (``CallScan.merge``). From that scan both compute the same root
+groups (``Analyzer.root_groups``); each walks one, and only the second group's
+facts come back. Where fork is not available (Windows, macOS), with one job,
+or for a small project, all of it runs in this process, one group after the
+other; the results are the same either way, because each group is walked by its
+own analyzer in both cases.
 """
 
 from __future__ import annotations
@@ -13,52 +17,88 @@ import multiprocessing
 import sys
 
 from evallint.analysis.facts import ProjectFacts
-from evallint.analysis.summaries import Analyzer
+from evallint.analysis.relevance import CallScan, scan_calls
+from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
 from evallint.strict import strict
 
-# Below this many roots a fork costs more than the second CPU saves.
-MIN_ROOTS_TO_FORK = 200
+# Below this many functions a fork costs more than the second CPU saves.
+MIN_FUNCTIONS_TO_FORK = 1500
 
-# What a forked worker walks: set just before the fork, read by the child from its copy of memory.
-_inherited: tuple[Analyzer, list[list[str]]] | None = None
+# What the forked worker works on: set just before the fork, read by the child from its copy of memory.
+_inherited: tuple | None = None
 
 
-def walk_groups(analyzer: Analyzer, groups: list[list[str]], jobs: int = 1) -> list[ProjectFacts]:
-    """Each group's facts, in group order, each walked by its own fresh analyzer."""
-    walked: list[ProjectFacts | None] = [None] * len(groups)
-    if jobs > 1 and _can_fork() and sum(len(group) for group in groups) >= MIN_ROOTS_TO_FORK:
-        _walk_in_parallel(analyzer, groups, walked)
+def walk_project(analyzer: Analyzer, reported_files: frozenset[str] | None, jobs: int = 1) -> list[ProjectFacts]:
+    """Each root group's facts, in group order, each walked by its own fresh analyzer."""
+    walked: list[ProjectFacts | None] = [None] * ROOT_GROUPS
+    groups = None
+    if jobs > 1 and _can_fork() and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK:
+        walked, groups = _in_two_processes(analyzer, reported_files)
+    if groups is None:
+        groups = analyzer.root_groups(reported_files)
     # A group whose worker failed is walked here: the result is the same, only later.
     return [facts if facts is not None else analyzer.fresh().walk_roots(group) for facts, group in zip(walked, groups)]
 
 
-def _walk_in_parallel(analyzer: Analyzer, groups: list[list[str]], walked: list[ProjectFacts | None]) -> None:
+def _in_two_processes(
+    analyzer: Analyzer, reported_files: frozenset[str] | None
+) -> tuple[list[ProjectFacts | None], list[list[str]] | None]:
+    """Scan and walk with a forked worker: the groups' facts (None for a group the worker did
+    not deliver; a half of the scan it did not deliver is made here) and the groups."""
     global _inherited
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    _inherited = (analyzer, groups)
+    halves = analyzer.scan_halves()
+    from_child, to_parent = multiprocessing.Pipe(duplex=False)
+    from_parent, to_child = multiprocessing.Pipe(duplex=False)
+    walked: list[ProjectFacts | None] = [None] * ROOT_GROUPS
+    groups: list[list[str]] | None = None
+    theirs: CallScan | None = None
+    _inherited = (analyzer, halves[1], reported_files, to_parent, from_parent, (from_child, to_child))
     try:
-        with ProcessPoolExecutor(max_workers=len(groups) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [(position, pool.submit(_walk_group, position)) for position in range(1, len(groups))]
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+            future = pool.submit(_child)  # forks now: the worker holds its own ends of the pipes
+            # Closing ours means the worker's death ends the pipe instead of leaving a read waiting.
+            to_parent.close()
+            from_parent.close()
+            mine = scan_calls(analyzer, halves[0])
+            try:
+                theirs = from_child.recv()  # the worker sends first, so neither send waits on the other
+                to_child.send(mine)
+            except (EOFError, OSError):
+                if strict():
+                    raise
+            if not isinstance(theirs, CallScan):
+                theirs = scan_calls(analyzer, halves[1])
+            analyzer.adopt_scan(mine.merge(theirs))
+            groups = analyzer.root_groups(reported_files)
             walked[0] = analyzer.fresh().walk_roots(groups[0])
-            for position, future in futures:
-                try:
-                    walked[position] = future.result()
-                except Exception:
-                    if strict():
-                        raise
+            try:
+                walked[1] = future.result()
+            except Exception:
+                if strict():
+                    raise
     except BrokenProcessPool:
         if strict():
             raise
     finally:
         _inherited = None
+        for end in (from_child, to_child, to_parent, from_parent):
+            end.close()
+    return walked, groups
 
 
-def _walk_group(position: int) -> ProjectFacts:
-    assert _inherited is not None, "a group is walked only in a process forked by _walk_in_parallel"
-    analyzer, groups = _inherited
-    return analyzer.fresh().walk_roots(groups[position])
+def _child() -> ProjectFacts:
+    assert _inherited is not None, "_child runs only in the process forked by _in_two_processes"
+    analyzer, half, reported_files, to_parent, from_parent, parent_ends = _inherited
+    for end in parent_ends:
+        end.close()  # so that the parent's death ends the pipe here too
+    mine = scan_calls(analyzer, half)
+    to_parent.send(mine)
+    theirs = from_parent.recv()
+    analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
+    return analyzer.fresh().walk_roots(analyzer.root_groups(reported_files)[1])
 
 
 def _can_fork() -> bool:

@@ -19,6 +19,7 @@ function it passes or stores as a value (callbacks), and a method its class's
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from evallint.analysis import ir, torch_api
@@ -28,17 +29,32 @@ from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_
 
 @dataclass
 class CallScan:
-    """One pass over every call and reference of the project."""
+    """One pass over every call and reference of the project (or of a part, see ``merge``)."""
 
     called: set[str] = field(default_factory=set)  # called directly somewhere: not a root
     referenced: set[str] = field(default_factory=set)  # used as a value: has callers nobody sees
     callers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # over-approximated
+    sources: set[str] = field(default_factory=set)  # functions that hold a source of findings themselves
+
+    def merge(self, other: "CallScan") -> "CallScan":
+        """The scan of both parts: every field is a union, so parts merge in any order."""
+        callers: dict[str, set[str]] = defaultdict(set)
+        for part in (self, other):
+            for callee, found in part.callers.items():
+                callers[callee] |= found
+        return CallScan(self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources)
 
 
-def scan_calls(analyzer) -> CallScan:
+def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
+    """Scan the functions ``fids`` (all of the project's by default). What a function contributes
+    depends on the function alone (and the project's names), so the scans of the parts of a
+    project merge into the scan of the whole: phase 2 scans its two halves in two processes."""
     project: ProjectIndex = analyzer.project
     scan = CallScan()
-    for fid, fref in project.functions.items():
+    for fid in fids if fids is not None else project.functions:
+        fref = project.functions[fid]
+        if _is_source_by_name(analyzer, fref) or _has_local_source(analyzer, fref):
+            scan.sources.add(fid)
         callees: set[str] = set()
         class_id = project.class_of_method(fref)
         if class_id is not None:
@@ -88,14 +104,9 @@ def _reference(project: ProjectIndex, fref: FunctionRef, value: ir.Value, scan: 
         callees.update(_instance_methods(project, target))
 
 
-def relevant_functions(analyzer, scan: CallScan | None = None) -> set[str]:
+def relevant_functions(scan: CallScan) -> set[str]:
     """Ids of the functions from which a walk may reach a source of findings."""
-    scan = scan if scan is not None else scan_calls(analyzer)
-    sources = {
-        fid for fid, fref in analyzer.project.functions.items()
-        if _is_source_by_name(analyzer, fref) or _has_local_source(analyzer, fref)
-    }
-    return reaching(scan, sources)
+    return reaching(scan, scan.sources)
 
 
 def reaching(scan: CallScan, targets: set[str]) -> set[str]:

@@ -131,14 +131,40 @@ class Analyzer:
     # -- driver ------------------------------------------------------------------------------------
 
     def run(self, reported_files: frozenset[str] | None = None, jobs: int = 1) -> ProjectFacts:
-        """Walk the roots group by group (see ``root_groups``; with ``jobs`` > 1 the groups may run
-        in parallel, with the same facts), then collect the syntactic facts."""
-        from evallint.analysis.parallel import walk_groups
+        """Scan every call, walk the roots group by group (see ``root_groups``; with ``jobs`` > 1
+        the scan and the groups may be split between two processes, with the same facts), then
+        collect the syntactic facts."""
+        from evallint.analysis.parallel import walk_project
 
-        for facts in walk_groups(self, self.root_groups(reported_files), jobs):
+        for facts in walk_project(self, reported_files, jobs):
             self.facts.extend(facts)
         self.collect_syntactic_facts()
         return self.facts
+
+    def scan(self):
+        """The scan of every call and reference (``relevance.CallScan``), made on first use."""
+        if self._scan is None:
+            from evallint.analysis.relevance import scan_calls
+
+            self.adopt_scan(scan_calls(self))
+        return self._scan
+
+    def adopt_scan(self, scan) -> None:
+        """Use a scan made elsewhere: the merged halves that two processes scanned."""
+        self._scan = scan
+        # Functions used as values (passed as callbacks, returned, stored) have callers evallint
+        # cannot see: they start from an unknown state.
+        self.referenced = scan.referenced
+
+    def scan_halves(self) -> list[list[str]]:
+        """The project's functions in two halves to scan in two processes, by file, alternating
+        in path order as the root groups do."""
+        files = sorted({fref.file.path for fref in self.project.functions.values()})
+        half_of = {path: position % 2 for position, path in enumerate(files)}
+        halves: list[list[str]] = [[], []]
+        for fid, fref in self.project.functions.items():
+            halves[half_of[fref.file.path]].append(fid)
+        return halves
 
     def root_groups(self, reported_files: frozenset[str] | None = None) -> list[list[str]]:
         """The roots worth walking (those that may reach a finding), in ROOT_GROUPS fixed groups.
@@ -156,9 +182,9 @@ class Analyzer:
         """
         from evallint.analysis.relevance import reaching, relevant_functions
 
-        called = self.called_functions()
-        relevant = relevant_functions(self, self._scan)
-        roots = [fid for fid in sorted(self.project.functions) if fid not in called and fid in relevant]
+        scan = self.scan()
+        relevant = relevant_functions(scan)
+        roots = [fid for fid in sorted(self.project.functions) if fid not in scan.called and fid in relevant]
         files = sorted({self.project.functions[fid].file.path for fid in roots})
         group_of = {path: position % ROOT_GROUPS for position, path in enumerate(files)}
         groups: list[list[str]] = [[] for _ in range(ROOT_GROUPS)]
@@ -166,7 +192,7 @@ class Analyzer:
             groups[group_of[self.project.functions[fid].file.path]].append(fid)
         if reported_files is not None:
             targets = {fid for fid, fref in self.project.functions.items() if fref.file.path in reported_files}
-            reach = reaching(self._scan, targets)
+            reach = reaching(scan, targets)
             groups = [[fid for fid in group if fid in reach] for group in groups]
         return groups
 
@@ -185,19 +211,6 @@ class Analyzer:
         for fid in roots:
             self.analyze(fid, self.root_entry(self.project.functions[fid]), NEUTRAL_CONTEXT, None)
         return self.facts
-
-    def called_functions(self) -> set[str]:
-        """Functions some project code calls directly (the rest are roots).
-
-        Also notes functions used as values (passed as callbacks, returned, stored): they have
-        callers evallint cannot see, so they start from an unknown state.
-        """
-        if self._scan is None:
-            from evallint.analysis.relevance import scan_calls
-
-            self._scan = scan_calls(self)
-            self.referenced = self._scan.referenced
-        return self._scan.called
 
     def dispatch_overrides(self, fref: FunctionRef, call: ir.Call, self_type: str | None) -> list[str]:
         """``self.hook()`` in a base class reaches the overrides of project subclasses too."""
