@@ -73,9 +73,10 @@ def _in_two_processes(
                 theirs = scan_calls(analyzer, halves[1])
             analyzer.adopt_scan(mine.merge(theirs))
             groups = analyzer.root_groups(reported_files)
-            walked[0] = analyzer.fresh().walk_roots(groups[0])
+            here = _main_process_group(groups)
+            walked[here] = analyzer.fresh().walk_roots(groups[here])
             try:
-                walked[1] = future.result()
+                walked[1 - here] = future.result()
             except Exception:
                 if strict():
                     raise
@@ -98,7 +99,14 @@ def _child() -> ProjectFacts:
     to_parent.send(mine)
     theirs = from_parent.recv()
     analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
-    return analyzer.fresh().walk_roots(analyzer.root_groups(reported_files)[1])
+    groups = analyzer.root_groups(reported_files)
+    return analyzer.fresh().walk_roots(groups[1 - _main_process_group(groups)])
+
+
+def _main_process_group(groups: list[list[str]]) -> int:
+    """Which group the main process walks: the one with more roots, since the worker's facts
+    still have to come back. Both processes compute the same groups, so they agree."""
+    return 0 if len(groups[0]) >= len(groups[1]) else 1
 
 
 def _can_fork() -> bool:
