@@ -59,8 +59,7 @@ def discover(paths: list[str], settings: Settings) -> list[SourcePath]:
             absolute = _absolute(path) if path.exists() else str(path.absolute())
             found.setdefault(absolute, SourcePath(_display(path), absolute))
             continue
-        for file in _walk(path, spec, root):
-            absolute = _absolute(file)
+        for file, absolute in _walk(path, spec, root):
             found.setdefault(absolute, SourcePath(_display(file), absolute))
     return sorted(found.values(), key=lambda s: s.path)
 
@@ -70,17 +69,20 @@ def project_files(settings: Settings) -> list[SourcePath]:
     root = Path(settings.project_root or ".")
     spec = exclusion_spec(settings)
     files = []
-    for file in _walk(root, spec, root.resolve(), suffixes=(".py",)):
-        files.append(SourcePath(_display(file), _absolute(file)))
+    for file, absolute in _walk(root, spec, root.resolve(), suffixes=(".py",)):
+        files.append(SourcePath(_display(file), absolute))
         if len(files) >= MAX_CONTEXT_FILES:
             break
     return files
 
 
 def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_SUFFIXES):
-    """Walk without following directory symlinks (no loops), pruning excluded directories."""
+    """Each source file with its real path, walking without following directory symlinks (no
+    loops) and pruning excluded directories. A directory's real path is resolved once: resolving
+    every file again would stat each directory above it, file after file."""
     for current, dirnames, filenames in os.walk(directory, followlinks=False, onerror=lambda error: None):
         current_path = Path(current)
+        real_directory = os.path.realpath(current)
         kept = []
         for name in sorted(dirnames):
             if _excluded(current_path / name, spec, root, is_dir=True):
@@ -91,28 +93,47 @@ def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_
             if not name.endswith(suffixes):
                 continue
             file = current_path / name
-            if not _may_be_source(file) or _excluded(file, spec, root, is_dir=False):
+            kind = _source_kind(file)
+            if kind is None:
                 continue
-            yield file
+            real = os.path.join(real_directory, name) if kind == "file" else None
+            if _excluded(file, spec, root, is_dir=False, real=real):
+                continue
+            yield file, real if real is not None else _absolute(file)
 
 
-def _may_be_source(file: Path) -> bool:
-    """A regular file, or a link that cannot be followed (reported as unreadable).
+def _source_kind(file: Path) -> str | None:
+    """"file" for a regular file, "link" for a link to one or one that cannot be followed
+    (reported as unreadable), None for anything else.
 
     Reading a named pipe would block the run forever and a device such as
     /dev/zero never ends, so whatever else carries a source suffix is skipped.
     """
     try:
-        return stat.S_ISREG(os.stat(file).st_mode)
+        mode = os.lstat(file).st_mode
     except OSError:
-        return True
+        return "link"  # gone since the directory was listed: reported as unreadable
+    if stat.S_ISREG(mode):
+        return "file"
+    if not stat.S_ISLNK(mode):
+        return None
+    try:
+        return "link" if stat.S_ISREG(os.stat(file).st_mode) else None
+    except OSError:
+        return "link"
 
 
-def _excluded(path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool, with_parents: bool = False) -> bool:
-    """Does an exclusion pattern match this path (or, with ``with_parents``, a directory above it)?"""
+def _excluded(
+    path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool, with_parents: bool = False, real: str | None = None
+) -> bool:
+    """Does an exclusion pattern match this path (or, with ``with_parents``, a directory above it)?
+    ``real`` is the path's real path when the caller knows it already."""
     name = path.name
     try:
-        relative = path.resolve().relative_to(root).as_posix() if path.exists() else path.as_posix()
+        if real is not None:
+            relative = Path(real).relative_to(root).as_posix()
+        else:
+            relative = path.resolve().relative_to(root).as_posix() if path.exists() else path.as_posix()
     except ValueError:
         relative = path.as_posix()
     candidates = [name, relative]

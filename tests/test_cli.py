@@ -255,3 +255,21 @@ def test_the_hard_exit_delivers_all_output_first(tmp_path):
     written = evallint(".", "--no-cache", "--output-format", "json", "--output-file", str(report), cwd=tmp_path)
     assert written.returncode == 1 and written.stdout == ""
     assert json.loads(report.read_text()) == findings
+
+
+def test_files_are_known_by_their_real_path_once_however_they_are_reached(tmp_path):
+    """Discovery resolves each directory once and joins file names to it: a linked directory, a
+    link to a file and the file itself are still one file, under its real path."""
+    from evallint.config import Settings
+    from evallint.discovery import discover
+
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "train.py").write_text(BUGGY)
+    (project / "alias.py").symlink_to(project / "pkg" / "train.py")
+    (tmp_path / "linked").symlink_to(project, target_is_directory=True)
+    settings = Settings(project_root=str(project))
+    through_link = discover([str(tmp_path / "linked")], settings)
+    direct = discover([str(project)], settings)
+    real = str((project / "pkg" / "train.py").resolve())
+    assert [s.absolute for s in through_link] == [s.absolute for s in direct] == [real]
