@@ -86,7 +86,7 @@ def training_programs(draw) -> str:
             "with torch.no_grad:",
             "with torch.inference_mode():",
             "with torch.enable_grad():",
-            f"with torch.set_grad_enabled(phase == 'train'):",
+            "with torch.set_grad_enabled(phase == 'train'):",
             f"for x in {loader}:",
             "if epoch % 2 == 0:",
             "while step < 10:",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from evallint.config import Settings
 from evallint.engine import CRASH_HOOK_VARIABLE, run
 
@@ -83,48 +85,33 @@ def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     assert dict(merged.callers) == dict(whole.callers)
 
 
-def _dying_in_a_child(monkeypatch, owner, name) -> list[int]:
-    """Patch ``owner.name`` to end a forked worker without a word; in this process it runs, and
-    each run is counted in the list returned."""
+# Where the forked worker dies: walking its root group (after the swap of the scan), or scanning
+# its half (before the swap). Either way this process does the worker's part too: both groups are
+# walked here, or both halves scanned here.
+@pytest.mark.parametrize("owner, name", [("summaries.Analyzer", "walk_roots"), ("parallel", "scan_calls")])
+def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name):
     import os
 
+    from evallint.analysis import parallel, summaries
+
+    target = summaries.Analyzer if owner == "summaries.Analyzer" else parallel
+    root = _all_projects(tmp_path)
+    single = _run(root, 1)
+    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.delenv("EVALLINT_STRICT")
     parent = os.getpid()
-    real = getattr(owner, name)
+    real = getattr(target, name)
     runs_here: list[int] = []
 
     def dying(*args, **kwargs):
         if os.getpid() != parent:
-            os._exit(3)
+            os._exit(3)  # the forked worker ends without a word
         runs_here.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(owner, name, dying)
-    return runs_here
-
-
-def test_a_worker_dying_while_it_walks_costs_time_not_findings(tmp_path, monkeypatch):
-    from evallint.analysis import parallel
-    from evallint.analysis.summaries import Analyzer
-
-    root = _all_projects(tmp_path)
-    single = _run(root, 1)
-    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
-    monkeypatch.delenv("EVALLINT_STRICT")
-    walks_here = _dying_in_a_child(monkeypatch, Analyzer, "walk_roots")
+    monkeypatch.setattr(target, name, dying)
     assert _run(root, 2) == single
-    assert len(walks_here) == 2  # both groups: the worker's too
-
-
-def test_a_worker_dying_before_the_swap_of_the_scan_costs_time_not_findings(tmp_path, monkeypatch):
-    from evallint.analysis import parallel
-
-    root = _all_projects(tmp_path)
-    single = _run(root, 1)
-    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
-    monkeypatch.delenv("EVALLINT_STRICT")
-    scans_here = _dying_in_a_child(monkeypatch, parallel, "scan_calls")
-    assert _run(root, 2) == single
-    assert len(scans_here) == 2  # both halves: the worker's too
+    assert len(runs_here) == 2
 
 
 def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
