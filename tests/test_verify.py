@@ -526,3 +526,24 @@ def test_cuda_correct_loop_has_nothing_confirmed(tmp_path):
     assert report.stopped_by == "exit" and report.exit_status == 0, report_to_text(report)
     assert report.training_steps == 6 and not report.runtime_findings, report_to_text(report)
     assert report.exit_code == 0
+
+
+def test_the_console_script_delivers_the_whole_report_and_leaves_no_scratch_files(tmp_path):
+    """`evallint verify` ends, like every command, with a hard exit after flushing: the report
+    must be complete and the scratch directory of the run already removed by then."""
+    import os
+
+    path = FIXTURES / "bug_validate_no_eval_no_grad.py"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "evallint", "verify", str(path), "--device", "cpu", "--output-format", "json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    verdicts = {(f["code"], f["location"]["row"]): f["verdict"] for f in data["findings"]}
+    assert verdicts == {(d.code, d.location.row): "confirmed" for d in marked_findings(path)}
+    # torch itself may leave its compile cache there; evallint's own scratch must be gone.
+    assert [entry.name for entry in scratch.iterdir() if entry.name.startswith("evallint")] == []
