@@ -28,9 +28,7 @@ evaluation-function patterns, which cannot be matched against words.
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
 from dataclasses import dataclass
 
 from evallint.analysis import regions, torch_api
@@ -157,15 +155,9 @@ def toplevel_from_text(text: str) -> frozenset[str]:
 
 def syntax_ok(text: str) -> bool:
     """Does CPython accept the text? (The index reports why not, as EVL001.)"""
-    if "\x00" in text:
-        return False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(text, "<screened>", "exec", ast.PyCF_ONLY_AST)
-    except Exception:  # SyntaxError, RecursionError, MemoryError, ValueError, OverflowError
-        return False
-    return True
+    from evallint.parsing.python import ParseFailure, parse_ast
+
+    return not isinstance(parse_ast(text), ParseFailure)
 
 
 def toplevel_from_index(index) -> frozenset[str]:

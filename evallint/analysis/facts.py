@@ -6,7 +6,7 @@ filtered by the branch conditions on the path where the fact was observed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from evallint.analysis.lattice import Facts
 
@@ -95,8 +95,5 @@ class ProjectFacts:
     reveals: list[Reveal] = field(default_factory=list)
 
     def extend(self, other: "ProjectFacts") -> None:
-        self.forwards.extend(other.forwards)
-        self.training_forwards.extend(other.training_forwards)
-        self.bare_mode_attributes.extend(other.bare_mode_attributes)
-        self.grad_contexts_not_entered.extend(other.grad_contexts_not_entered)
-        self.reveals.extend(other.reveals)
+        for kind in fields(self):
+            getattr(self, kind.name).extend(getattr(other, kind.name))

@@ -41,6 +41,8 @@ def chain_of(expr: ast.AST) -> str | None:
 
 def key_of_chain(chain: str) -> str:
     """Drop wrapper hops: ``model.module.backbone`` -> ``model.backbone``."""
+    if "." not in chain:
+        return chain
     parts = chain.split(".")
     kept = [parts[0]] + [part for part in parts[1:] if part not in WRAPPED_MODULE_ATTRS]
     return ".".join(kept)

@@ -480,7 +480,10 @@ class Analyzer:
     def collect_syntactic_facts(self) -> None:
         for f in self.project.files.values():
             for fn in f.functions:
-                for stmt in _flatten(fn.body):
+                # A qualname defined twice in a file (a property's setter) has one id: its first
+                # definition is flattened here, not taken from the other's cache entry.
+                fref = self.project.functions.get(function_id(f.path, fn.qualname))
+                for stmt in self.statements(fref) if fref is not None and fref.info is fn else _flatten(fn.body):
                     if isinstance(stmt, ir.BareAttribute):
                         self.facts.bare_mode_attributes.append(
                             BareModeAttribute(f.path, stmt.node, stmt.receiver, stmt.attr)
@@ -1006,7 +1009,7 @@ class Interpreter(Walker):
 
         forward_key = None
         if call.func is not None and (call.method is None or call.method not in ("forward", "generate")):
-            candidate = state.canonical(_strip_wrappers(call.func))
+            candidate = state.canonical(key_of_chain(call.func))
             if self.is_model(candidate, state):
                 forward_key = candidate
         if forward_key is None and method in ("forward", "generate") and receiver_key is not None:
@@ -1336,10 +1339,6 @@ def _const(value) -> object:
 def _mentions_mode(method: str) -> bool:
     words = set(identifier_words(method))
     return bool(words & {"eval", "train", "mode", "training", "evaluation", "freeze", "unfreeze"})
-
-
-def _strip_wrappers(chain: str) -> str:
-    return key_of_chain(chain) if "." in chain else chain
 
 
 def _canonical_prefix(state: State, target: str) -> str:
