@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
 from evallint.analysis.index import _render_condition
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import REPO
 
 COMMON = [
     "phase == 'train'",
@@ -68,7 +67,7 @@ def test_common_shapes_are_rendered_without_the_fallback():
 
 def test_every_condition_in_the_fixtures_and_test_projects():
     checked = 0
-    for path in [*ROOT.glob("fixtures/*.py"), *ROOT.glob("tests/projects/**/*.py"), *ROOT.glob("evallint/**/*.py")]:
+    for path in [*REPO.glob("fixtures/*.py"), *REPO.glob("tests/projects/**/*.py"), *REPO.glob("evallint/**/*.py")]:
         for expr in _conditions(path.read_text(encoding="utf-8")):
             _check(expr)
             checked += 1

@@ -12,14 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from evallint.engine import lint_paths
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import REPO
+
 FIXTURE_FILES = [
     "fixtures/bug_eval_without_parens.py",
     "fixtures/bug_val_loader_module_level.py",
@@ -31,7 +32,7 @@ FIXTURE_FILES = [
 
 @pytest.fixture(scope="module")
 def flake8_env(tmp_path_factory) -> dict[str, str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
     entry_points = project["project"]["entry-points"]["flake8.extension"]
     assert entry_points == {"EVL": "evallint.flake8_plugin:EvallintChecker"}
     site = tmp_path_factory.mktemp("site")
@@ -41,7 +42,7 @@ def flake8_env(tmp_path_factory) -> dict[str, str]:
     lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
     (dist_info / "entry_points.txt").write_text(f"[flake8.extension]\n{lines}")
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
 
@@ -68,7 +69,7 @@ def fixture_project(tmp_path_factory) -> Path:
     (project / "pyproject.toml").write_text("[tool.evallint]\n")
     (project / "fixtures").mkdir()
     for path in FIXTURE_FILES:
-        shutil.copyfile(ROOT / path, project / path)
+        shutil.copyfile(REPO / path, project / path)
     return project
 
 
