@@ -142,7 +142,8 @@ CRASH_HOOK_VARIABLE = "EVALLINT_TEST_CRASH_ON"
 class _Task:
     source: SourcePath
     # "screen": index a seed file, screen any other from its text alone; "index": index the file
-    # (pre-screen off, or the file is needed); "check": only check the syntax of an unneeded file.
+    # (pre-screen off); "needed": index a screened file the closure needs (its screen is known);
+    # "check": only check the syntax of an unneeded file.
     mode: str
     extra_words: frozenset[str]
     cache: object | None  # evallint.cache.Cache, to key what the worker itself read
@@ -152,7 +153,7 @@ class _Task:
 class _Outcome:
     key: str | None
     result: FileResult
-    screen: object  # evallint.prescreen.ScreenFacts
+    screen: object  # evallint.prescreen.ScreenFacts; None from a "needed" task
 
 
 def _process(task: _Task) -> _Outcome:
@@ -177,6 +178,8 @@ def _process(task: _Task) -> _Outcome:
         text, cells, failure = source_from_bytes(source.absolute, data)
     if failure is not None or text is None:
         return _Outcome(key, FileResult(source.path, source.absolute, error=failure), _error_screen())
+    if task.mode == "needed":
+        return _Outcome(key, _index_text(source, text, cells), None)
     identifiers = prescreen.identifiers_of(text)
     seed = prescreen.is_seed(identifiers, task.extra_words)
     if not seed and task.mode != "index":
@@ -291,6 +294,8 @@ def index_files(
     def compute(work: list[tuple[int, str]]) -> None:
         tasks = [_Task(sources[i], mode, extra, cache) for i, mode in work]
         for (position, _), outcome in zip(work, _run_tasks(tasks, jobs)):
+            if outcome.screen is None:
+                outcome.screen = _indexed_screen(outcomes[position].screen, outcome.result)
             outcomes[position] = outcome
             if cache is not None and outcome.key is not None:
                 indexed = outcome.result.index is not None or outcome.result.error is not None
@@ -303,7 +308,7 @@ def index_files(
         needed = screening.relevant_files(screens)
         # Every file is parsed once: the needed ones that were only screened are indexed now,
         # the others get the syntax check that reports EVL001.
-        work = [(i, "index") for i in sorted(needed) if _screened_out(outcomes[i])]
+        work = [(i, "needed") for i in sorted(needed) if _screened_out(outcomes[i])]
         work += [(i, "check") for i, screen in sorted(screens.items()) if i not in needed and not screen.checked]
         if work:
             compute(work)
@@ -312,6 +317,15 @@ def index_files(
                 # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
                 outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
     return [outcome.result for outcome in outcomes if outcome is not None]
+
+
+def _indexed_screen(screened, result: FileResult):
+    """The screen of a file first screened from its text, now that it is indexed."""
+    from evallint.prescreen import toplevel_from_index
+
+    if result.index is None:  # it does not parse after all: it must report EVL001
+        return replace(screened, seed=True, toplevel=frozenset(), checked=True)
+    return replace(screened, toplevel=toplevel_from_index(result.index), checked=True)
 
 
 def _screened_out(outcome: _Outcome | None) -> bool:

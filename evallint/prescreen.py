@@ -108,8 +108,9 @@ def words_of(identifiers: frozenset[str]) -> frozenset[str]:
 
 
 def is_seed(identifiers: frozenset[str], extra_words: frozenset[str] = frozenset()) -> bool:
-    words = words_of(identifiers)
-    return not words.isdisjoint(SEED_WORDS) or not words.isdisjoint(extra_words)
+    seeds = SEED_WORDS | extra_words if extra_words else SEED_WORDS
+    # Stops at the first seed word; most files have one.
+    return not seeds.isdisjoint(map(str.lower, _WORD.findall(" ".join(identifiers))))
 
 
 def extra_seed_words(settings) -> frozenset[str] | None:
@@ -190,5 +191,14 @@ def relevant_files(facts: dict[str, ScreenFacts]) -> set[str]:
     return relevant
 
 
+_ASCII_PUNCTUATION = bytes(c for c in range(128) if not (chr(c).isalnum() or chr(c) == "_"))
+_PUNCTUATION_TO_SPACES = bytes.maketrans(_ASCII_PUNCTUATION, b" " * len(_ASCII_PUNCTUATION))
+
+
 def identifiers_of(text: str) -> frozenset[str]:
+    """Every identifier-like token of a text. An ASCII text (nearly every source file) is split
+    at its punctuation instead, at a third of the regex's cost; the tokens that then start with a
+    digit (``2d``, ``1e5``) add no word the regex misses, and no name that code can refer to."""
+    if text.isascii():
+        return frozenset(text.encode("ascii").translate(_PUNCTUATION_TO_SPACES).decode("ascii").split())
     return frozenset(_IDENTIFIER.findall(text))

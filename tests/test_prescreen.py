@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -95,6 +96,14 @@ def test_words_from_identifiers_are_the_words_of_the_text(text):
     # The screen reads a text's words off its distinct identifiers, not off every token.
     expected = frozenset(word.lower() for word in prescreen._WORD.findall(text))
     assert prescreen.words_of(prescreen.identifiers_of(text)) == expected
+
+
+@given(st.text(alphabet=st.sampled_from(list("aZbY_09 .\n#'\"(:=")), max_size=80))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_an_ascii_text_keeps_every_name_code_can_refer_to(text):
+    # ASCII texts are split at punctuation: a name that does not follow a digit is a token of its own.
+    names = {match.group() for match in re.finditer(r"(?<![\w])[^\W\d]\w*", text)}
+    assert names <= prescreen.identifiers_of(text)
 
 
 TOPLEVEL_SHAPES = '''
