@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,27 @@ def test_every_index_survives_a_pickle_round_trip_as_constructor_calls():
             assert constructor is type(item) and constructor(*values) == item
     # The fixtures exercise nearly every kind of record; all of them are ir.record classes.
     assert len(seen) >= 20 and all(getattr(ir, kind.__name__) is kind for kind in seen)
+
+
+RECORD_PROBE = """
+import pickle
+from evallint.analysis import ir
+call = ir.Call(3, "model.eval", ir.RefValue("model"), "eval", (ir.ConstValue(1),), ())
+twin = pickle.loads(pickle.dumps(call))
+assert twin == call and hash(twin) == hash(call) and len({call, twin}) == 1
+try:
+    call.node = 4
+except AttributeError:
+    print("frozen")
+else:
+    print("mutable")
+"""
+
+
+@pytest.mark.parametrize("strict_value, expected", [("1", "frozen"), ("0", "mutable")])
+def test_records_are_frozen_under_the_test_suite_and_hash_by_value_in_both_builds(strict_value, expected):
+    # A run skips the frozen __init__ (a fifth of the indexing time); the suite keeps records frozen,
+    # so a change to a record anywhere in the analysis fails a test.
+    env = {**os.environ, "EVALLINT_STRICT": strict_value}
+    done = subprocess.run([sys.executable, "-c", RECORD_PROBE], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == expected

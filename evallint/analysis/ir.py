@@ -19,17 +19,26 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Union
 
+from evallint.strict import strict
+
 
 def record(cls):
-    """A frozen, slotted dataclass that pickles as a call of its constructor.
+    """A slotted dataclass, hashed by value, that pickles as a call of its constructor.
+
+    Records are never changed once built. A frozen dataclass would enforce that,
+    but its ``__init__`` sets each field through ``object.__setattr__``, and a
+    large tree builds (in the index) and rebuilds (from each pickle) hundreds of
+    thousands of records: unfrozen, indexing is a fifth faster and unpickling a
+    third. evallint's own test suite runs strict, and there the records are
+    frozen, so code that changes one fails its tests.
 
     Every file's IR crosses a process boundary (worker to main process) and the
-    cache as a pickle. The reduction dataclasses give frozen slotted classes looks
-    up the field list again for each object, in Python; this one reads all fields
+    cache as a pickle. The reduction dataclasses give slotted classes looks up
+    the field list again for each object, in Python; this one reads all fields
     with one C-level getter and rebuilds through ``__init__``: the IR of a large
     tree pickles and unpickles in well under half the time.
     """
-    cls = dataclass(frozen=True, slots=True)(cls)
+    cls = dataclass(slots=True, frozen=strict(), unsafe_hash=True)(cls)
     names = tuple(field.name for field in fields(cls))
     if len(names) > 1:
         values = attrgetter(*names)
