@@ -32,7 +32,7 @@ def walk_project(analyzer: Analyzer, reported_files: frozenset[str] | None, jobs
     """Each root group's facts, in group order, each walked by its own fresh analyzer."""
     walked: list[ProjectFacts | None] = [None] * ROOT_GROUPS
     groups = None
-    if jobs > 1 and _can_fork() and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK:
+    if jobs > 1 and can_fork() and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK:
         walked, groups = _in_two_processes(analyzer, reported_files)
     if groups is None:
         groups = analyzer.root_groups(reported_files)
@@ -109,6 +109,6 @@ def _main_process_group(groups: list[list[str]]) -> int:
     return 0 if len(groups[0]) >= len(groups[1]) else 1
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
     # macOS offers fork but system libraries may not survive it; Windows has none.
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
