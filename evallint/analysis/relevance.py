@@ -51,6 +51,15 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
     project merge into the scan of the whole: phase 2 scans its two halves in two processes."""
     project: ProjectIndex = analyzer.project
     scan = CallScan()
+    # What constructing or referencing a class may run, per class: classes are referenced often.
+    instance_methods: dict[str, tuple[str, ...]] = {}
+
+    def methods_of(class_id: str) -> tuple[str, ...]:
+        found = instance_methods.get(class_id)
+        if found is None:
+            found = instance_methods[class_id] = tuple(_instance_methods(project, class_id))
+        return found
+
     for fid in fids if fids is not None else project.functions:
         fref = project.functions[fid]
         if _is_source_by_name(analyzer, fref) or _has_local_source(analyzer, fref):
@@ -62,8 +71,12 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
             if init is not None:
                 callees.add(init)
         for call in analyzer.calls(fref):
-            for value in (*call.args, *(value for _, value in call.kwargs)):
-                _reference(project, fref, value, scan, callees, direct=True)
+            for value in call.args:
+                if type(value) in _REFERENCING:
+                    _reference(project, fref, value, scan, callees, True, methods_of)
+            for _, value in call.kwargs:
+                if type(value) in _REFERENCING:
+                    _reference(project, fref, value, scan, callees, True, methods_of)
             if call.func is None:
                 continue
             target = project.resolve(fref, call.func)
@@ -78,20 +91,24 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
                 init = project.method_of(target, "__init__")
                 if init:
                     scan.called.add(init)
-                callees.update(_instance_methods(project, target))
+                callees.update(methods_of(target))
         for stmt in analyzer.statements(fref):
-            if isinstance(stmt, (ir.Assign, ir.Return)):
-                _reference(project, fref, stmt.value, scan, callees, direct=True)
+            if isinstance(stmt, (ir.Assign, ir.Return)) and type(stmt.value) in _REFERENCING:
+                _reference(project, fref, stmt.value, scan, callees, True, methods_of)
         for callee in callees:
             scan.callers[callee].add(fid)
     return scan
 
 
+# The values that can refer to a function or class.
+_REFERENCING = frozenset({ir.RefValue, ir.TupleValue})
+
+
 def _reference(project: ProjectIndex, fref: FunctionRef, value: ir.Value, scan: CallScan, callees: set[str],
-               direct: bool) -> None:
+               direct: bool, methods_of) -> None:
     if isinstance(value, ir.TupleValue):
         for item in value.items:
-            _reference(project, fref, item, scan, callees, direct=False)
+            _reference(project, fref, item, scan, callees, False, methods_of)
         return
     if not isinstance(value, ir.RefValue):
         return
@@ -101,7 +118,7 @@ def _reference(project: ProjectIndex, fref: FunctionRef, value: ir.Value, scan: 
         if direct:
             scan.referenced.add(target)
     elif target in project.classes:
-        callees.update(_instance_methods(project, target))
+        callees.update(methods_of(target))
 
 
 def relevant_functions(scan: CallScan) -> set[str]:
