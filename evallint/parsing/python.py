@@ -24,8 +24,10 @@ import re
 import tokenize
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import libcst as cst
+if TYPE_CHECKING:
+    import libcst as cst
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ def parse_ast(text: str) -> ast.Module | ParseFailure:
 
 def parse_python(text: str) -> cst.Module | ParseFailure:
     """libcst's tree, for fixes (which must keep formatting); CPython checks the text first."""
+    import libcst as cst  # a tenth of a second to import: only runs that build a fix pay for it
+
     tree = parse_ast(text)
     if isinstance(tree, ParseFailure):
         return tree
