@@ -10,6 +10,7 @@ import contextlib
 import gc
 import os
 import re
+import sys
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -235,8 +236,10 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
     chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
     # Forked workers share which chunks are taken: they take chunks from the start, this process
     # takes them from the end until the two meet. What it indexes itself is never pickled, which
-    # saves a third of the transfer. The first chunk of each worker is always its own.
-    shared = can_fork()
+    # saves a third of the transfer. The first chunk of each worker is always its own. Only from
+    # Python 3.11, whose parser turns every too-deep input into an error (recursion guards in the
+    # parser and in building the tree): a native crash here would end the run, not cost one file.
+    shared = can_fork() and sys.version_info >= (3, 11)
     workers = min(jobs - 1, len(chunks) - 1) if shared else min(jobs, len(chunks))
     context = multiprocessing.get_context("fork") if shared else None
     _claimed = context.Array("b", len(chunks)) if context is not None else None

@@ -141,3 +141,27 @@ def test_a_run_leaves_its_objects_to_the_oldest_generation():
     indexed = next(result for result in report.results.values() if result.index is not None)
     assert gc.isenabled()
     assert any(item is indexed for item in gc.get_objects(generation=2))
+
+
+def test_a_file_that_fails_in_the_main_process_is_indexed_again_in_a_worker(tmp_path, monkeypatch):
+    # The main process indexes chunks from the end of the list itself; an internal error there
+    # (outside strict mode) leaves the file to a worker instead of losing it.
+    import os
+
+    from evallint import engine
+
+    expected = _run(FIXTURES, 1)
+    main_pid = os.getpid()
+    real_process = engine._process
+    failed = []
+
+    def failing_here(task):
+        if os.getpid() == main_pid:
+            failed.append(task.source.path)
+            raise RuntimeError("simulated internal error")
+        return real_process(task)
+
+    monkeypatch.setattr(engine, "_process", failing_here)
+    monkeypatch.setenv("EVALLINT_STRICT", "0")
+    assert _run(FIXTURES, 2) == expected
+    assert failed  # the main process did take part
