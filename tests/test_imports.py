@@ -1,28 +1,37 @@
-"""The lint path never imports torch (it costs over a second); only `evallint verify` does."""
+"""What a lint run imports: never torch (it costs over a second; only `evallint verify` needs it),
+and libcst only when a fix is built."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import FIXTURES, REPO
 
 
-def test_linting_the_fixtures_does_not_import_torch():
+def _modules_loaded_by_a_run(path: Path, *options: str) -> set[str]:
+    """The modules a clean process holds after `evallint PATH OPTIONS` (which must exit 0)."""
     code = (
         "import sys\n"
         "from evallint.cli import main\n"
-        f"sys.argv = ['evallint', {str(FIXTURES)!r}, '--exit-zero', '--no-cache', '-q']\n"
+        f"sys.argv = ['evallint', {str(path)!r}, '--no-cache', '-q', *{list(options)!r}]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as exit:\n"
         "    assert exit.code == 0, exit.code\n"
-        "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
-        "print('TORCH:', loaded)\n"
+        "print('MODULES:', ' '.join(sorted(sys.modules)))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "TORCH: []" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if line.startswith("MODULES: "))
+    return set(line.split()[1:])
+
+
+def test_linting_the_fixtures_does_not_import_torch():
+    loaded = _modules_loaded_by_a_run(FIXTURES, "--exit-zero")
+    assert "evallint.analysis.summaries" in loaded
+    assert not {name for name in loaded if name == "torch" or name.startswith("torch.")}
 
 
 def test_a_run_without_fixes_to_build_does_not_import_libcst(tmp_path):
@@ -32,16 +41,6 @@ def test_a_run_without_fixes_to_build_does_not_import_libcst(tmp_path):
         "        return [model(x) for x in loader]\n",
         encoding="utf-8",
     )
-    code = (
-        "import sys\n"
-        "from evallint.cli import main\n"
-        f"sys.argv = ['evallint', {str(tmp_path)!r}, '--no-cache', '-q']\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as exit:\n"
-        "    assert exit.code == 0, exit.code\n"
-        "print('LIBCST:', 'libcst' in sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "LIBCST: False" in result.stdout
+    loaded = _modules_loaded_by_a_run(tmp_path)
+    assert "evallint.analysis.summaries" in loaded
+    assert "libcst" not in loaded
