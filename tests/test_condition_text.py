@@ -1,5 +1,6 @@
-"""Condition texts (the identity of a branch guard, and the words of messages) are what
-``ast.unparse`` writes, whether the fast renderer or the fallback produced them."""
+"""Condition texts (the identity of a branch guard, and the words of messages) and the texts of
+loops' iterables are what ``ast.unparse`` writes, whether the fast renderer or the fallback
+produced them."""
 
 from __future__ import annotations
 
@@ -35,15 +36,19 @@ SHAPES = COMMON + [
     "f(*args)",
     "f(**kwargs) == 1",
     "x.y[z].w == 'é'",
+    "log_every(loader, delimiter='  ')",
 ]
 
 
 def _conditions(source: str):
+    """Every expression whose text the index renders: branch tests, comparisons, what loops iterate."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.If, ast.While, ast.IfExp)):
             yield node.test
         elif isinstance(node, (ast.Compare, ast.BoolOp)):
             yield node
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            yield node.iter
 
 
 def _check(expr: ast.expr) -> None:

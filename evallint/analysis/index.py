@@ -256,8 +256,7 @@ class Indexer:
             self.scope.assigned.add(chain)
 
     def if_statement(self, node: ast.If, out: list[ir.Stmt]) -> None:
-        self.value(node.test, out)
-        cond = self.condition(node.test)
+        cond = self.test_condition(node.test, out)
         body = self.block(node.body)
         orelse = self.block(node.orelse)
         out.append(ir.If(self.number(node), cond, body, orelse))
@@ -466,7 +465,7 @@ class Indexer:
         if kind in (ast.Tuple, ast.List):
             return ir.TupleValue(tuple(self.value(element, out) for element in expr.elts))
         if kind is ast.IfExp:
-            self.value(expr.test, out)
+            cond = self.test_condition(expr.test, out)
             body: list[ir.Stmt] = []
             orelse: list[ir.Stmt] = []
             self.enter()
@@ -474,7 +473,7 @@ class Indexer:
             self.value(expr.orelse, orelse)
             self.depth -= 1
             if body or orelse:
-                out.append(ir.If(self.number(expr), self.condition(expr.test), tuple(body), tuple(orelse)))
+                out.append(ir.If(self.number(expr), cond, tuple(body), tuple(orelse)))
             return ir.OTHER
         if kind is ast.NamedExpr:
             value = self.value(expr.value, out)
@@ -539,6 +538,14 @@ class Indexer:
             out.append(call)
         return call
 
+    def test_condition(self, test: ast.expr, out: list[ir.Stmt]) -> ir.CondValue | None:
+        """Append the events of evaluating a branch's test; return the test kept symbolically.
+        A comparison or a boolean operation evaluates to its condition already."""
+        value = self.value(test, out)
+        if type(test) in _CONDITION_EXPRESSIONS:
+            return value if isinstance(value, ir.CondValue) else None
+        return self.condition(test)
+
     def condition(self, expr: ast.expr) -> ir.CondValue | None:
         negated = False
         while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
@@ -556,6 +563,9 @@ class Indexer:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+# The expressions whose value is their own condition (see ``Indexer.value``).
+_CONDITION_EXPRESSIONS = (ast.Compare, ast.BoolOp, ast.UnaryOp)
 
 _COMPARE_OPS = {
     ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
@@ -613,7 +623,10 @@ def _render_atom(expr: ast.expr, names: set[str]) -> str | None:
         return None if owner is None or type(expr.value) is ast.Constant else f"{owner}.{expr.attr}"
     if kind is ast.Constant:
         value = expr.value
-        if value is None or isinstance(value, (bool, int)) or (isinstance(value, str) and value.isprintable()):
+        # A run of spaces inside a string is one space in the normalised text of ast.unparse.
+        if value is None or isinstance(value, (bool, int)) or (
+            isinstance(value, str) and value.isprintable() and "  " not in value
+        ):
             return repr(value)
         return None
     if kind is ast.Call:
@@ -685,7 +698,11 @@ def _parameter_names(args: ast.arguments) -> tuple[str, ...]:
 
 
 def _short_code(expr: ast.expr, limit: int = 60) -> str:
-    text = " ".join(ast.unparse(expr).split())
+    """What a loop iterates, as ``ast.unparse`` writes it (the condition renderer covers the
+    common shapes at a fraction of its cost)."""
+    text = _render_condition(expr, set())
+    if text is None:
+        text = " ".join(ast.unparse(expr).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
