@@ -249,11 +249,12 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
                 (chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk], number if shared else None))
                 for number, chunk in enumerate(chunks)
             ]
-            for number in range(len(chunks) - 1, workers - 1, -1) if shared else ():
-                if not _claim(number):
-                    break  # a worker has it: the rest is theirs
-                for i in chunks[number]:
-                    outcomes[i] = _process_here(tasks[i])
+            if shared:
+                for number in range(len(chunks) - 1, workers - 1, -1):
+                    if not _claim(number):
+                        break  # a worker has it: the rest is theirs
+                    for i in chunks[number]:
+                        outcomes[i] = _process_here(tasks[i])
             for chunk, future in futures:
                 try:
                     done = future.result()
