@@ -29,6 +29,7 @@ evaluation-function patterns, which cannot be matched against words.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from evallint.analysis import regions, torch_api
@@ -101,16 +102,16 @@ class ScreenFacts:
     checked: bool = True  # its syntax was checked (False: screened from the text alone)
 
 
-def words_of(identifiers: frozenset[str]) -> frozenset[str]:
+def words_of(identifiers: frozenset[str]) -> Iterator[str]:
     """The lower-cased words of a text, from its identifiers (letters never cross an identifier's
-    edge, so these are the words of the whole text, found once per distinct identifier)."""
-    return frozenset(word.lower() for word in _WORD.findall(" ".join(identifiers)))
+    edge, so these are the words of the whole text, found once per distinct identifier); lazily,
+    so that a search can stop at the first it wants."""
+    return map(str.lower, _WORD.findall(" ".join(identifiers)))
 
 
 def is_seed(identifiers: frozenset[str], extra_words: frozenset[str] = frozenset()) -> bool:
     seeds = SEED_WORDS | extra_words if extra_words else SEED_WORDS
-    # Stops at the first seed word; most files have one.
-    return not seeds.isdisjoint(map(str.lower, _WORD.findall(" ".join(identifiers))))
+    return not seeds.isdisjoint(words_of(identifiers))  # stops at the first seed word
 
 
 def extra_seed_words(settings) -> frozenset[str] | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
@@ -71,10 +72,7 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
             if init is not None:
                 callees.add(init)
         for call in analyzer.calls(fref):
-            for value in call.args:
-                if type(value) in _REFERENCING:
-                    _reference(project, fref, value, scan, callees, True, methods_of)
-            for _, value in call.kwargs:
+            for value in chain(call.args, (value for _, value in call.kwargs)):
                 if type(value) in _REFERENCING:
                     _reference(project, fref, value, scan, callees, True, methods_of)
             if call.func is None:

@@ -565,12 +565,12 @@ class Interpreter(Walker):
         # the marks would make every call from a caller's loop a new context for its callees, so
         # that loop's head would change on each pass until the iteration limit.
         own_loops = self.analyzer.own_loops(self.fn)
+        returned = self.returned
         if own_loops:
             exit_state = exit_state.forget_loops(own_loops)
             yielded = yielded.forget_loops(own_loops) if yielded is not None else None
-            returned = forget_loops(self.returned, own_loops) if self.returned is not None else None
-            return Summary(exit_state, yielded, returned)
-        return Summary(exit_state, yielded, self.returned)
+            returned = forget_loops(returned, own_loops) if returned is not None else None
+        return Summary(exit_state, yielded, returned)
 
     def loop_id(self, stmt: ir.Loop) -> tuple:
         return (self.file, stmt.node)
