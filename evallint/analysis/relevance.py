@@ -45,6 +45,14 @@ class CallScan:
                 callers[callee] |= found
         return CallScan(self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources)
 
+    def callees(self) -> dict[str, list[str]]:
+        """Each function's possible callees: ``callers`` turned around."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for callee, callers in self.callers.items():
+            for caller in callers:
+                found[caller].append(callee)
+        return found
+
 
 def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
     """Scan the functions ``fids`` (all of the project's by default). What a function contributes

@@ -158,7 +158,7 @@ class Analyzer:
 
     def scan_halves(self) -> list[list[str]]:
         """The project's functions in two halves to scan in two processes, by file, alternating
-        in path order as the root groups do."""
+        in path order."""
         files = sorted({fref.file.path for fref in self.project.functions.values()})
         half_of = {path: position % 2 for position, path in enumerate(files)}
         halves: list[list[str]] = [[], []]
@@ -172,29 +172,33 @@ class Analyzer:
         Each group is walked by its own analyzer, so that the groups can run in parallel and
         still give exactly what a sequential run gives: a function reached from two groups is
         walked in each (memo entries, context limits and first-caller labels never cross
-        groups). A file's roots stay together (they share most callees); files alternate
-        between groups in path order, which balances the work on real trees.
+        groups). So the groups are formed to share few callees (``partition``); a file's roots
+        stay together.
 
         With ``reported_files`` (pre-commit passes a few files of a large project), only the
         roots that may reach a function of those files are kept: every fact a finding comes
         from is recorded in a function the walk reached. The groups are formed first, so a
         root stays in the group it has in a run over the whole project.
         """
+        from evallint.analysis.partition import partition
         from evallint.analysis.relevance import reaching, relevant_functions
 
         scan = self.scan()
         relevant = relevant_functions(scan)
-        roots = [fid for fid in sorted(self.project.functions) if fid not in scan.called and fid in relevant]
-        files = sorted({self.project.functions[fid].file.path for fid in roots})
-        group_of = {path: position % ROOT_GROUPS for position, path in enumerate(files)}
-        groups: list[list[str]] = [[] for _ in range(ROOT_GROUPS)]
-        for fid in roots:
-            groups[group_of[self.project.functions[fid].file.path]].append(fid)
+        roots_by_file: dict[str, list[str]] = {}
+        for fid in sorted(self.project.functions):
+            if fid not in scan.called and fid in relevant:
+                roots_by_file.setdefault(self.project.functions[fid].file.path, []).append(fid)
+        groups = partition(roots_by_file, scan.callees(), self.walk_cost, ROOT_GROUPS)
         if reported_files is not None:
             targets = {fid for fid, fref in self.project.functions.items() if fref.file.path in reported_files}
             reach = reaching(scan, targets)
             groups = [[fid for fid in group if fid in reach] for group in groups]
         return groups
+
+    def walk_cost(self, fid: str) -> int:
+        """What walking a function once costs, roughly: its statements."""
+        return 1 + len(self.statements(self.project.functions[fid]))
 
     def fresh(self) -> "Analyzer":
         """An analyzer for one group of roots: it shares what depends on the project alone
