@@ -66,6 +66,8 @@ def test_phase_two_in_a_second_process_gives_what_one_process_gives(tmp_path, mo
     assert _run(root, 2) == single
     assert forks, "phase 2 did not fork"
     assert len({row[0] for row in single}) > 20
+    # Facts of the walk and syntactic facts (collected per half of the files) both came back.
+    assert {"EVL101", "EVL102", "EVL104", "EVL202"} <= {row[2] for row in single}
 
 
 def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):

@@ -1,14 +1,15 @@
 """Phase 2 on two CPUs: the call scan in two halves, then the fixed root groups walked at once.
 
 The project's IR is never sent anywhere: a forked process inherits it. Each of
-the two processes scans the calls of half of the project's functions (by file),
-they swap their halves, and both merge them into the scan one process would
-have made (``CallScan.merge``). From that scan both compute the same root
-groups (``Analyzer.root_groups``); each walks one, and only the second group's
-facts come back. Where fork is not available (Windows, macOS), with one job,
-or for a small project, all of it runs in this process, one group after the
-other; the results are the same either way, because each group is walked by its
-own analyzer in both cases.
+the two processes scans the calls of half of the project's files and collects
+their syntactic facts; they swap their halves of the scan, and both merge them
+into the scan one process would have made (``CallScan.merge``). From that scan
+both compute the same root groups (``Analyzer.root_groups``); each walks one,
+and only the second group's facts (with the worker's syntactic facts) come
+back. Where fork is not available (Windows, macOS), with one job, or for a
+small project, all of it runs in this process, one group after the other; the
+results are the same either way, because each group is walked by its own
+analyzer in both cases.
 """
 
 from __future__ import annotations
@@ -29,33 +30,40 @@ _inherited: tuple | None = None
 
 
 def walk_project(analyzer: Analyzer, reported_files: frozenset[str] | None, jobs: int = 1) -> list[ProjectFacts]:
-    """Each root group's facts, in group order, each walked by its own fresh analyzer."""
+    """Each root group's facts, in group order, each walked by its own fresh analyzer; then the
+    syntactic facts of each half of the files."""
     walked: list[ProjectFacts | None] = [None] * ROOT_GROUPS
+    syntactic: list[ProjectFacts | None] = [None, None]
     groups = None
     if jobs > 1 and can_fork() and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK:
-        walked, groups = _in_two_processes(analyzer, reported_files)
+        walked, syntactic, groups = _in_two_processes(analyzer, reported_files)
     if groups is None:
         groups = analyzer.root_groups(reported_files)
-    # A group whose worker failed is walked here: the result is the same, only later.
-    return [facts if facts is not None else analyzer.fresh().walk_roots(group) for facts, group in zip(walked, groups)]
+    # What a failed worker did not deliver is done here: the result is the same, only later.
+    walks = [facts if facts is not None else analyzer.fresh().walk_roots(group) for facts, group in zip(walked, groups)]
+    halves = analyzer.file_halves()
+    return walks + [facts if facts is not None else analyzer.syntactic_facts(half) for facts, half in zip(syntactic, halves)]
 
 
 def _in_two_processes(
     analyzer: Analyzer, reported_files: frozenset[str] | None
-) -> tuple[list[ProjectFacts | None], list[list[str]] | None]:
-    """Scan and walk with a forked worker: the groups' facts (None for a group the worker did
-    not deliver; a half of the scan it did not deliver is made here) and the groups."""
+) -> tuple[list[ProjectFacts | None], list[ProjectFacts | None], list[list[str]] | None]:
+    """Scan and walk with a forked worker: the groups' facts and the halves' syntactic facts
+    (None for what the worker did not deliver; a half of the scan it did not deliver is made
+    here) and the groups."""
     global _inherited
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    files = analyzer.file_halves()
     halves = analyzer.scan_halves()
     from_child, to_parent = multiprocessing.Pipe(duplex=False)
     from_parent, to_child = multiprocessing.Pipe(duplex=False)
     walked: list[ProjectFacts | None] = [None] * ROOT_GROUPS
+    syntactic: list[ProjectFacts | None] = [None, None]
     groups: list[list[str]] | None = None
     theirs: CallScan | None = None
-    _inherited = (analyzer, halves[1], reported_files, to_parent, from_parent, (from_child, to_child))
+    _inherited = (analyzer, halves[1], files[1], reported_files, to_parent, from_parent, (from_child, to_child))
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
             future = pool.submit(_child)  # forks now: the worker holds its own ends of the pipes
@@ -63,6 +71,7 @@ def _in_two_processes(
             to_parent.close()
             from_parent.close()
             mine = scan_calls(analyzer, halves[0])
+            syntactic[0] = analyzer.syntactic_facts(files[0])
             try:
                 theirs = from_child.recv()  # the worker sends first, so neither send waits on the other
                 to_child.send(mine)
@@ -76,7 +85,7 @@ def _in_two_processes(
             here = _main_process_group(groups)
             walked[here] = analyzer.fresh().walk_roots(groups[here])
             try:
-                walked[1 - here] = future.result()
+                walked[1 - here], syntactic[1] = future.result()
             except Exception:
                 if strict():
                     raise
@@ -87,20 +96,21 @@ def _in_two_processes(
         _inherited = None
         for end in (from_child, to_child, to_parent, from_parent):
             end.close()
-    return walked, groups
+    return walked, syntactic, groups
 
 
-def _child() -> ProjectFacts:
+def _child() -> tuple[ProjectFacts, ProjectFacts]:
     assert _inherited is not None, "_child runs only in the process forked by _in_two_processes"
-    analyzer, half, reported_files, to_parent, from_parent, parent_ends = _inherited
+    analyzer, half, files, reported_files, to_parent, from_parent, parent_ends = _inherited
     for end in parent_ends:
         end.close()  # so that the parent's death ends the pipe here too
     mine = scan_calls(analyzer, half)
     to_parent.send(mine)
+    syntactic = analyzer.syntactic_facts(files)  # its bodies are flattened already, by the scan
     theirs = from_parent.recv()
     analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
     groups = analyzer.root_groups(reported_files)
-    return analyzer.fresh().walk_roots(groups[1 - _main_process_group(groups)])
+    return analyzer.fresh().walk_roots(groups[1 - _main_process_group(groups)]), syntactic
 
 
 def _main_process_group(groups: list[list[str]]) -> int:

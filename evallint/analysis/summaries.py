@@ -131,14 +131,13 @@ class Analyzer:
     # -- driver ------------------------------------------------------------------------------------
 
     def run(self, reported_files: frozenset[str] | None = None, jobs: int = 1) -> ProjectFacts:
-        """Scan every call, walk the roots group by group (see ``root_groups``; with ``jobs`` > 1
-        the scan and the groups may be split between two processes, with the same facts), then
-        collect the syntactic facts."""
+        """Scan every call, walk the roots group by group (see ``root_groups``) and collect the
+        syntactic facts; with ``jobs`` > 1 the work may be split between two processes, with the
+        same facts."""
         from evallint.analysis.parallel import walk_project
 
         for facts in walk_project(self, reported_files, jobs):
             self.facts.extend(facts)
-        self.collect_syntactic_facts()
         return self.facts
 
     def scan(self):
@@ -156,11 +155,15 @@ class Analyzer:
         # cannot see: they start from an unknown state.
         self.referenced = scan.referenced
 
+    def file_halves(self) -> list[list[str]]:
+        """The project's files in two halves, alternating in path order: each of two processes
+        scans the calls of one and collects its syntactic facts."""
+        files = sorted(self.project.files)
+        return [files[0::2], files[1::2]]
+
     def scan_halves(self) -> list[list[str]]:
-        """The project's functions in two halves to scan in two processes, by file, alternating
-        in path order."""
-        files = sorted({fref.file.path for fref in self.project.functions.values()})
-        half_of = {path: position % 2 for position, path in enumerate(files)}
+        """The functions of each of the ``file_halves``."""
+        half_of = {path: number for number, half in enumerate(self.file_halves()) for path in half}
         halves: list[list[str]] = [[], []]
         for fid, fref in self.project.functions.items():
             halves[half_of[fref.file.path]].append(fid)
@@ -196,9 +199,11 @@ class Analyzer:
             groups = [[fid for fid in group if fid in reach] for group in groups]
         return groups
 
-    def walk_cost(self, fid: str) -> int:
-        """What walking a function once costs, roughly: its statements."""
-        return 1 + len(self.statements(self.project.functions[fid]))
+    def walk_cost(self, node) -> int:
+        """What walking a function once costs, roughly: its statements (nothing for a node of the
+        call scan that is no function, see ``relevance.instances_node``)."""
+        fref = self.project.functions.get(node) if type(node) is str else None
+        return 0 if fref is None else 1 + len(self.statements(fref))
 
     def fresh(self) -> "Analyzer":
         """An analyzer for one group of roots: it shares what depends on the project alone
@@ -481,21 +486,23 @@ class Analyzer:
 
     # -- syntactic facts ------------------------------------------------------------------------------
 
-    def collect_syntactic_facts(self) -> None:
-        for f in self.project.files.values():
+    def syntactic_facts(self, paths: list[str] | None = None) -> ProjectFacts:
+        """The facts read from the code alone, whatever state it runs in (a bare ``model.eval``,
+        a grad context never entered), for the files ``paths`` (all by default)."""
+        facts = ProjectFacts()
+        for path in self.project.files if paths is None else paths:
+            f = self.project.files[path]
             for fn in f.functions:
                 # A qualname defined twice in a file (a property's setter) has one id: its first
                 # definition is flattened here, not taken from the other's cache entry.
                 fref = self.project.functions.get(function_id(f.path, fn.qualname))
                 for stmt in self.statements(fref) if fref is not None and fref.info is fn else _flatten(fn.body):
                     if isinstance(stmt, ir.BareAttribute):
-                        self.facts.bare_mode_attributes.append(
-                            BareModeAttribute(f.path, stmt.node, stmt.receiver, stmt.attr)
-                        )
+                        facts.bare_mode_attributes.append(BareModeAttribute(f.path, stmt.node, stmt.receiver, stmt.attr))
                     elif isinstance(stmt, ir.Call) and stmt.statement and stmt.func is not None:
                         name = self.project.qualify(f.path, stmt.func)
                         if name in torch_api.GRAD_CONTEXT_FACTORIES:
-                            self.facts.grad_contexts_not_entered.append(
+                            facts.grad_contexts_not_entered.append(
                                 GradContextNotEntered(f.path, stmt.node, stmt.func, "statement")
                             )
                     elif isinstance(stmt, ir.With):
@@ -504,9 +511,10 @@ class Analyzer:
                                 continue
                             name = self.project.qualify(f.path, item.chain)
                             if name in torch_api.GRAD_CONTEXT_FACTORIES or name in torch_api.SET_GRAD_ENABLED:
-                                self.facts.grad_contexts_not_entered.append(
+                                facts.grad_contexts_not_entered.append(
                                     GradContextNotEntered(f.path, item.node, item.chain, "uncalled-with")
                                 )
+        return facts
 
 
 class Interpreter(Walker):
