@@ -73,39 +73,63 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
 
     for fid in fids if fids is not None else project.functions:
         fref = project.functions[fid]
-        if _is_source_by_name(analyzer, fref) or _has_local_source(analyzer, fref):
-            scan.sources.add(fid)
-        callees: set[str] = set()
+        callees: set = set()
         class_id = project.class_of_method(fref)
         if class_id is not None:
             init = project.method_of(class_id, "__init__")
             if init is not None:
                 callees.add(init)
-        for call in analyzer.calls(fref):
-            for value in chain(call.args, (value for _, value in call.kwargs)):
-                if type(value) in _REFERENCING:
-                    _reference(project, fref, value, scan, callees, True, instances_of)
-            if call.func is None:
-                continue
-            target = project.resolve(fref, call.func)
-            if target in project.functions:
-                callees.add(target)
-                if target != fid:
-                    scan.called.add(target)
-                    overrides = analyzer.dispatch_overrides(fref, call, None)
-                    scan.called.update(overrides)
-                    callees.update(overrides)
-            elif target in project.classes:
-                init = project.method_of(target, "__init__")
-                if init:
-                    scan.called.add(init)
-                callees.add(instances_of(target))
+        module_level = fref.info.qualname == "<module>"
+        local_source = False
+        # One pass over the body: calls (those of `with` items too), references, local sources.
         for stmt in analyzer.statements(fref):
-            if isinstance(stmt, (ir.Assign, ir.Return)) and type(stmt.value) in _REFERENCING:
-                _reference(project, fref, stmt.value, scan, callees, True, instances_of)
+            kind = type(stmt)
+            if kind is ir.Call:
+                if not local_source and analyzer.is_training_call(fref, stmt) is not None:
+                    local_source = True
+                _scan_call(analyzer, fref, stmt, scan, callees, instances_of)
+            elif kind is ir.With:
+                if module_level and not local_source and _disables_grad(analyzer, fref, stmt):
+                    local_source = True
+                for item in stmt.items:
+                    if item.call is not None:
+                        _scan_call(analyzer, fref, item.call, scan, callees, instances_of)
+            elif kind is ir.Assign or kind is ir.Return:
+                if type(stmt.value) in _REFERENCING:
+                    _reference(project, fref, stmt.value, scan, callees, True, instances_of)
+            elif kind is ir.Loop:
+                if not stmt.is_while and is_eval_loader(stmt.iter_words):
+                    local_source = True
+            elif kind is ir.Reveal:
+                local_source = True
+        if local_source or _is_source_by_name(analyzer, fref):
+            scan.sources.add(fid)
         for callee in callees:
             scan.callers[callee].add(fid)
     return scan
+
+
+def _scan_call(analyzer, fref: FunctionRef, call: ir.Call, scan: CallScan, callees: set, instances_of) -> None:
+    """What one call contributes: the functions it may run, and the functions it passes as values."""
+    project: ProjectIndex = analyzer.project
+    for value in chain(call.args, (value for _, value in call.kwargs)):
+        if type(value) in _REFERENCING:
+            _reference(project, fref, value, scan, callees, True, instances_of)
+    if call.func is None:
+        return
+    target = project.resolve(fref, call.func)
+    if target in project.functions:
+        callees.add(target)
+        if target != fref.id:
+            scan.called.add(target)
+            overrides = analyzer.dispatch_overrides(fref, call, None)
+            scan.called.update(overrides)
+            callees.update(overrides)
+    elif target in project.classes:
+        init = project.method_of(target, "__init__")
+        if init:
+            scan.called.add(init)
+        callees.add(instances_of(target))
 
 
 # The values that can refer to a function or class.
@@ -171,24 +195,14 @@ def _is_source_by_name(analyzer, fref: FunctionRef) -> bool:
     return False
 
 
-def _has_local_source(analyzer, fref: FunctionRef) -> bool:
-    module_level = fref.info.qualname == "<module>"
-    for stmt in analyzer.statements(fref):
-        if isinstance(stmt, ir.Call):
-            if analyzer.is_training_call(fref, stmt) is not None:
-                return True
-        elif isinstance(stmt, ir.Loop):
-            if not stmt.is_while and is_eval_loader(stmt.iter_words):
-                return True
-        elif isinstance(stmt, ir.Reveal):
+def _disables_grad(analyzer, fref: FunctionRef, stmt: ir.With) -> bool:
+    """A module-level ``with torch.no_grad():`` (or ``set_grad_enabled``): a script's evaluation."""
+    for item in stmt.items:
+        if item.call is None or item.call.func is None:
+            continue
+        name = analyzer.project.qualify(fref.file.path, item.call.func)
+        if name in torch_api.GRAD_OFF_CONTEXTS or name in torch_api.SET_GRAD_ENABLED:
             return True
-        elif isinstance(stmt, ir.With) and module_level:
-            for item in stmt.items:
-                if item.call is None or item.call.func is None:
-                    continue
-                name = analyzer.project.qualify(fref.file.path, item.call.func)
-                if name in torch_api.GRAD_OFF_CONTEXTS or name in torch_api.SET_GRAD_ENABLED:
-                    return True
     return False
 
 
