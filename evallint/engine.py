@@ -222,10 +222,8 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
     """Run tasks in worker processes and, where workers are forked, in this one too; results in
     task order. A worker that dies costs only its own file; a task that raises here is retried
     in a worker."""
-    global _claimed
     if jobs <= 1 or len(tasks) < 4:
         return [_process(task) for task in tasks]
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -234,38 +232,23 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
     outcomes: list[_Outcome | None] = [None] * len(tasks)
     size = max(1, min(32, len(tasks) // (jobs * 8)))
     chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
-    # Forked workers share which chunks are taken: they take chunks from the start, this process
-    # takes them from the end until the two meet. What it indexes itself is never pickled, which
-    # saves a third of the transfer. The first chunk of each worker is always its own. Only from
-    # Python 3.11, whose parser turns every too-deep input into an error (recursion guards in the
-    # parser and in building the tree): a native crash here would end the run, not cost one file.
-    shared = can_fork() and sys.version_info >= (3, 11)
-    workers = min(jobs - 1, len(chunks) - 1) if shared else min(jobs, len(chunks))
-    context = multiprocessing.get_context("fork") if shared else None
-    _claimed = context.Array("b", len(chunks)) if context is not None else None
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [
-                (chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk], number if shared else None))
-                for number, chunk in enumerate(chunks)
-            ]
-            if shared:
-                for number in range(len(chunks) - 1, workers - 1, -1):
-                    if not _claim(number):
-                        break  # a worker has it: the rest is theirs
-                    for i in chunks[number]:
-                        outcomes[i] = _process_here(tasks[i])
-            for chunk, future in futures:
-                try:
-                    done = future.result()
-                except Exception:
-                    continue  # a dead worker, or a result that cannot come back: these files are retried below
-                for index, outcome in zip(chunk, done or ()):
-                    outcomes[index] = outcome
+        # Only from Python 3.11, whose parser turns every too-deep input into an error (recursion
+        # guards in the parser and in building the tree): a native crash in this process would
+        # end the run, not cost one file.
+        shared = can_fork() and sys.version_info >= (3, 11) and _share_with_forked_workers(tasks, chunks, jobs, outcomes)
+        if not shared:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+                futures = [(chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk])) for chunk in chunks]
+                for chunk, future in futures:
+                    try:
+                        done = future.result()
+                    except Exception:
+                        continue  # a dead worker, or a result that cannot come back: retried below
+                    for index, outcome in zip(chunk, done):
+                        outcomes[index] = outcome
     except BrokenProcessPool:
         pass
-    finally:
-        _claimed = None
     remaining = [i for i, outcome in enumerate(outcomes) if outcome is None]
     # After a crash, one worker takes the rest in order: the first unfinished task is the one that killed it.
     while remaining:
@@ -286,6 +269,97 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
     return outcomes  # type: ignore[return-value]
 
 
+def _share_with_forked_workers(tasks: list[_Task], chunks: list[list[int]], jobs: int, outcomes: list) -> bool:
+    """Forked workers take chunks from the start, this process takes them from the end until the
+    two meet; a shared array says which chunks are taken, so each runs exactly once. What this
+    process indexes is never pickled, which saves a third of the transfer. The first chunk of
+    each worker is always a worker's.
+
+    Workers append each chunk's outcomes to a spool file of their own as soon as it is done, and
+    this process reads what is there between two chunks of its own. Sent through the pool
+    instead, every chunk waited for this process to take the next task and the results off the
+    pipe, which it only does between two files: the workers stood idle a fifth of the time. A
+    worker that dies leaves its finished chunks in its spool; the chunks it had not finished are
+    retried (``_run_tasks``). Outcomes left None were not delivered. False, having run nothing,
+    where no spool file can be made."""
+    global _shared
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    workers = min(jobs - 1, len(chunks) - 1)
+    claimed = context.Array("b", len(chunks))
+    try:
+        directory = tempfile.TemporaryDirectory(prefix="evallint-")
+    except OSError:
+        return False
+    try:
+        spools = [_Spool(os.path.join(directory.name, str(worker))) for worker in range(workers)]
+    except OSError:
+        directory.cleanup()
+        return False
+
+    def take(spool: _Spool) -> None:
+        for number, done in spool.records():
+            for i, outcome in zip(chunks[number], done):
+                outcomes[i] = outcome
+
+    with directory:
+        _shared = (tasks, chunks, claimed)  # forked workers inherit it
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = [pool.submit(_run_share, worker, spool.path) for worker, spool in enumerate(spools)]
+                for number in range(len(chunks) - 1, workers - 1, -1):
+                    if not _claim(claimed, number):
+                        break  # a worker has it: the rest is theirs
+                    for i in chunks[number]:
+                        outcomes[i] = _process_here(tasks[i])
+                    for spool in spools:
+                        take(spool)
+                for future in futures:
+                    try:
+                        future.result()
+                    except Exception:
+                        pass  # a dead worker: what it finished is in its spool
+        finally:
+            _shared = None
+            for spool in spools:
+                take(spool)
+                spool.close()
+    return True
+
+
+class _Spool:
+    """A worker's spool file, read as it grows: each record is a pickled (chunk number,
+    outcomes) after its length, and a record not yet written in full is read later."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.handle = open(path, "w+b")  # made here, appended to by the worker
+        self.offset = 0
+
+    def records(self) -> list[tuple[int, list[_Outcome]]]:
+        import pickle
+
+        found = []
+        while True:
+            self.handle.seek(self.offset)
+            head = self.handle.read(8)
+            size = int.from_bytes(head, "little")
+            body = self.handle.read(size) if len(head) == 8 else b""
+            if len(head) < 8 or len(body) < size:
+                return found
+            try:
+                found.append(pickle.loads(body))
+            except Exception:  # cannot happen to a whole record; if it does, its files are retried
+                pass
+            self.offset += 8 + size
+
+    def close(self) -> None:
+        self.handle.close()
+
+
 def _process_here(task: _Task) -> _Outcome | None:
     """A task in this process; None (to be retried in a worker) if it raises."""
     try:
@@ -296,24 +370,42 @@ def _process_here(task: _Task) -> _Outcome | None:
         return None
 
 
-# Per chunk of the running ``_run_tasks``, whether a process has taken it; forked workers inherit it.
-_claimed = None
+# The tasks, chunks and claims of the running ``_share_with_forked_workers``; forked workers inherit it.
+_shared: tuple | None = None
 
 
-def _claim(number: int) -> bool:
+def _claim(claimed, number: int) -> bool:
     """Take chunk ``number`` unless another process has: each chunk runs exactly once."""
-    assert _claimed is not None
-    with _claimed.get_lock():
-        if _claimed[number]:
+    with claimed.get_lock():
+        if claimed[number]:
             return False
-        _claimed[number] = 1
+        claimed[number] = 1
         return True
 
 
-def _run_chunk(tasks: list[_Task], number: int | None = None) -> list[_Outcome] | None:
-    """A chunk in a worker; None if it is chunk ``number`` and the main process took it."""
-    if number is not None and not _claim(number):
-        return None
+def _run_share(first: int, path: str) -> None:
+    """A forked worker's share: chunk ``first``, then each chunk nobody has taken, from the start;
+    each chunk's outcomes are appended to the spool file ``path`` (see ``_Spool``) when done."""
+    assert _shared is not None, "_run_share runs only in a worker forked by _share_with_forked_workers"
+    import pickle
+
+    tasks, chunks, claimed = _shared
+    with open(path, "ab") as spool:
+        for number in (first, *range(len(chunks))):
+            if not _claim(claimed, number):
+                continue
+            try:
+                done = [_pool_worker(tasks[i]) for i in chunks[number]]
+                record = pickle.dumps((number, done), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                continue  # an internal error: its files are retried one by one
+            spool.write(len(record).to_bytes(8, "little"))
+            spool.write(record)
+            spool.flush()  # whole, even if the worker dies later
+
+
+def _run_chunk(tasks: list[_Task]) -> list[_Outcome]:
+    """A chunk in a worker of a pool that is not forked."""
     return [_pool_worker(task) for task in tasks]
 
 

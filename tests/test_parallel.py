@@ -167,3 +167,38 @@ def test_a_file_that_fails_in_the_main_process_is_indexed_again_in_a_worker(tmp_
     monkeypatch.setenv("EVALLINT_STRICT", "0")
     assert _run(FIXTURES, 2) == expected
     assert failed  # the main process did take part
+
+
+def test_a_spool_is_read_as_it_grows_and_a_record_cut_short_is_not_read(tmp_path):
+    import pickle
+
+    from evallint.engine import _Spool
+
+    spool = _Spool(str(tmp_path / "spool"))
+    records = [pickle.dumps((number, [f"outcome {number}"])) for number in range(3)]
+    with open(spool.path, "ab") as worker:
+        for record in records[:2]:
+            worker.write(len(records[0]).to_bytes(8, "little") + record)
+        worker.write(len(records[2]).to_bytes(8, "little") + records[2][:5])  # the worker died here
+        worker.flush()
+        assert spool.records() == [(0, ["outcome 0"]), (1, ["outcome 1"])]
+        assert spool.records() == []  # nothing more is whole yet
+        worker.write(records[2][5:])
+        worker.flush()
+        assert spool.records() == [(2, ["outcome 2"])]
+    spool.close()
+
+
+def test_without_a_spool_directory_the_workers_send_their_results_back(monkeypatch):
+    import tempfile
+
+    expected = _run(FIXTURES, 1)
+    refused = []
+
+    def unwritable(*args, **kwargs):
+        refused.append(1)
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", unwritable)
+    assert _run(FIXTURES, 2) == expected
+    assert refused
