@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import hypothesmith
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from unittest import mock
@@ -151,8 +152,23 @@ def _tabs(line: str) -> str:
     return "\t" * ((len(line) - len(stripped)) // 4) + stripped
 
 
+# Each generated example gets its own project directory under one directory per test module,
+# which pytest's temporary-path retention removes (function-scoped fixtures would be shared by
+# all of a test's examples).
+_PROJECTS: Path | None = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _projects_directory(tmp_path_factory):
+    global _PROJECTS
+    _PROJECTS = tmp_path_factory.mktemp("fuzz")
+    yield
+    _PROJECTS = None
+
+
 def _project(files: dict[str, bytes]) -> Path:
-    root = Path(tempfile.mkdtemp(prefix="evallint-fuzz-"))
+    assert _PROJECTS is not None
+    root = Path(tempfile.mkdtemp(prefix="project-", dir=_PROJECTS))
     (root / "pyproject.toml").write_text("[project]\nname = 'fuzz'\n")
     for name, data in files.items():
         (root / name).write_bytes(data)
