@@ -8,8 +8,9 @@ cold evallint run. Each measurement runs in its own subprocess so that peak
 memory is its own. Rows: evallint cold (--no-cache), evallint warm (cache,
 nothing changed), evallint after touching one file (its content changes),
 libcst.parse_module of every file in one process, ast.parse of every file,
-and `ruff check --select ALL --no-cache` when ruff is on PATH.
-The touched file gets a trailing comment and is restored afterwards.
+and `ruff check --select ALL --no-cache` when ruff is on PATH. evallint cold and ruff run in
+turns, one run of each, so that their ratio holds on a machine whose speed drifts; the ratio of
+each turn is printed too. The touched file gets a trailing comment and is restored afterwards.
 """
 
 from __future__ import annotations
@@ -52,17 +53,34 @@ def python_files(directories: list[str]) -> list[str]:
 
 
 def run_measured(command: list[str], repeat: int, before=None) -> tuple[float, int, str]:
-    # ru_maxrss of RUSAGE_CHILDREN is the largest of all children so far: measure each row in a fresh wrapper.
-    wrapper = [sys.executable, "-c", _WRAPPER, *command]
     times, peaks, output = [], [], ""
     for _ in range(repeat):
         if before is not None:
             before()
-        done = subprocess.run(wrapper, check=False, capture_output=True, text=True)
-        seconds, peak, output = done.stdout.split("\0", 2)
-        times.append(float(seconds))
-        peaks.append(int(peak))
+        seconds, peak, output = run_once(command)
+        times.append(seconds)
+        peaks.append(peak)
     return statistics.median(times), max(peaks), output
+
+
+def run_once(command: list[str]) -> tuple[float, int, str]:
+    # ru_maxrss of RUSAGE_CHILDREN is the largest of all children so far: measure each run in a fresh wrapper.
+    wrapper = [sys.executable, "-c", _WRAPPER, *command]
+    done = subprocess.run(wrapper, check=False, capture_output=True, text=True)
+    seconds, peak, output = done.stdout.split("\0", 2)
+    return float(seconds), int(peak), output
+
+
+def run_alternating(first: list[str], second: list[str], repeat: int):
+    """Both commands, one run of each in turn: on a machine whose speed drifts, the two medians
+    and the per-turn ratios (first / second) then compare like with like."""
+    runs: list[list[tuple[float, int, str]]] = [[], []]
+    for _ in range(repeat):
+        for command, found in zip((first, second), runs):
+            found.append(run_once(command))
+    rows = [(statistics.median(t for t, _, _ in found), max(p for _, p, _ in found), found[-1][2]) for found in runs]
+    ratios = [a[0] / b[0] for a, b in zip(*runs)]
+    return rows[0], rows[1], ratios
 
 
 _WRAPPER = r"""
@@ -100,8 +118,15 @@ def main() -> int:
         touched.write_bytes(original + f"\n# evallint benchmark touch {counter[0]}\n".encode())
 
     rows = []
+    ruff = shutil.which("ruff")
+    ruff_row, ratios = None, []
     try:
-        rows.append(("evallint cold (--no-cache)", *run_measured(evallint + ["--no-cache"], args.repeat)))
+        if ruff:
+            ruff_command = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", *args.directories]
+            cold, ruff_row, ratios = run_alternating(evallint + ["--no-cache"], ruff_command, args.repeat)
+            rows.append(("evallint cold (--no-cache)", *cold))
+        else:
+            rows.append(("evallint cold (--no-cache)", *run_measured(evallint + ["--no-cache"], args.repeat)))
         run_measured(evallint + ["--cache-dir", cache_dir], 1)  # fill the cache
         rows.append(("evallint warm (cache)", *run_measured(evallint + ["--cache-dir", cache_dir], args.repeat)))
         rows.append(("evallint, one file touched", *run_measured(evallint + ["--cache-dir", cache_dir], args.repeat, touch)))
@@ -115,15 +140,17 @@ def main() -> int:
         rows.append(("ast.parse, 1 process", *run_measured([sys.executable, script.name, "ast", *files], args.repeat)))
     finally:
         os.unlink(script.name)
-    ruff = shutil.which("ruff")
-    if ruff:
-        command = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", *args.directories]
-        rows.append(("ruff check --select ALL", *run_measured(command, args.repeat)))
+    if ruff_row is not None:
+        rows.append(("ruff check --select ALL", *ruff_row))
     outputs = {name: out for name, _, _, out in rows if name.startswith("evallint")}
     cold = rows[0][1]
     print(f"{'measurement':34} {'median s':>9} {'peak MiB':>9} {'x cold':>7}")
     for name, seconds, peak, _ in rows:
         print(f"{name:34} {seconds:9.2f} {peak:9d} {seconds / cold:7.2f}")
+    if ratios:
+        ratios.sort()
+        print(f"evallint cold / ruff, run in turns: median {statistics.median(ratios):.2f} "
+              f"(from {ratios[0]:.2f} to {ratios[-1]:.2f})")
     same = len(set(outputs.values())) == 1
     print(f"evallint findings identical in all modes: {same}")
     return 0 if same else 1
