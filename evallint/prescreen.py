@@ -111,7 +111,10 @@ def words_of(identifiers: frozenset[str]) -> Iterator[str]:
 
 def is_seed(identifiers: frozenset[str], extra_words: frozenset[str] = frozenset()) -> bool:
     seeds = SEED_WORDS | extra_words if extra_words else SEED_WORDS
-    return not seeds.isdisjoint(words_of(identifiers))  # stops at the first seed word
+    # A seed word (lower-case letters only) that is an identifier of its own (`eval`, `step`,
+    # `backward`) is one of the identifiers' words: most seed files are told by one set
+    # intersection, without splitting every identifier into words.
+    return not seeds.isdisjoint(identifiers) or not seeds.isdisjoint(words_of(identifiers))
 
 
 def extra_seed_words(settings) -> frozenset[str] | None:

@@ -98,6 +98,18 @@ def test_words_from_identifiers_are_the_words_of_the_text(text):
     assert frozenset(prescreen.words_of(prescreen.identifiers_of(text))) == expected
 
 
+SEED_TEST_NAMES = ["eval", "Eval", "model_eval", "steps", "step2", "no_grad", "retrain", "fabric", "useFabric", "x"]
+
+
+@given(st.lists(st.sampled_from(SEED_TEST_NAMES), max_size=6), st.sets(st.sampled_from(["optimise", "fabric"])))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_a_seed_is_a_text_with_a_seed_word(names, extra_words):
+    identifiers = frozenset(names)
+    words = set(prescreen.words_of(identifiers))
+    expected = bool(words & (prescreen.SEED_WORDS | extra_words))
+    assert prescreen.is_seed(identifiers, frozenset(extra_words)) is expected
+
+
 @given(st.text(alphabet=st.sampled_from(list("aZbY_09 .\n#'\"(:=")), max_size=80))
 @settings(max_examples=300, deadline=None, derandomize=True)
 def test_an_ascii_text_keeps_every_name_code_can_refer_to(text):
