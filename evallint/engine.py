@@ -359,6 +359,14 @@ class _Spool:
     def close(self) -> None:
         self.handle.close()
 
+    @staticmethod
+    def record(number: int, done: list[_Outcome]) -> bytes:
+        """One chunk's record, as ``records`` reads it back."""
+        import pickle
+
+        data = pickle.dumps((number, done), protocol=pickle.HIGHEST_PROTOCOL)
+        return len(data).to_bytes(8, "little") + data
+
 
 def _process_here(task: _Task) -> _Outcome | None:
     """A task in this process; None (to be retried in a worker) if it raises."""
@@ -387,19 +395,16 @@ def _run_share(first: int, path: str) -> None:
     """A forked worker's share: chunk ``first``, then each chunk nobody has taken, from the start;
     each chunk's outcomes are appended to the spool file ``path`` (see ``_Spool``) when done."""
     assert _shared is not None, "_run_share runs only in a worker forked by _share_with_forked_workers"
-    import pickle
-
     tasks, chunks, claimed = _shared
     with open(path, "ab") as spool:
         for number in (first, *range(len(chunks))):
             if not _claim(claimed, number):
                 continue
             try:
-                done = [_pool_worker(tasks[i]) for i in chunks[number]]
-                record = pickle.dumps((number, done), protocol=pickle.HIGHEST_PROTOCOL)
+                record = _Spool.record(number, [_pool_worker(tasks[i]) for i in chunks[number]])
             except Exception:
                 continue  # an internal error: its files are retried one by one
-            spool.write(len(record).to_bytes(8, "little"))
+            # A failed write ends the share: a record after a torn one could not be found.
             spool.write(record)
             spool.flush()  # whole, even if the worker dies later
 

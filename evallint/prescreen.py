@@ -104,8 +104,8 @@ class ScreenFacts:
 
 def words_of(identifiers: frozenset[str]) -> Iterator[str]:
     """The lower-cased words of a text, from its identifiers (letters never cross an identifier's
-    edge, so these are the words of the whole text, found once per distinct identifier); lazily,
-    so that a search can stop at the first it wants."""
+    edge, so these are the words of the whole text, found once per distinct identifier),
+    lower-cased one at a time, so that a search can stop at the first it wants."""
     return map(str.lower, _WORD.findall(" ".join(identifiers)))
 
 

@@ -170,20 +170,16 @@ def test_a_file_that_fails_in_the_main_process_is_indexed_again_in_a_worker(tmp_
 
 
 def test_a_spool_is_read_as_it_grows_and_a_record_cut_short_is_not_read(tmp_path):
-    import pickle
-
     from evallint.engine import _Spool
 
     spool = _Spool(str(tmp_path / "spool"))
-    records = [pickle.dumps((number, [f"outcome {number}"])) for number in range(3)]
+    records = [_Spool.record(number, [f"outcome {number}"]) for number in range(3)]
     with open(spool.path, "ab") as worker:
-        for record in records[:2]:
-            worker.write(len(records[0]).to_bytes(8, "little") + record)
-        worker.write(len(records[2]).to_bytes(8, "little") + records[2][:5])  # the worker died here
+        worker.write(records[0] + records[1] + records[2][:12])  # the worker is mid-way through a write
         worker.flush()
         assert spool.records() == [(0, ["outcome 0"]), (1, ["outcome 1"])]
         assert spool.records() == []  # nothing more is whole yet
-        worker.write(records[2][5:])
+        worker.write(records[2][12:])
         worker.flush()
         assert spool.records() == [(2, ["outcome 2"])]
     spool.close()

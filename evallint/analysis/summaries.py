@@ -202,7 +202,7 @@ class Analyzer:
     def walk_cost(self, node) -> int:
         """What walking a function once costs, roughly: its statements (nothing for a node of the
         call scan that is no function, see ``relevance.instances_node``)."""
-        fref = self.project.functions.get(node) if type(node) is str else None
+        fref = self.project.functions.get(node)
         return 0 if fref is None else 1 + len(self.statements(fref))
 
     def fresh(self) -> "Analyzer":
