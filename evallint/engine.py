@@ -7,6 +7,7 @@ parsed becomes a ``FileResult`` with an error, reported as EVL001.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import re
@@ -46,16 +47,25 @@ class LintReport:
 
 def module_name_for(absolute: str) -> tuple[str, bool]:
     """Dotted module name from the package directories above a file (``pkg/sub/mod.py`` -> ``pkg.sub.mod``)."""
-    path = Path(absolute)
-    is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.stem]
-    directory = path.parent
-    while (directory / "__init__.py").is_file() and directory.parent != directory:
-        parts.append(directory.name)
-        directory = directory.parent
-    if is_package and not parts:
-        parts.append(path.parent.name)
-    return ".".join(reversed(parts)) or path.stem, is_package
+    directory, filename = os.path.split(absolute)
+    is_package = filename == "__init__.py"
+    packages = _packages_of(directory)
+    if is_package:
+        # An ``__init__.py`` outside any package (at the file system's root) is named after its directory.
+        parts = packages or (os.path.basename(directory),)
+    else:
+        parts = (*packages, filename.rpartition(".")[0] or filename)
+    return ".".join(parts) or Path(absolute).stem, is_package
+
+
+@functools.lru_cache(maxsize=None)
+def _packages_of(directory: str) -> tuple[str, ...]:
+    """The package names a directory's modules are inside, outermost first: one ``stat`` per
+    directory of a run, not one per directory per file. The cache is cleared at each run."""
+    parent = os.path.dirname(directory)
+    if parent == directory or not os.path.isfile(os.path.join(directory, "__init__.py")):
+        return ()
+    return (*_packages_of(parent), os.path.basename(directory))
 
 
 # Texts to read instead of the files on disk, by absolute path: fixed-but-unwritten text during the
@@ -427,6 +437,7 @@ def index_files(
     ``file_keys`` are the sources' cache keys when the caller has computed them already."""
     from evallint import prescreen as screening
 
+    _packages_of.cache_clear()  # packages may have gained or lost an ``__init__.py`` since the last run
     jobs = jobs or os.cpu_count() or 1
     extra = screening.extra_seed_words(settings) if settings is not None else frozenset()
     full = not prescreen or extra is None

@@ -72,3 +72,22 @@ def test_cross_file_message_names_the_helper_file():
     project = Path(__file__).parent / "projects" / "helper_in_other_file"
     [diagnostic] = lint_paths([str(project)], Settings(project_root=str(project)), jobs=1)
     assert "evaluate() at line 6 of" in diagnostic.message and "engine.py" in diagnostic.message
+
+
+def test_module_names_follow_the_package_directories(tmp_path):
+    from evallint.engine import index_files, module_name_for
+
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    for init in ("pkg/__init__.py", "pkg/sub/__init__.py"):
+        (tmp_path / init).write_text("")
+    (tmp_path / "script.py").write_text("")
+    assert module_name_for(str(tmp_path / "pkg" / "sub" / "train.py")) == ("pkg.sub.train", False)
+    assert module_name_for(str(tmp_path / "pkg" / "sub" / "__init__.py")) == ("pkg.sub", True)
+    assert module_name_for(str(tmp_path / "pkg" / "data.tar.py")) == ("pkg.data.tar", False)
+    assert module_name_for(str(tmp_path / "script.py")) == ("script", False)
+    assert module_name_for("/__init__.py") == ("__init__", True)
+
+    # A package that loses its __init__.py between two runs in one process is a plain directory.
+    (tmp_path / "pkg" / "sub" / "__init__.py").unlink()
+    index_files([])
+    assert module_name_for(str(tmp_path / "pkg" / "sub" / "train.py")) == ("train", False)
