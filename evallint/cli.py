@@ -15,6 +15,7 @@ import click
 
 from evallint import __version__
 from evallint.errors import UsageError
+from evallint.lifetime import kept_until_exit
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -46,24 +47,26 @@ def entry() -> None:
     that down object by object (a last garbage collection, then one free per
     object) takes longer than some whole runs: over a second on a large tree.
     Output is flushed and files are closed by then, so the process ends without
-    it, as mypy's does.
+    it, as mypy's does; and the steps of a run keep what they built instead of
+    freeing it as they return (``evallint.lifetime``).
     """
-    try:
-        main()
-        code: object = 0
-    except SystemExit as done:
-        code = done.code
-    if code is None:
-        code = EXIT_CLEAN
-    elif not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = EXIT_FINDINGS
-    for stream in (sys.stdout, sys.stderr):
+    with kept_until_exit():  # never left: the process ends inside it
         try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed pipe or stream: nothing more can reach the reader
-    os._exit(code)
+            main()
+            code: object = 0
+        except SystemExit as done:
+            code = done.code
+        if code is None:
+            code = EXIT_CLEAN
+        elif not isinstance(code, int):
+            print(code, file=sys.stderr)
+            code = EXIT_FINDINGS
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed pipe or stream: nothing more can reach the reader
+        os._exit(code)
 
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})

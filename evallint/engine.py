@@ -19,6 +19,7 @@ from pathlib import Path
 from evallint.analysis import ir
 from evallint.config import Settings
 from evallint.discovery import SourcePath, discover, project_files
+from evallint.lifetime import keep
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
 from evallint.selection import ignored_for_path, is_ignored, selected_codes
@@ -480,6 +481,7 @@ def index_files(
             if i not in needed and outcome is not None and outcome.result.error is None:
                 # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
                 outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
+    keep(outcomes)  # the screens: every file's identifiers
     return [outcome.result for outcome in outcomes if outcome is not None]
 
 
@@ -548,6 +550,7 @@ def run(
                               file_keys=file_keys)
         diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits=unsafe_fix_edits,
                               jobs=jobs or os.cpu_count() or 1)
+    keep(results)
     by_display = {r.path: r for r in results}
     if run_key is not None:
         cache.store(run_key, list(diagnostics))
@@ -623,7 +626,9 @@ def analyse(
     project = ProjectIndex(indexes)
     reported = frozenset(r.path for r in results if r.index is not None and r.absolute in report_paths)
     # Only some files reported (pre-commit): the walk can skip what cannot reach them.
-    facts = Analyzer(project, settings).run(reported if len(reported) < len(indexes) else None, jobs)
+    analyzer = Analyzer(project, settings)
+    facts = analyzer.run(reported if len(reported) < len(indexes) else None, jobs)
+    keep(analyzer)
     by_path = {r.path: r for r in results}
     findings: list[Finding] = []
     for code, rule in ALL_RULES.items():

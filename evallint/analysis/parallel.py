@@ -20,6 +20,7 @@ import sys
 from evallint.analysis.facts import ProjectFacts
 from evallint.analysis.relevance import CallScan, scan_calls
 from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
+from evallint.lifetime import keep
 from evallint.strict import strict
 
 # Below this many functions a fork costs more than the second CPU saves.
@@ -40,7 +41,7 @@ def walk_project(analyzer: Analyzer, reported_files: frozenset[str] | None, jobs
     if groups is None:
         groups = analyzer.root_groups(reported_files)
     # What a failed worker did not deliver is done here: the result is the same, only later.
-    walks = [facts if facts is not None else analyzer.fresh().walk_roots(group) for facts, group in zip(walked, groups)]
+    walks = [facts if facts is not None else _walk(analyzer, group) for facts, group in zip(walked, groups)]
     halves = analyzer.file_halves()
     return walks + [facts if facts is not None else analyzer.syntactic_facts(half) for facts, half in zip(syntactic, halves)]
 
@@ -81,9 +82,10 @@ def _in_two_processes(
             if not isinstance(theirs, CallScan):
                 theirs = scan_calls(analyzer, halves[1])
             analyzer.adopt_scan(mine.merge(theirs))
+            keep(mine, theirs)
             groups = analyzer.root_groups(reported_files)
             here = _main_process_group(groups)
-            walked[here] = analyzer.fresh().walk_roots(groups[here])
+            walked[here] = _walk(analyzer, groups[here])
             try:
                 walked[1 - here], syntactic[1] = future.result()
             except Exception:
@@ -110,7 +112,15 @@ def _child() -> tuple[ProjectFacts, ProjectFacts]:
     theirs = from_parent.recv()
     analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
     groups = analyzer.root_groups(reported_files)
-    return analyzer.fresh().walk_roots(groups[1 - _main_process_group(groups)]), syntactic
+    return _walk(analyzer, groups[1 - _main_process_group(groups)]), syntactic
+
+
+def _walk(analyzer: Analyzer, group: list[str]) -> ProjectFacts:
+    """One group's facts, walked by a fresh analyzer (kept, if the process ends with a hard exit:
+    its memos hold every state of the walk)."""
+    walker = analyzer.fresh()
+    keep(walker)
+    return walker.walk_roots(group)
 
 
 def _main_process_group(groups: list[list[str]]) -> int:
