@@ -16,6 +16,7 @@ possibility) rather than guessing; rules stay silent on unknown.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -65,6 +66,7 @@ MAX_ANALYSES = 100000
 MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
 ROOT_GROUPS = 2  # fixed, whatever --jobs says: results must not depend on the machine
 NEUTRAL_CONTEXT = ContextInfo("neutral", "")
+_UNSEEN = object()
 
 
 @dataclass
@@ -87,6 +89,9 @@ class Analyzer:
         self.analyses = 0
         self._trains: dict[tuple[str, bool], bool] = {}
         self._module_receivers: dict[str, frozenset[str]] = {}
+        self._receivers_in: dict[str, frozenset[str]] = {}
+        self._module_classes: dict[str, bool] = {}
+        self.model_verdicts: dict[str, dict[str, bool | None]] = {}  # see Interpreter.is_model
         self._class_receivers: dict[str, frozenset[str]] = {}
         self._class_train_calls: dict[str, frozenset[str]] = {}
         self._scan = None  # evallint.analysis.relevance.CallScan, built on first use
@@ -214,6 +219,10 @@ class Analyzer:
         other._statements = self._statements
         other._calls = self._calls
         other._own_loops = self._own_loops
+        other._module_receivers = self._module_receivers
+        other._receivers_in = self._receivers_in
+        other._module_classes = self._module_classes
+        other.model_verdicts = self.model_verdicts
         return other
 
     def walk_roots(self, roots: list[str]) -> ProjectFacts:
@@ -356,8 +365,7 @@ class Analyzer:
             if call.func in self.extra_step_calls or qualified in self.extra_step_calls:
                 return "step"
         if method in torch_api.STEP_METHODS and isinstance(call.receiver, ir.RefValue):
-            words = set(identifier_words(call.receiver.key.split(".")[-1]))
-            if words & torch_api.STEP_RECEIVER_WORDS and not words & torch_api.STEP_RECEIVER_EXCLUDE_WORDS:
+            if _names_an_optimizer(call.receiver.key.rpartition(".")[2]):
                 return "step"
         return None
 
@@ -418,6 +426,16 @@ class Analyzer:
             self._class_receivers[class_id] = cached
         return cached
 
+    def receivers_in(self, fref: FunctionRef, class_id: str | None) -> frozenset[str]:
+        """The keys a function's code (or, in a method, its class's code on ``self``) uses as modules."""
+        cached = self._receivers_in.get(fref.id)
+        if cached is None:
+            cached = self.module_receivers(fref)
+            if class_id is not None:
+                cached |= self.class_receivers(class_id)
+            self._receivers_in[fref.id] = cached
+        return cached
+
     def class_train_calls(self, class_id: str) -> frozenset[str]:
         """Keys on which some method of the class (or its project bases) calls ``train()``."""
         cached = self._class_train_calls.get(class_id)
@@ -442,14 +460,13 @@ class Analyzer:
         return cached
 
     def is_module_class(self, class_id: str) -> bool:
-        if class_id not in self.project.classes:
-            return False
-        for base in self.project.qualified_bases(class_id):
-            if base in torch_api.MODULE_BASES or base.endswith(".Module") or base.endswith("LightningModule"):
-                return True
-            if base.endswith("PreTrainedModel"):
-                return True
-        return False
+        verdict = self._module_classes.get(class_id)
+        if verdict is None:
+            verdict = self._module_classes[class_id] = class_id in self.project.classes and any(
+                base in torch_api.MODULE_BASES or base.endswith((".Module", "LightningModule", "PreTrainedModel"))
+                for base in self.project.qualified_bases(class_id)
+            )
+        return verdict
 
     def function_region(self, fref: FunctionRef) -> Region | None:
         if fref.id not in self._regions:
@@ -534,10 +551,9 @@ class Interpreter(Walker):
         self.exit_stack: list[tuple] = []  # what `stack.enter_context(...)` entered, as with-item tokens
         class_id = self.project.class_of_method(fref)
         self.class_id = class_id
-        receivers = set(analyzer.module_receivers(fref))
-        if class_id is not None:
-            receivers |= analyzer.class_receivers(class_id)
-        self.module_receivers = receivers
+        self.module_receivers = analyzer.receivers_in(fref, class_id)
+        # What is_model decides from the function alone, shared by every walk of the function.
+        self.model_verdicts = analyzer.model_verdicts.setdefault(fref.id, {})
         self.inside_module_class = class_id is not None and analyzer.is_module_class(class_id)
 
     # -- running ----------------------------------------------------------------------------------------
@@ -659,23 +675,32 @@ class Interpreter(Walker):
     # -- keys ---------------------------------------------------------------------------------------------
 
     def is_model(self, key: str, state: State) -> bool:
+        verdict = self.model_verdicts.get(key, _UNSEEN)
+        if verdict is _UNSEEN:
+            verdict = self.model_verdicts[key] = self._model_verdict(key)
+        if verdict is not None:
+            return verdict
+        if key in state.modes:
+            return True
+        cls = state.types.get(key)
+        return cls is not None and self.analyzer.is_module_class(cls)
+
+    def _model_verdict(self, key: str) -> bool | None:
+        """What ``is_model`` says of ``key`` in this function whatever the state: False for a name
+        the module imports or defines (and the function does not bind), True for a module's
+        receiver or a name people give to models, None where the state decides."""
         root = key.partition(".")[0].partition("[")[0]
         info = self.fn.info
         if root not in info.local_names and root != "self" and self.project.is_imported_or_defined(self.file, root):
             return False
         if root in info.imported_names:
             return False
-        if key in state.modes:
-            return True
-        cls = state.types.get(key)
-        if cls is not None and self.analyzer.is_module_class(cls):
-            return True
         if key in self.module_receivers:
             return True
         last = key.rpartition(".")[2]
         if last in self.analyzer.extra_model_names or key in self.analyzer.extra_model_names:
             return True
-        return looks_like_model(key)
+        return True if looks_like_model(key) else None
 
     def is_frozen(self, key: str, state: State) -> bool:
         parts = key.split(".")
@@ -1031,7 +1056,7 @@ class Interpreter(Walker):
             self.model_forward(forward_key, call, state)
             return state
 
-        if qualified is not None and self.constructs_module(qualified):
+        if qualified is not None and constructs_module(qualified):
             self.results[call.node] = ("fresh", frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
             return state
         if qualified in torch_api.COPY_FUNCTIONS and call.args and isinstance(call.args[0], ir.RefValue):
@@ -1053,16 +1078,6 @@ class Interpreter(Walker):
             return state
         self.lower_unresolved(call, state)
         return state
-
-    def constructs_module(self, qualified: str) -> bool:
-        if qualified in torch_api.MODULE_FACTORY_FUNCTIONS:
-            return True
-        if qualified.startswith(torch_api.NON_MODULE_PREFIXES):
-            return False
-        last = qualified.split(".")[-1]
-        if qualified.startswith(torch_api.MODULE_FACTORY_PREFIXES) and not last.startswith(("_", "get_")):
-            return True
-        return qualified.startswith(torch_api.MODULE_CONSTRUCTOR_PREFIXES) and last[:1].isupper()
 
     def mode_facts(self, call: ir.Call, state: State) -> Facts:
         if call.method == "eval":
@@ -1348,6 +1363,27 @@ def _const(value) -> object:
     return value.value if isinstance(value, ir.ConstValue) else None
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def constructs_module(qualified: str) -> bool:
+    """Does calling this (qualified) name build a torch module (``nn.Linear``, ``timm.create_model``)?"""
+    if qualified in torch_api.MODULE_FACTORY_FUNCTIONS:
+        return True
+    if qualified.startswith(torch_api.NON_MODULE_PREFIXES):
+        return False
+    last = qualified.split(".")[-1]
+    if qualified.startswith(torch_api.MODULE_FACTORY_PREFIXES) and not last.startswith(("_", "get_")):
+        return True
+    return qualified.startswith(torch_api.MODULE_CONSTRUCTOR_PREFIXES) and last[:1].isupper()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _names_an_optimizer(receiver: str) -> bool:
+    """Is ``receiver`` (the last part of a key) named like what ``.step()`` trains with?"""
+    words = set(identifier_words(receiver))
+    return bool(words & torch_api.STEP_RECEIVER_WORDS) and not words & torch_api.STEP_RECEIVER_EXCLUDE_WORDS
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _mentions_mode(method: str) -> bool:
     words = set(identifier_words(method))
     return bool(words & {"eval", "train", "mode", "training", "evaluation", "freeze", "unfreeze"})
