@@ -135,6 +135,7 @@ NOT_MODEL_WORDS = frozenset(
 SHAPE_WORDS = frozenset({"shape", "shapes", "dim", "dims", "size", "sizes", "dtype", "type", "types", "channels"})
 
 
+@functools.lru_cache(maxsize=65536)
 def is_eval_function_name(name: str, in_test_file: bool) -> bool:
     words = set(identifier_words(name))
     if in_test_file and name.lstrip("_").startswith("test"):
@@ -167,6 +168,7 @@ def looks_like_model(key: str) -> bool:
     return words[0] in MODEL_WORDS or words[-1] in MODEL_WORDS
 
 
+@functools.lru_cache(maxsize=65536)
 def is_test_file(path: str) -> bool:
     """A file of the project's own test suite (where `test_*` names test code, not models)."""
     parts = path.replace("\\", "/").split("/")

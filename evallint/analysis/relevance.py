@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
@@ -112,7 +111,10 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
 def _scan_call(analyzer, fref: FunctionRef, call: ir.Call, scan: CallScan, callees: set, instances_of) -> None:
     """What one call contributes: the functions it may run, and the functions it passes as values."""
     project: ProjectIndex = analyzer.project
-    for value in chain(call.args, (value for _, value in call.kwargs)):
+    for value in call.args:
+        if type(value) in _REFERENCING:
+            _reference(project, fref, value, scan, callees, True, instances_of)
+    for _, value in call.kwargs:
         if type(value) in _REFERENCING:
             _reference(project, fref, value, scan, callees, True, instances_of)
     if call.func is None:
