@@ -79,16 +79,20 @@ def project_files(settings: Settings) -> list[SourcePath]:
 def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_SUFFIXES):
     """Each source file with its real path, walking without following directory symlinks (no
     loops) and pruning excluded directories. A directory's real path is resolved once: resolving
-    every file again would stat each directory above it, file after file."""
+    every file (or subdirectory) again would stat each directory above it, entry after entry."""
+    root_text = str(root)
     for current, dirnames, filenames in os.walk(directory, followlinks=False, onerror=lambda error: None):
-        current_path = Path(current)
         real_directory = os.path.realpath(current)
         kept = []
         for name in sorted(dirnames):
-            if _excluded(current_path / name, spec, root, is_dir=True):
+            child = os.path.join(current, name)
+            # os.walk lists a link to a directory among the directories: only that one is resolved.
+            real = None if os.path.islink(child) else os.path.join(real_directory, name)
+            if _excluded(Path(child), spec, root, is_dir=True, real=real, root_text=root_text):
                 continue
             kept.append(name)
         dirnames[:] = kept
+        current_path = Path(current)
         for name in sorted(filenames):
             if not name.endswith(suffixes):
                 continue
@@ -97,7 +101,7 @@ def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_
             if kind is None:
                 continue
             real = os.path.join(real_directory, name) if kind == "file" else None
-            if _excluded(file, spec, root, is_dir=False, real=real):
+            if _excluded(file, spec, root, is_dir=False, real=real, root_text=root_text):
                 continue
             yield file, real if real is not None else _absolute(file)
 
@@ -124,18 +128,21 @@ def _source_kind(file: Path) -> str | None:
 
 
 def _excluded(
-    path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool, with_parents: bool = False, real: str | None = None
+    path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool, with_parents: bool = False,
+    real: str | None = None, root_text: str | None = None,
 ) -> bool:
     """Does an exclusion pattern match this path (or, with ``with_parents``, a directory above it)?
     ``real`` is the path's real path when the caller knows it already."""
     name = path.name
-    try:
-        if real is not None:
-            relative = Path(real).relative_to(root).as_posix()
-        else:
+    if real is not None:
+        relative = _relative_text(real, root_text if root_text is not None else str(root))
+        if relative is None:
+            relative = path.as_posix()
+    else:
+        try:
             relative = path.resolve().relative_to(root).as_posix() if path.exists() else path.as_posix()
-    except ValueError:
-        relative = path.as_posix()
+        except ValueError:
+            relative = path.as_posix()
     candidates = [name, relative]
     if is_dir:
         candidates = [c + "/" for c in candidates] + candidates
@@ -144,3 +151,15 @@ def _excluded(
         for depth in range(1, len(parts) + 1):
             candidates += [parts[depth - 1] + "/", "/".join(parts[:depth]) + "/"]
     return any(spec.match_file(candidate) for candidate in candidates)
+
+
+def _relative_text(real: str, root: str) -> str | None:
+    """``Path(real).relative_to(root).as_posix()`` for two real (normalized, absolute) paths, on
+    strings (discovery asks it for every file); None where ``real`` is not under ``root``."""
+    if real == root:
+        return "."
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    if not real.startswith(prefix):
+        return None
+    relative = real[len(prefix):]
+    return relative.replace(os.sep, "/") if os.sep != "/" else relative
