@@ -36,6 +36,10 @@ class CallScan:
     # Over-approximated; a caller may also be a class's ``instances_node``.
     callers: dict[str, set] = field(default_factory=lambda: defaultdict(set))
     sources: set[str] = field(default_factory=set)  # functions that hold a source of findings themselves
+    # Each scanned function's number of statements, which weighs it in the root groups: counted
+    # here, from the flattened body the scan walks anyway, so that neither process of phase 2
+    # flattens the other half's functions only to count them.
+    sizes: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: "CallScan") -> "CallScan":
         """The scan of both parts: every field is a union, so parts merge in any order."""
@@ -43,7 +47,10 @@ class CallScan:
         for part in (self, other):
             for callee, found in part.callers.items():
                 callers[callee] |= found
-        return CallScan(self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources)
+        return CallScan(
+            self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources,
+            {**self.sizes, **other.sizes},
+        )
 
     def callees(self) -> dict:
         """Each function's (and ``instances_node``'s) possible callees: ``callers`` turned around."""
@@ -80,8 +87,10 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
                 callees.add(init)
         module_level = fref.info.qualname == "<module>"
         local_source = False
+        statements = analyzer.statements(fref)
+        scan.sizes[fid] = len(statements)
         # One pass over the body: calls (those of `with` items too), references, local sources.
-        for stmt in analyzer.statements(fref):
+        for stmt in statements:
             kind = type(stmt)
             if kind is ir.Call:
                 if not local_source and analyzer.is_training_call(fref, stmt) is not None:

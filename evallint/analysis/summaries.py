@@ -208,7 +208,10 @@ class Analyzer:
         """What walking a function once costs, roughly: its statements (nothing for a node of the
         call scan that is no function, see ``relevance.instances_node``)."""
         fref = self.project.functions.get(node)
-        return 0 if fref is None else 1 + len(self.statements(fref))
+        if fref is None:
+            return 0
+        size = self.scan().sizes.get(node)
+        return 1 + (size if size is not None else len(self.statements(fref)))
 
     def fresh(self) -> "Analyzer":
         """An analyzer for one group of roots: it shares what depends on the project alone
