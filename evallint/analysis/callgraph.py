@@ -12,16 +12,22 @@ import os
 from dataclasses import dataclass
 
 from evallint.analysis import ir
+from evallint.strict import strict
 
 
-@dataclass(frozen=True)
+# Built for every function and class of the project before phase 2 can start: slotted and built
+# without object.__setattr__ (frozen only in evallint's strict test runs, as the IR's records are).
+_ref = dataclass(frozen=strict(), slots=True, unsafe_hash=True)
+
+
+@_ref
 class FunctionRef:
     id: str
     file: ir.FileIndex
     info: ir.FunctionInfo
 
 
-@dataclass(frozen=True)
+@_ref
 class ClassRef:
     id: str
     file: ir.FileIndex
