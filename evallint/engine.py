@@ -481,7 +481,6 @@ def index_files(
             if i not in needed and outcome is not None and outcome.result.error is None:
                 # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
                 outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
-    keep(outcomes)  # the screens: every file's identifiers
     return [outcome.result for outcome in outcomes if outcome is not None]
 
 

@@ -82,7 +82,6 @@ def _in_two_processes(
             if not isinstance(theirs, CallScan):
                 theirs = scan_calls(analyzer, halves[1])
             analyzer.adopt_scan(mine.merge(theirs))
-            keep(mine, theirs)
             groups = analyzer.root_groups(reported_files)
             here = _main_process_group(groups)
             walked[here] = _walk(analyzer, groups[here])
