@@ -120,6 +120,41 @@ def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch,
     assert len(runs_here) == 2
 
 
+def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_findings(tmp_path, monkeypatch):
+    """The worker's process lives on after its task raised (a pool worker), so its ends of the
+    pipes must close all the same: this process then reads an end of file and scans that half
+    itself, instead of waiting forever for a scan that never comes."""
+    import os
+    import signal
+
+    from evallint.analysis import parallel
+
+    root = _all_projects(tmp_path)
+    single = _run(root, 1)
+    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.delenv("EVALLINT_STRICT")
+    parent = os.getpid()
+    real = parallel.scan_calls
+
+    def failing(*args, **kwargs):
+        if os.getpid() != parent:
+            raise RuntimeError("an internal error in the worker's scan")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "scan_calls", failing)
+
+    def hung(signum, frame):
+        raise AssertionError("the run waited for a scan the worker never sends")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        assert _run(root, 2) == single
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.summaries import ROOT_GROUPS, Analyzer

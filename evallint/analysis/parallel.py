@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
 
 from evallint.analysis.facts import ProjectFacts
 from evallint.analysis.relevance import CallScan, scan_calls
@@ -64,6 +65,7 @@ def _in_two_processes(
     syntactic: list[ProjectFacts | None] = [None, None]
     groups: list[list[str]] | None = None
     theirs: CallScan | None = None
+    sending: threading.Thread | None = None
     _inherited = (analyzer, halves[1], files[1], reported_files, to_parent, from_parent, (from_child, to_child))
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -72,10 +74,10 @@ def _in_two_processes(
             to_parent.close()
             from_parent.close()
             mine = scan_calls(analyzer, halves[0])
+            sending = _send_behind(to_child, mine)
             syntactic[0] = analyzer.syntactic_facts(files[0])
             try:
-                theirs = from_child.recv()  # the worker sends first, so neither send waits on the other
-                to_child.send(mine)
+                theirs = from_child.recv()
             except (EOFError, OSError):
                 if strict():
                     raise
@@ -95,6 +97,8 @@ def _in_two_processes(
             raise
     finally:
         _inherited = None
+        if sending is not None:
+            sending.join()  # done once the worker read it, or ended (its end of the pipe then closes)
         for end in (from_child, to_child, to_parent, from_parent):
             end.close()
     return walked, syntactic, groups
@@ -105,13 +109,38 @@ def _child() -> tuple[ProjectFacts, ProjectFacts]:
     analyzer, half, files, reported_files, to_parent, from_parent, parent_ends = _inherited
     for end in parent_ends:
         end.close()  # so that the parent's death ends the pipe here too
-    mine = scan_calls(analyzer, half)
-    to_parent.send(mine)
-    syntactic = analyzer.syntactic_facts(files)  # its bodies are flattened already, by the scan
-    theirs = from_parent.recv()
+    sending = None
+    try:
+        mine = scan_calls(analyzer, half)
+        sending = _send_behind(to_parent, mine)
+        syntactic = analyzer.syntactic_facts(files)  # its bodies are flattened already, by the scan
+        theirs = from_parent.recv()
+    finally:
+        if sending is not None:
+            sending.join()
+        # Whatever happened here, the parent's reads and sends end now instead of waiting.
+        to_parent.close()
+        from_parent.close()
     analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
     groups = analyzer.root_groups(reported_files)
     return _walk(analyzer, groups[1 - _main_process_group(groups)]), syntactic
+
+
+def _send_behind(connection, value) -> threading.Thread:
+    """Send ``value`` from a thread of its own. A scan half is megabytes, more than a pipe holds,
+    so a send waits until the other process reads; both have their half of the syntactic facts
+    to collect meanwhile, and a send in line made each wait for the other's (0.07 s). A send
+    that fails (the other process ended) is the reader's to notice."""
+
+    def send() -> None:
+        try:
+            connection.send(value)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=send, name="evallint-scan-send", daemon=True)
+    thread.start()
+    return thread
 
 
 def _walk(analyzer: Analyzer, group: list[str]) -> ProjectFacts:
