@@ -128,7 +128,11 @@ def index_file(source: SourcePath) -> FileResult:
 _NOQA_WORD = re.compile("noqa", re.IGNORECASE)
 
 
-def _index_text(source: SourcePath, text: str, cells: CellMap | None) -> FileResult:
+def _index_text(
+    source: SourcePath, text: str, cells: CellMap | None, module_name: tuple[str, bool] | None = None
+) -> FileResult:
+    """Parse and index a text; ``module_name`` is ``module_name_for(source.absolute)`` when the
+    caller has it already."""
     from evallint.analysis.index import index_module
     from evallint.parsing.python import parse_ast
     result = FileResult(source.path, source.absolute, cell_map=cells)
@@ -136,7 +140,7 @@ def _index_text(source: SourcePath, text: str, cells: CellMap | None) -> FileRes
     if isinstance(module, ParseFailure):
         result.error = module
         return result
-    name, is_package = module_name_for(source.absolute)
+    name, is_package = module_name if module_name is not None else module_name_for(source.absolute)
     try:
         result.index = index_module(source.path, name, is_package, module)
     except RecursionError:
@@ -192,7 +196,7 @@ def _process(task: _Task) -> _Outcome:
     if failure is not None or text is None:
         return _Outcome(key, FileResult(source.path, source.absolute, error=failure), _error_screen())
     if task.mode == "needed":
-        return _Outcome(key, _index_text(source, text, cells), None)
+        return _Outcome(key, _index_text(source, text, cells, (name, is_package)), None)
     identifiers = prescreen.identifiers_of(text)
     seed = prescreen.is_seed(identifiers, task.extra_words)
     if not seed and task.mode != "index":
@@ -202,7 +206,7 @@ def _process(task: _Task) -> _Outcome:
         if prescreen.syntax_ok(text):
             screen = replace(screen, checked=True)
             return _Outcome(key, FileResult(source.path, source.absolute, cell_map=cells), screen)
-    result = _index_text(source, text, cells)
+    result = _index_text(source, text, cells, (name, is_package))
     toplevel = prescreen.toplevel_from_index(result.index) if result.index is not None else frozenset()
     # A file that fails to parse is kept (it must report EVL001); it defines nothing.
     screen = prescreen.ScreenFacts(seed or result.index is None, toplevel, identifiers, name.rsplit(".", 1)[-1])

@@ -38,9 +38,9 @@ def parses(monkeypatch):
     seen: list[str] = []
     original = engine._index_text
 
-    def counting(source, text, cells):
+    def counting(source, *rest):
         seen.append(Path(source.absolute).name)
-        return original(source, text, cells)
+        return original(source, *rest)
 
     monkeypatch.setattr(engine, "_index_text", counting)
     return seen

@@ -205,13 +205,10 @@ class Analyzer:
         return groups
 
     def walk_cost(self, node) -> int:
-        """What walking a function once costs, roughly: its statements (nothing for a node of the
-        call scan that is no function, see ``relevance.instances_node``)."""
-        fref = self.project.functions.get(node)
-        if fref is None:
-            return 0
-        size = self.scan().sizes.get(node)
-        return 1 + (size if size is not None else len(self.statements(fref)))
+        """What walking a function once costs, roughly: its statements, as the scan (of every
+        function) counted them; nothing for a node of the call scan that is no function, see
+        ``relevance.instances_node``."""
+        return 1 + self.scan().sizes[node] if node in self.project.functions else 0
 
     def fresh(self) -> "Analyzer":
         """An analyzer for one group of roots: it shares what depends on the project alone
