@@ -77,6 +77,57 @@ def test_a_loop_with_more_possibilities_than_a_join_keeps_reaches_its_fixpoint(t
     assert {p.value for reveal in facts.reveals for p in reveal.modes} == {"eval", "train"}
 
 
+def _possibilities_that_differ_in_loops_crossed():
+    from evallint.analysis.lattice import EVAL, SET_BY_CALL, Origin, Poss
+
+    origin = Origin(SET_BY_CALL, "train.py", 7, "fit")
+    loops = [("train.py", node) for node in (3, 11, 19, 27)]
+    # No set among them holds another: by inclusion, none comes first.
+    crossed = [*(frozenset({loop}) for loop in loops), frozenset(loops[:2]), frozenset(loops[2:])]
+    return [Poss(EVAL, origin, (), marks) for marks in crossed]
+
+
+def test_possibilities_sort_the_same_whatever_order_they_come_in():
+    """Sets compare by inclusion, which is no total order: sorted by their ``carried`` sets,
+    possibilities came out in the order they went in, and so a widened join or a message kept
+    whichever a set of them listed first."""
+    import itertools
+    import random
+
+    possibilities = _possibilities_that_differ_in_loops_crossed()
+    orders = {tuple(sorted(p)) for p in itertools.permutations(possibilities)}
+    assert len(orders) == 1
+    shuffled = list(possibilities)
+    for seed in range(20):
+        random.Random(seed).shuffle(shuffled)
+        assert sorted(shuffled) == sorted(possibilities)
+
+
+def test_a_widened_join_keeps_the_same_possibility_in_every_process():
+    """A set of possibilities is iterated in an order that changes with each process's string
+    hashing; the possibility a widened join keeps must not."""
+    import os
+    import subprocess
+    import sys
+
+    program = (
+        "from tests.test_flow import _possibilities_that_differ_in_loops_crossed as make\n"
+        "from evallint.analysis.lattice import GRAD_ON, MAX_POSSIBILITIES, Origin, Poss, join_facts\n"
+        "many = make()\n"
+        "filler = [Poss(GRAD_ON, Origin('default', 'f.py', n)) for n in range(MAX_POSSIBILITIES)]\n"
+        "kept = join_facts(frozenset(many), frozenset(filler))\n"
+        "print(sorted((p.value, p.origin.node, sorted(p.carried)) for p in kept))\n"
+    )
+    root = Path(__file__).parent.parent
+    outputs = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", program], cwd=root, env=environment, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+
+
 def test_what_a_callee_hands_back_carries_no_marks_of_its_own_loops(tmp_path):
     """A possibility's `carried` marks tell a training step that a mode crossed the back edge of
     the loop around it. The loops of a function that has returned are around nothing: a caller

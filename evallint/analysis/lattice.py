@@ -52,7 +52,7 @@ class Origin:
     detail: str = ""  # e.g. the callee name when a helper set the mode
 
 
-@_value
+@dataclass(frozen=strict(), slots=True, unsafe_hash=True)
 class Poss:
     value: str
     origin: Origin
@@ -63,6 +63,25 @@ class Poss:
         if self.guard and names.intersection(self.guard[2]):
             return Poss(self.value, self.origin, (), self.carried)
         return self
+
+    # Ordered by hand, not by dataclass: ``carried`` is a set, and sets compare by inclusion, which
+    # is no total order. Sorting possibilities (the widening in join_facts, the origin a message
+    # names) would then depend on the order a set of them is iterated in, which changes with each
+    # process's string hashing: findings changed from one run to the next.
+    def _order(self) -> tuple:
+        return (self.value, self.origin, self.guard, sorted(self.carried))
+
+    def __lt__(self, other: "Poss") -> bool:
+        return self._order() < other._order()
+
+    def __le__(self, other: "Poss") -> bool:
+        return self._order() <= other._order()
+
+    def __gt__(self, other: "Poss") -> bool:
+        return self._order() > other._order()
+
+    def __ge__(self, other: "Poss") -> bool:
+        return self._order() >= other._order()
 
 
 Facts = frozenset  # frozenset[Poss]
