@@ -66,7 +66,7 @@ def test_phase_two_in_a_second_process_gives_what_one_process_gives(tmp_path, mo
     assert _run(root, 2) == single
     assert forks, "phase 2 did not fork"
     assert len({row[0] for row in single}) > 20
-    # Facts of the walk and syntactic facts (collected per half of the files) both came back.
+    # Facts of the walk and syntactic facts (collected by the worker) both came back.
     assert {"EVL101", "EVL102", "EVL104", "EVL202"} <= {row[2] for row in single}
 
 

@@ -1,12 +1,12 @@
 """Phase 2 on two CPUs: the call scan in two halves, then the fixed root groups walked at once.
 
 The project's IR is never sent anywhere: a forked process inherits it. Each of
-the two processes scans the calls of half of the project's files and collects
-their syntactic facts; they swap their halves of the scan, and both merge them
-into the scan one process would have made (``CallScan.merge``). From that scan
-both compute the same root groups (``Analyzer.root_groups``); each walks one,
-and only the second group's facts (with the worker's syntactic facts) come
-back. Where fork is not available (Windows, macOS), with one job, or for a
+the two processes scans the calls of half of the project's files; they swap
+their halves of the scan, and both merge them into the scan one process would
+have made (``CallScan.merge``). From that scan this process forms the root
+groups (``Analyzer.root_groups``) and sends them over, while the worker collects
+the syntactic facts of every file; each then walks one group, and only the
+second group's facts (with the syntactic facts) come back. Where fork is not available (Windows, macOS), with one job, or for a
 small project, all of it runs in this process, one group after the other; the
 results are the same either way, because each group is walked by its own
 analyzer in both cases.
@@ -33,9 +33,9 @@ _inherited: tuple | None = None
 
 def walk_project(analyzer: Analyzer, reported_files: frozenset[str] | None, jobs: int = 1) -> list[ProjectFacts]:
     """Each root group's facts, in group order, each walked by its own fresh analyzer; then the
-    syntactic facts of each half of the files."""
+    syntactic facts of every file."""
     walked: list[ProjectFacts | None] = [None] * ROOT_GROUPS
-    syntactic: list[ProjectFacts | None] = [None, None]
+    syntactic: ProjectFacts | None = None
     groups = None
     if jobs > 1 and can_fork() and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK:
         walked, syntactic, groups = _in_two_processes(analyzer, reported_files)
@@ -43,30 +43,32 @@ def walk_project(analyzer: Analyzer, reported_files: frozenset[str] | None, jobs
         groups = analyzer.root_groups(reported_files)
     # What a failed worker did not deliver is done here: the result is the same, only later.
     walks = [facts if facts is not None else _walk(analyzer, group) for facts, group in zip(walked, groups)]
-    halves = analyzer.file_halves()
-    return walks + [facts if facts is not None else analyzer.syntactic_facts(half) for facts, half in zip(syntactic, halves)]
+    return walks + [syntactic if syntactic is not None else analyzer.syntactic_facts()]
 
 
 def _in_two_processes(
     analyzer: Analyzer, reported_files: frozenset[str] | None
-) -> tuple[list[ProjectFacts | None], list[ProjectFacts | None], list[list[str]] | None]:
-    """Scan and walk with a forked worker: the groups' facts and the halves' syntactic facts
-    (None for what the worker did not deliver; a half of the scan it did not deliver is made
-    here) and the groups."""
+) -> tuple[list[ProjectFacts | None], ProjectFacts | None, list[list[str]] | None]:
+    """Scan and walk with a forked worker: the groups' facts and the syntactic facts (None for
+    what the worker did not deliver; a half of the scan it did not deliver is made here) and the
+    groups.
+
+    Only this process forms the groups: the worker, which would otherwise form the same groups
+    at the same time, collects the syntactic facts of every file meanwhile (0.1 s on a large
+    tree), and both start their walks sooner."""
     global _inherited
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    files = analyzer.file_halves()
     halves = analyzer.scan_halves()
     from_child, to_parent = multiprocessing.Pipe(duplex=False)
     from_parent, to_child = multiprocessing.Pipe(duplex=False)
     walked: list[ProjectFacts | None] = [None] * ROOT_GROUPS
-    syntactic: list[ProjectFacts | None] = [None, None]
+    syntactic: ProjectFacts | None = None
     groups: list[list[str]] | None = None
     theirs: CallScan | None = None
     sending: threading.Thread | None = None
-    _inherited = (analyzer, halves[1], files[1], reported_files, to_parent, from_parent, (from_child, to_child))
+    _inherited = (analyzer, halves[1], reported_files, to_parent, from_parent, (from_child, to_child))
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
             future = pool.submit(_child)  # forks now: the worker holds its own ends of the pipes
@@ -75,7 +77,6 @@ def _in_two_processes(
             from_parent.close()
             mine = scan_calls(analyzer, halves[0])
             sending = _send_behind(to_child, mine)
-            syntactic[0] = analyzer.syntactic_facts(files[0])
             try:
                 theirs = from_child.recv()
             except (EOFError, OSError):
@@ -85,10 +86,11 @@ def _in_two_processes(
                 theirs = scan_calls(analyzer, halves[1])
             analyzer.adopt_scan(mine.merge(theirs))
             groups = analyzer.root_groups(reported_files)
+            sending = _send_behind(to_child, groups, after=sending)
             here = _main_process_group(groups)
             walked[here] = _walk(analyzer, groups[here])
             try:
-                walked[1 - here], syntactic[1] = future.result()
+                walked[1 - here], syntactic = future.result()
             except Exception:
                 if strict():
                     raise
@@ -106,39 +108,42 @@ def _in_two_processes(
 
 def _child() -> tuple[ProjectFacts, ProjectFacts]:
     assert _inherited is not None, "_child runs only in the process forked by _in_two_processes"
-    analyzer, half, files, reported_files, to_parent, from_parent, parent_ends = _inherited
+    analyzer, half, reported_files, to_parent, from_parent, parent_ends = _inherited
     for end in parent_ends:
         end.close()  # so that the parent's death ends the pipe here too
     sending = None
     try:
         mine = scan_calls(analyzer, half)
         sending = _send_behind(to_parent, mine)
-        syntactic = analyzer.syntactic_facts(files)  # its bodies are flattened already, by the scan
+        syntactic = analyzer.syntactic_facts()  # while the parent forms the groups
         theirs = from_parent.recv()
+        analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
+        groups = from_parent.recv()
     finally:
         if sending is not None:
             sending.join()
         # Whatever happened here, the parent's reads and sends end now instead of waiting.
         to_parent.close()
         from_parent.close()
-    analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
-    groups = analyzer.root_groups(reported_files)
     return _walk(analyzer, groups[1 - _main_process_group(groups)]), syntactic
 
 
-def _send_behind(connection, value) -> threading.Thread:
-    """Send ``value`` from a thread of its own. A scan half is megabytes, more than a pipe holds,
-    so a send waits until the other process reads; both have their half of the syntactic facts
-    to collect meanwhile, and a send in line made each wait for the other's (0.07 s). A send
-    that fails (the other process ended) is the reader's to notice."""
+def _send_behind(connection, value, after: threading.Thread | None = None) -> threading.Thread:
+    """Send ``value`` from a thread of its own, once the send ``after`` is done (two sends on one
+    connection must not interleave). A scan half is megabytes, more than a pipe holds, so a
+    send waits until the other process reads; both have other work meanwhile, and a send in
+    line made each wait for the other (0.07 s). A send that fails (the other process ended) is
+    the reader's to notice."""
 
     def send() -> None:
+        if after is not None:
+            after.join()
         try:
             connection.send(value)
         except OSError:
             pass
 
-    thread = threading.Thread(target=send, name="evallint-scan-send", daemon=True)
+    thread = threading.Thread(target=send, name="evallint-send", daemon=True)
     thread.start()
     return thread
 

@@ -162,7 +162,7 @@ class Analyzer:
 
     def file_halves(self) -> list[list[str]]:
         """The project's files in two halves, alternating in path order: each of two processes
-        scans the calls of one and collects its syntactic facts."""
+        scans the calls of one."""
         files = sorted(self.project.files)
         return [files[0::2], files[1::2]]
 
@@ -1441,17 +1441,24 @@ def _flatten(body) -> tuple[ir.Stmt, ...]:
 def _flatten_into(body, flat: list) -> None:
     for stmt in body:
         flat.append(stmt)
-        if isinstance(stmt, (ir.If, ir.Loop)):
+        kind = type(stmt)
+        if kind not in _BLOCKS:  # nine statements in ten: a call or an assignment
+            continue
+        if kind is ir.If or kind is ir.Loop:
             _flatten_into(stmt.body, flat)
             _flatten_into(stmt.orelse, flat)
-        elif isinstance(stmt, ir.With):
+        elif kind is ir.With:
             _flatten_into(stmt.body, flat)
-        elif isinstance(stmt, ir.Try):
+        else:
             _flatten_into(stmt.body, flat)
             for handler in stmt.handlers:
                 _flatten_into(handler, flat)
             _flatten_into(stmt.orelse, flat)
             _flatten_into(stmt.finalbody, flat)
+
+
+# The statements that hold blocks of statements (the IR's records are never subclassed).
+_BLOCKS = frozenset({ir.If, ir.Loop, ir.With, ir.Try})
 
 
 def _calls_in(statements):
