@@ -70,6 +70,27 @@ def test_phase_two_in_a_second_process_gives_what_one_process_gives(tmp_path, mo
     assert {"EVL101", "EVL102", "EVL104", "EVL202"} <= {row[2] for row in single}
 
 
+def test_findings_do_not_depend_on_the_processs_string_hashing(tmp_path):
+    """Sets of strings iterate in an order that changes with PYTHONHASHSEED: whatever the analysis
+    takes from such an order must not reach what it reports."""
+    import os
+    import subprocess
+    import sys
+
+    root = _all_projects(tmp_path)
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-m", "evallint", "check", "--no-cache", "--jobs", "1", str(root)],
+            env=environment, capture_output=True, text=True,
+        )
+        assert done.returncode == 1, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    assert "EVL102" in outputs.pop()
+
+
 def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.relevance import scan_calls
