@@ -68,20 +68,20 @@ class Poss:
     # is no total order. Sorting possibilities (the widening in join_facts, the origin a message
     # names) would then depend on the order a set of them is iterated in, which changes with each
     # process's string hashing: findings changed from one run to the next.
-    def _order(self) -> tuple:
+    def sort_key(self) -> tuple:
         return (self.value, self.origin, self.guard, sorted(self.carried))
 
     def __lt__(self, other: "Poss") -> bool:
-        return self._order() < other._order()
+        return self.sort_key() < other.sort_key()
 
     def __le__(self, other: "Poss") -> bool:
-        return self._order() <= other._order()
+        return self.sort_key() <= other.sort_key()
 
     def __gt__(self, other: "Poss") -> bool:
-        return self._order() > other._order()
+        return self.sort_key() > other.sort_key()
 
     def __ge__(self, other: "Poss") -> bool:
-        return self._order() >= other._order()
+        return self.sort_key() >= other.sort_key()
 
 
 Facts = frozenset  # frozenset[Poss]
@@ -94,7 +94,7 @@ def join_facts(a: Facts, b: Facts) -> Facts:
     if len(merged) > MAX_POSSIBILITIES:
         # Keep one possibility per value: the earliest origin, unguarded.
         by_value: dict[str, Poss] = {}
-        for poss in sorted(merged):
+        for poss in sorted(merged, key=Poss.sort_key):
             by_value.setdefault(poss.value, Poss(poss.value, poss.origin, (), poss.carried))
         merged = frozenset(by_value.values())
     return merged
