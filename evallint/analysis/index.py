@@ -450,18 +450,22 @@ class Indexer:
             self.value(expr.left, out)
             self.value(expr.right, out)
             return ir.OTHER
+        # A comparison or a boolean operation evaluates to a condition, but only a branch's test
+        # and a call's arguments (`model.train(phase == "train")`) are read as one: those two ask
+        # for it (``condition``), instead of every nested operand, assert and assignment rendering
+        # its text (a seventh of the index's time, mostly in the fallback to ast.unparse).
         if kind is ast.Compare:
             self.value(expr.left, out)
             for comparator in expr.comparators:
                 self.value(comparator, out)
-            return self.condition(expr) or ir.OTHER
+            return ir.OTHER
         if kind is ast.BoolOp:
             for operand in expr.values:
                 self.value(operand, out)
-            return self.condition(expr) or ir.OTHER
+            return ir.OTHER
         if kind is ast.UnaryOp:
             self.value(expr.operand, out)
-            return self.condition(expr) or ir.OTHER
+            return ir.OTHER
         if kind in (ast.Tuple, ast.List):
             return ir.TupleValue(tuple(self.value(element, out) for element in expr.elts))
         if kind is ast.IfExp:
@@ -520,11 +524,15 @@ class Indexer:
         args: list[ir.Value] = []
         for arg in node.args:
             value = self.value(arg, out)
+            if type(arg) in _CONDITION_EXPRESSIONS:
+                value = self.condition(arg) or ir.OTHER
             args.append(ir.OTHER if isinstance(arg, ast.Starred) else value)
         kwargs: list[tuple[str, ir.Value]] = []
         for keyword in node.keywords:
             value = self.value(keyword.value, out)
             if keyword.arg is not None:
+                if type(keyword.value) in _CONDITION_EXPRESSIONS:
+                    value = self.condition(keyword.value) or ir.OTHER
                 kwargs.append((keyword.arg, value))
         chain = chain_of(func)
         ordinal = self.number(node)
@@ -539,11 +547,8 @@ class Indexer:
         return call
 
     def test_condition(self, test: ast.expr, out: list[ir.Stmt]) -> ir.CondValue | None:
-        """Append the events of evaluating a branch's test; return the test kept symbolically.
-        A comparison or a boolean operation evaluates to its condition already."""
-        value = self.value(test, out)
-        if type(test) in _CONDITION_EXPRESSIONS:
-            return value if isinstance(value, ir.CondValue) else None
+        """Append the events of evaluating a branch's test; return the test kept symbolically."""
+        self.value(test, out)
         return self.condition(test)
 
     def condition(self, expr: ast.expr) -> ir.CondValue | None:
@@ -564,8 +569,8 @@ class Indexer:
 
 # -- helpers ------------------------------------------------------------------------------
 
-# The expressions whose value is their own condition (see ``Indexer.value``).
-_CONDITION_EXPRESSIONS = (ast.Compare, ast.BoolOp, ast.UnaryOp)
+# The expressions that evaluate to a condition (see ``Indexer.value``).
+_CONDITION_EXPRESSIONS = frozenset({ast.Compare, ast.BoolOp, ast.UnaryOp})
 
 _COMPARE_OPS = {
     ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
