@@ -220,6 +220,10 @@ class Indexer:
             self.import_from(node)
         elif kind is ast.Match:
             self.match_statement(node, out)
+        elif kind is ast.Assert:  # as ``generic`` would, without its walk over the fields
+            self.value(node.test, out)
+            if node.msg is not None:
+                self.value(node.msg, out)
         else:
             self.generic(node, out)
 
@@ -496,6 +500,34 @@ class Indexer:
         if kind is ast.Starred:
             self.value(expr.value, out)
             return ir.OTHER
+        # The common expressions nothing models, evaluated as ``generic`` would (children in
+        # field order) without its generic walk over the fields.
+        if kind is ast.Dict:
+            for key in expr.keys:
+                if key is not None:  # `**mapping`
+                    self.value(key, out)
+            for item in expr.values:
+                self.value(item, out)
+            return ir.OTHER
+        if kind is ast.JoinedStr:
+            for part in expr.values:
+                if type(part) is ast.FormattedValue:
+                    self.value(part.value, out)
+                    if part.format_spec is not None:
+                        self.value(part.format_spec, out)
+            return ir.OTHER
+        if kind in _COMPREHENSIONS:
+            if kind is ast.DictComp:
+                self.value(expr.key, out)
+                self.value(expr.value, out)
+            else:
+                self.value(expr.elt, out)
+            for generator in expr.generators:
+                self.value(generator.target, out)
+                self.value(generator.iter, out)
+                for condition in generator.ifs:
+                    self.value(condition, out)
+            return ir.OTHER
         self.generic(expr, out)
         return ir.OTHER
 
@@ -568,6 +600,8 @@ class Indexer:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+_COMPREHENSIONS = frozenset({ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp})
 
 # The expressions that evaluate to a condition (see ``Indexer.value``).
 _CONDITION_EXPRESSIONS = frozenset({ast.Compare, ast.BoolOp, ast.UnaryOp})
