@@ -37,6 +37,21 @@ SHAPES = COMMON + [
     "f(**kwargs) == 1",
     "x.y[z].w == 'é'",
     "log_every(loader, delimiter='  ')",
+    # Arithmetic and unary operators, parenthesized where ast.unparse puts parentheses.
+    "step % (args.log_every * 2) == 0",
+    "a - (b - c) == a - b - c",
+    "2 ** 3 ** 2 == (2 ** 3) ** 2",
+    "-x ** 2 < (-x) ** 2",
+    "(a + b).shape[-1] > 0",
+    "not a and (not b or c)",
+    "a or (b and c) or not d",
+    "(not a) == b",
+    "x[i - 1, -1] != x[i,]",
+    "~mask & (a | b) ^ c",
+    "lr > 0.5 and 1e-05 < eps",
+    "u'text' == s",
+    "f(-1, key=not flag)",
+    "(a, b) == (1,)",
 ]
 
 
@@ -66,7 +81,7 @@ def test_rendered_like_unparse(source):
 
 
 def test_common_shapes_are_rendered_without_the_fallback():
-    for source in [s for s in COMMON if not s.startswith("not ")]:
+    for source in [*COMMON, "epoch % args.eval_every == 0", "not a and (not b or c)", "lr > 0.5", "i == -1"]:
         assert _render_condition(ast.parse(source, mode="eval").body, set()) is not None, source
 
 
