@@ -30,11 +30,15 @@ def identifier_words(name: str) -> list[str]:
 
 def chain_of(expr: ast.AST) -> str | None:
     """``self.model.module`` -> "self.model.module"; anything but names and attributes -> None."""
+    kind = type(expr)
+    if kind is ast.Name:  # most chains are a name alone
+        return expr.id
     parts: list[str] = []
-    while isinstance(expr, ast.Attribute):
+    while kind is ast.Attribute:
         parts.append(expr.attr)
         expr = expr.value
-    if not isinstance(expr, ast.Name):
+        kind = type(expr)
+    if kind is not ast.Name:
         return None
     parts.append(expr.id)
     return ".".join(reversed(parts))
@@ -50,9 +54,12 @@ def key_of_chain(chain: str) -> str:
 
 
 def _literal(expr: ast.AST) -> object:
-    if isinstance(expr, ast.Constant) and isinstance(expr.value, (bool, int, float, str, type(None))):
+    if type(expr) is ast.Constant and type(expr.value) in _LITERAL_TYPES:
         return expr.value
     return _NO_LITERAL
+
+
+_LITERAL_TYPES = frozenset({bool, int, float, str, type(None)})
 
 
 class _Scope:
