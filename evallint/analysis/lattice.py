@@ -197,6 +197,8 @@ class State:
         return self.default_mode(key)
 
     def has_mode(self, key: str) -> bool:
+        if not self.modes:
+            return False
         parts = key.split(".")
         return any(".".join(parts[:cut]) in self.modes for cut in range(len(parts), 0, -1))
 

@@ -103,6 +103,8 @@ class Analyzer:
         self._statements: dict[str, tuple[ir.Stmt, ...]] = {}
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
+        self._entry_origins: dict[str, Origin] = {}
+        self._method_kinds: dict[str, tuple[bool, bool]] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
         extra_eval = tuple(getattr(settings, "eval_function_patterns", ()) or ())
         self.extra_eval_patterns = extra_eval
@@ -114,6 +116,25 @@ class Analyzer:
         found = self._statements.get(fref.id)
         if found is None:
             found = self._statements[fref.id] = _flatten(fref.info.body)
+        return found
+
+    def entry_origin(self, fref: FunctionRef) -> Origin:
+        """Where the keys nothing sets in a function get their mode from (one object per function)."""
+        found = self._entry_origins.get(fref.id)
+        if found is None:
+            info = fref.info
+            found = self._entry_origins[fref.id] = Origin(ENTRY, fref.file.path, info.node, info.qualname)
+        return found
+
+    def method_kind(self, fref: FunctionRef) -> tuple[bool, bool]:
+        """(takes its instance or class first, is a classmethod), from its decorators."""
+        found = self._method_kinds.get(fref.id)
+        if found is None:
+            decorators = {d.chain for d in fref.info.decorators}
+            found = self._method_kinds[fref.id] = (
+                fref.info.class_name is not None and "staticmethod" not in decorators,
+                "classmethod" in decorators,
+            )
         return found
 
     def own_loops(self, fref: FunctionRef) -> frozenset[tuple[str, int]]:
@@ -219,6 +240,8 @@ class Analyzer:
         other._statements = self._statements
         other._calls = self._calls
         other._own_loops = self._own_loops
+        other._entry_origins = self._entry_origins
+        other._method_kinds = self._method_kinds
         other._module_receivers = self._module_receivers
         other._receivers_in = self._receivers_in
         other._module_classes = self._module_classes
@@ -703,6 +726,8 @@ class Interpreter(Walker):
         return True if looks_like_model(key) else None
 
     def is_frozen(self, key: str, state: State) -> bool:
+        if not state.frozen:
+            return False
         parts = key.split(".")
         return any(".".join(parts[:cut]) in state.frozen for cut in range(len(parts), 0, -1))
 
@@ -1202,7 +1227,7 @@ class Interpreter(Walker):
     def callee_entry(self, target: str, call: ir.Call, state: State, receiver: str | None) -> tuple[State, list]:
         callee = self.project.functions[target]
         mapping = self.bind_arguments(callee, call, state, receiver)
-        entry = State(entry=Origin(ENTRY, callee.file.path, callee.info.node, callee.info.qualname))
+        entry = State(entry=self.analyzer.entry_origin(callee))
         entry.grad = state.grad
         for callee_key, caller_key in mapping:
             if caller_key.startswith(FUNCTION_VALUE):
@@ -1261,10 +1286,9 @@ class Interpreter(Walker):
         return None
 
     def bind_arguments(self, callee: FunctionRef, call: ir.Call, state: State, receiver: str | None) -> list:
-        params = list(callee.info.params)
-        decorators = {d.chain for d in callee.info.decorators}
+        params = callee.info.params
         mapping: list[tuple[str, str]] = []
-        is_method = callee.info.class_name is not None and "staticmethod" not in decorators
+        is_method, is_classmethod = self.analyzer.method_kind(callee)
         if is_method and params:
             self_name = params[0]
             if receiver is not None:
@@ -1272,7 +1296,7 @@ class Interpreter(Walker):
                 params = params[1:]
             elif call.method is not None and isinstance(call.receiver, ir.RefValue):
                 receiver_key = state.canonical(call.receiver.key)
-                if "classmethod" not in decorators:
+                if not is_classmethod:
                     mapping.append((self_name, receiver_key))
                 params = params[1:]
             elif call.method is not None:
