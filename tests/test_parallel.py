@@ -176,6 +176,39 @@ def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_fin
         signal.signal(signal.SIGALRM, previous)
 
 
+def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp_path, monkeypatch):
+    """The worker waits for the root groups this process forms: when forming them fails, the
+    worker is told, so the error comes out instead of both processes waiting on each other."""
+    import os
+    import signal
+
+    from evallint.analysis import parallel, summaries
+
+    root = _all_projects(tmp_path)
+    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    parent = os.getpid()
+    real = summaries.Analyzer.root_groups
+
+    def failing(self, *args, **kwargs):
+        if os.getpid() == parent:
+            raise RuntimeError("an internal error while forming the groups")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(summaries.Analyzer, "root_groups", failing)
+
+    def hung(signum, frame):
+        raise AssertionError("the run waited for a worker that waited for the groups")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        with pytest.raises(RuntimeError, match="forming the groups"):
+            _run(root, 2)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.summaries import ROOT_GROUPS, Analyzer

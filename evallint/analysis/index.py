@@ -614,6 +614,7 @@ _COMPREHENSIONS = frozenset({ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.Di
 # The expressions that evaluate to a condition (see ``Indexer.value``).
 _CONDITION_EXPRESSIONS = frozenset({ast.Compare, ast.BoolOp, ast.UnaryOp})
 
+
 def _render_condition(expr: ast.expr, names: set[str]) -> str | None:
     """The text ``ast.unparse`` gives for the common shapes of an expression (names, attributes,
     literals, calls, subscripts, arithmetic, comparisons, ``and``/``or``/``not``), collecting

@@ -6,10 +6,10 @@ their halves of the scan, and both merge them into the scan one process would
 have made (``CallScan.merge``). From that scan this process forms the root
 groups (``Analyzer.root_groups``) and sends them over, while the worker collects
 the syntactic facts of every file; each then walks one group, and only the
-second group's facts (with the syntactic facts) come back. Where fork is not available (Windows, macOS), with one job, or for a
-small project, all of it runs in this process, one group after the other; the
-results are the same either way, because each group is walked by its own
-analyzer in both cases.
+second group's facts (with the syntactic facts) come back. Where fork is not
+available (Windows, macOS), with one job, or for a small project, all of it
+runs in this process, one group after the other; the results are the same
+either way, because each group is walked by its own analyzer in both cases.
 """
 
 from __future__ import annotations
@@ -68,24 +68,30 @@ def _in_two_processes(
     groups: list[list[str]] | None = None
     theirs: CallScan | None = None
     sending: threading.Thread | None = None
-    _inherited = (analyzer, halves[1], reported_files, to_parent, from_parent, (from_child, to_child))
+    _inherited = (analyzer, halves[1], to_parent, from_parent, (from_child, to_child))
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
             future = pool.submit(_child)  # forks now: the worker holds its own ends of the pipes
             # Closing ours means the worker's death ends the pipe instead of leaving a read waiting.
             to_parent.close()
             from_parent.close()
-            mine = scan_calls(analyzer, halves[0])
-            sending = _send_behind(to_child, mine)
             try:
-                theirs = from_child.recv()
-            except (EOFError, OSError):
-                if strict():
-                    raise
-            if not isinstance(theirs, CallScan):
-                theirs = scan_calls(analyzer, halves[1])
-            analyzer.adopt_scan(mine.merge(theirs))
-            groups = analyzer.root_groups(reported_files)
+                mine = scan_calls(analyzer, halves[0])
+                sending = _send_behind(to_child, mine)
+                try:
+                    theirs = from_child.recv()
+                except (EOFError, OSError):
+                    if strict():
+                        raise
+                if not isinstance(theirs, CallScan):
+                    theirs = scan_calls(analyzer, halves[1])
+                analyzer.adopt_scan(mine.merge(theirs))
+                groups = analyzer.root_groups(reported_files)
+            except BaseException:
+                # The worker waits for what this process sends, and the pool waits for the worker
+                # on the way out of this block: tell it that nothing is coming.
+                sending = _send_behind(to_child, None, after=sending)
+                raise
             sending = _send_behind(to_child, groups, after=sending)
             here = _main_process_group(groups)
             walked[here] = _walk(analyzer, groups[here])
@@ -108,7 +114,7 @@ def _in_two_processes(
 
 def _child() -> tuple[ProjectFacts, ProjectFacts]:
     assert _inherited is not None, "_child runs only in the process forked by _in_two_processes"
-    analyzer, half, reported_files, to_parent, from_parent, parent_ends = _inherited
+    analyzer, half, to_parent, from_parent, parent_ends = _inherited
     for end in parent_ends:
         end.close()  # so that the parent's death ends the pipe here too
     sending = None
@@ -117,8 +123,12 @@ def _child() -> tuple[ProjectFacts, ProjectFacts]:
         sending = _send_behind(to_parent, mine)
         syntactic = analyzer.syntactic_facts()  # while the parent forms the groups
         theirs = from_parent.recv()
+        if not isinstance(theirs, CallScan):
+            raise RuntimeError("the main process stopped before phase 2's walks")
         analyzer.adopt_scan(theirs.merge(mine))  # half 0 first, as the parent merges
         groups = from_parent.recv()
+        if groups is None:
+            raise RuntimeError("the main process stopped before phase 2's walks")
     finally:
         if sending is not None:
             sending.join()
