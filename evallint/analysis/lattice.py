@@ -13,6 +13,7 @@ Join is set union; states are immutable-by-convention (copy before changing).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from evallint.strict import strict
@@ -38,10 +39,10 @@ MAX_POSSIBILITIES = 12
 # half the time (a frozen dataclass sets each field through object.__setattr__). They are never
 # changed once built, and evallint's own tests run strict, where they are frozen: code that changes
 # one fails there.
-_value = dataclass(frozen=strict(), order=True, slots=True, unsafe_hash=True)
+_value = functools.partial(dataclass, frozen=strict(), slots=True, unsafe_hash=True)
 
 
-@_value
+@_value(order=True)
 class Origin:
     kind: str
     file: str = ""
@@ -52,7 +53,8 @@ class Origin:
     detail: str = ""  # e.g. the callee name when a helper set the mode
 
 
-@dataclass(frozen=strict(), slots=True, unsafe_hash=True)
+@functools.total_ordering
+@_value()
 class Poss:
     value: str
     origin: Origin
@@ -64,24 +66,15 @@ class Poss:
             return Poss(self.value, self.origin, (), self.carried)
         return self
 
-    # Ordered by hand, not by dataclass: ``carried`` is a set, and sets compare by inclusion, which
-    # is no total order. Sorting possibilities (the widening in join_facts, the origin a message
-    # names) would then depend on the order a set of them is iterated in, which changes with each
-    # process's string hashing: findings changed from one run to the next.
+    # Ordered by this key, not by dataclass: ``carried`` is a set, and sets compare by inclusion,
+    # which is no total order. Sorting possibilities (the widening in join_facts, the origin a
+    # message names) would then depend on the order a set of them is iterated in, which changes
+    # with each process's string hashing: findings changed from one run to the next.
     def sort_key(self) -> tuple:
         return (self.value, self.origin, self.guard, sorted(self.carried))
 
     def __lt__(self, other: "Poss") -> bool:
         return self.sort_key() < other.sort_key()
-
-    def __le__(self, other: "Poss") -> bool:
-        return self.sort_key() <= other.sort_key()
-
-    def __gt__(self, other: "Poss") -> bool:
-        return self.sort_key() > other.sort_key()
-
-    def __ge__(self, other: "Poss") -> bool:
-        return self.sort_key() >= other.sort_key()
 
 
 Facts = frozenset  # frozenset[Poss]

@@ -262,7 +262,7 @@ class Analyzer:
         return self.project.overrides(function_id(fref.file.path, fref.info.class_name), call.func.split(".")[1])
 
     def root_entry(self, fref: FunctionRef) -> State:
-        entry = State(entry=Origin(ENTRY, fref.file.path, fref.info.node, fref.info.qualname))
+        entry = State(entry=self.entry_origin(fref))
         # Grad is on by default; one shared origin keeps callees' memo entries from splitting per caller.
         entry.grad = _GRAD_ON_BY_DEFAULT
         if self.module_grad_off(fref.file):
@@ -304,7 +304,7 @@ class Analyzer:
         result = None
         if init is not None:
             fref = self.project.functions[init]
-            entry = State(entry=Origin(ENTRY, fref.file.path, fref.info.node, fref.info.qualname))
+            entry = State(entry=self.entry_origin(fref))
             entry.grad = _GRAD_ON_BY_DEFAULT
             summary = self.analyze(init, entry, NEUTRAL_CONTEXT, None)
             result = summary.exit if summary is not None else None
