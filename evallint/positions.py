@@ -27,8 +27,7 @@ class PositionTable:
     ranges: dict[int, tuple[Location, Location]]
     cell_map: object
     source: str
-    spans: tuple = ()
-    kinds: tuple = ()
+    index: object = None  # the file's ``ir.FileIndex``: each node's span and type
     lines: list[str] = field(default_factory=list)
 
     @classmethod
@@ -40,10 +39,10 @@ class PositionTable:
         if failure is not None or text is None or index is None:
             return cls(result.path, {}, result.cell_map, text or "")
         lines = _LINE.findall(text)
-        table = cls(result.path, {}, result.cell_map, text, index.spans, index.kinds, lines)
+        table = cls(result.path, {}, result.cell_map, text, index, lines)
         for ordinal in wanted:
-            if 0 <= ordinal < len(index.spans):
-                line, column, end_line, end_column = index.spans[ordinal]
+            if 0 <= ordinal < index.node_count():
+                line, column, end_line, end_column = index.span(ordinal)
                 table.ranges[ordinal] = (
                     Location(line, table.character_column(line, column) + 1),
                     Location(end_line, table.character_column(end_line, end_column) + 1),
@@ -120,11 +119,11 @@ class _NodesBySpan:
             self.by_start.setdefault((kind, start), node)
 
     def __len__(self) -> int:
-        return len(self.table.spans)
+        return self.table.index.node_count() if self.table.index is not None else 0
 
     def __getitem__(self, ordinal: int):
-        line, column, end_line, end_column = self.table.spans[ordinal]
-        kind = self.table.kinds[ordinal]
+        line, column, end_line, end_column = self.table.index.span(ordinal)
+        kind = self.table.index.kinds[ordinal]
         kind = _LIBCST_TYPE.get(kind, kind)
         start = (line, self.table.character_column(line, column))
         end = (end_line, self.table.character_column(end_line, end_column))

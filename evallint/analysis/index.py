@@ -4,7 +4,7 @@ The index reads CPython's ``ast`` (an order of magnitude cheaper than libcst,
 which evallint keeps for fixes) and keeps only what mode and grad analysis
 needs: calls in evaluation order, assignments between references, control flow,
 ``with`` items, definitions and imports. Every recorded node gets an ordinal;
-``FileIndex.spans`` holds each ordinal's source span, so positions cost nothing
+``FileIndex.span`` gives each ordinal's source span, so positions cost nothing
 later and fixes can find the same node in libcst's tree by its start.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+from array import array
 
 from evallint.analysis import ir
 from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAPPER_CALL_NAMES
@@ -80,7 +81,7 @@ class Indexer:
         self.path = path
         self.module_name = module_name
         self.is_package = is_package
-        self.spans: list[tuple[int, int, int, int]] = []
+        self.spans: list[int] = []  # four per node, see ``ir.FileIndex.spans``
         self.kinds: list[str] = []
         self.functions: list[ir.FunctionInfo] = []
         self.classes: list[ir.ClassInfo] = []
@@ -111,15 +112,15 @@ class Indexer:
         located = anchor if anchor is not None else node
         try:
             line = located.lineno
-            self.spans.append((line, located.col_offset, located.end_lineno or line, located.end_col_offset or 0))
+            self.spans += (line, located.col_offset, located.end_lineno or line, located.end_col_offset or 0)
         except AttributeError:  # the module, or a node without a position
             line = getattr(located, "lineno", 1)
-            self.spans.append(
-                (line, getattr(located, "col_offset", 0), getattr(located, "end_lineno", line) or line,
-                 getattr(located, "end_col_offset", 0) or 0)
+            self.spans += (
+                line, getattr(located, "col_offset", 0), getattr(located, "end_lineno", line) or line,
+                getattr(located, "end_col_offset", 0) or 0,
             )
         self.kinds.append(type(node).__name__)
-        return len(self.spans) - 1
+        return len(self.kinds) - 1
 
     # -- entry point ---------------------------------------------------------------
 
@@ -150,7 +151,7 @@ class Indexer:
             imports=tuple(self.imports),
             functions=tuple(self.functions),
             classes=tuple(self.classes),
-            spans=tuple(self.spans),
+            spans=array("i", self.spans),
             kinds=tuple(self.kinds),
         )
 

@@ -9,13 +9,15 @@ Expressions are reduced to what matters for mode and grad analysis:
   expression is not a plain name chain);
 - a *key* is a chain with wrappers removed (``model.module`` -> ``model``,
   ``DDP(model)`` -> ``model``), the way pyright keys reference expressions;
-- nodes are identified by an ordinal; ``FileIndex.spans`` gives each one's source
+- nodes are identified by an ordinal; ``FileIndex.span`` gives each one's source
   span, so diagnostics get positions without parsing the file again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from array import array
+from dataclasses import dataclass, field, fields
+from functools import partial
 from operator import attrgetter
 from typing import Union
 
@@ -39,7 +41,7 @@ def record(cls):
     tree pickles and unpickles in well under half the time.
     """
     cls = dataclass(slots=True, frozen=strict(), unsafe_hash=True)(cls)
-    names = tuple(field.name for field in fields(cls))
+    names = tuple(item.name for item in fields(cls))
     if len(names) > 1:
         values = attrgetter(*names)
     elif names:
@@ -265,7 +267,18 @@ class FileIndex:
     imports: tuple[Import, ...]
     functions: tuple[FunctionInfo, ...]  # the module body itself is the "<module>" function
     classes: tuple[ClassInfo, ...]
-    # Per node ordinal: (line, UTF-8 column, end line, end UTF-8 column) as CPython reports them,
-    # and the CPython node type ("Call", "Attribute", "withitem"...), to find it again for fixes.
-    spans: tuple[tuple[int, int, int, int], ...] = ()
+    # Per node ordinal: four numbers, (line, UTF-8 column, end line, end UTF-8 column) as CPython
+    # reports them (read them with ``span``), and the CPython node type ("Call", "Attribute",
+    # "withitem"...), to find the node again for fixes. Only findings read spans, and there are
+    # hundreds of thousands: one flat array is a sixth of the memory of a tuple per node, and
+    # crosses a process boundary as one string of bytes.
+    spans: array = field(default_factory=partial(array, "i"), hash=False)
     kinds: tuple[str, ...] = ()
+
+    def span(self, ordinal: int) -> tuple[int, int, int, int]:
+        start = 4 * ordinal
+        line, column, end_line, end_column = self.spans[start : start + 4]
+        return line, column, end_line, end_column
+
+    def node_count(self) -> int:
+        return len(self.kinds)
