@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
 
 from evallint.config import Settings
 from evallint.errors import UsageError
@@ -39,9 +38,53 @@ def _absolute(path: Path) -> str:
         return os.path.abspath(path)
 
 
-def exclusion_spec(settings: Settings) -> pathspec.PathSpec:
-    patterns = [*settings.exclude, *settings.extend_exclude]
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
+# A gitignore pattern that is a plain name (`.git`, `build`) matches a path exactly when one of the
+# path's components is that name; one that is `*` and a plain name (`*.egg-info`), exactly when a
+# component ends with that name.
+_PLAIN_NAME = re.compile(r"[\w.-]+")
+
+
+class ExclusionSpec:
+    """The exclude patterns, matched as pathspec's ``GitIgnoreSpec`` matches them.
+
+    Discovery asks about every directory and file of a run, several candidate paths each, and
+    pathspec tries each pattern's regular expression in turn: 60 ms of 130 on the benchmark
+    corpus, before any file is read. Most patterns (all the defaults) are plain names or a star
+    and a plain name, so those are told by the path's components, a set lookup and a suffix test
+    each; pathspec (imported only then) matches any other pattern. A negated pattern
+    (``!keep.py``) makes the patterns' order matter: then pathspec matches them all.
+    """
+
+    def __init__(self, patterns: list[str]) -> None:
+        names: set[str] = set()
+        suffixes: set[str] = set()
+        if not any(pattern.startswith("!") for pattern in patterns):
+            for pattern in patterns:
+                if _PLAIN_NAME.fullmatch(pattern) and pattern not in (".", ".."):
+                    names.add(pattern)
+                elif pattern.startswith("*") and _PLAIN_NAME.fullmatch(pattern[1:]):
+                    suffixes.add(pattern[1:])
+        self.names = frozenset(names)
+        self.suffixes = tuple(sorted(suffixes))
+        others = [p for p in patterns if p not in names and not (p.startswith("*") and p[1:] in suffixes)]
+        self.spec = None
+        if others:
+            import pathspec
+
+            self.spec = pathspec.GitIgnoreSpec.from_lines(others)
+
+    def match_file(self, candidate: str) -> bool:
+        if self.names or self.suffixes:
+            components = candidate.split("/")
+            if not self.names.isdisjoint(components):
+                return True
+            if self.suffixes and any(component.endswith(self.suffixes) for component in components):
+                return True
+        return self.spec is not None and self.spec.match_file(candidate)
+
+
+def exclusion_spec(settings: Settings) -> ExclusionSpec:
+    return ExclusionSpec([*settings.exclude, *settings.extend_exclude])
 
 
 def discover(paths: list[str], settings: Settings) -> list[SourcePath]:
@@ -59,8 +102,8 @@ def discover(paths: list[str], settings: Settings) -> list[SourcePath]:
             absolute = _absolute(path) if path.exists() else str(path.absolute())
             found.setdefault(absolute, SourcePath(_display(path), absolute))
             continue
-        for file, absolute in _walk(path, spec, root):
-            found.setdefault(absolute, SourcePath(_display(file), absolute))
+        for display, absolute in _walk(path, spec, root):
+            found.setdefault(absolute, SourcePath(display, absolute))
     return sorted(found.values(), key=lambda s: s.path)
 
 
@@ -69,17 +112,18 @@ def project_files(settings: Settings) -> list[SourcePath]:
     root = Path(settings.project_root or ".")
     spec = exclusion_spec(settings)
     files = []
-    for file, absolute in _walk(root, spec, root.resolve(), suffixes=(".py",)):
-        files.append(SourcePath(_display(file), absolute))
+    for display, absolute in _walk(root, spec, root.resolve(), suffixes=(".py",)):
+        files.append(SourcePath(display, absolute))
         if len(files) >= MAX_CONTEXT_FILES:
             break
     return files
 
 
-def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_SUFFIXES):
-    """Each source file with its real path, walking without following directory symlinks (no
-    loops) and pruning excluded directories. A directory's real path is resolved once: resolving
-    every file (or subdirectory) again would stat each directory above it, entry after entry."""
+def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFFIXES):
+    """Each source file's display path and real path, walking without following directory
+    symlinks (no loops) and pruning excluded directories. A directory's real path and display
+    path are made once: resolving every file (or subdirectory) again would stat each directory
+    above it, entry after entry."""
     root_text = str(root)
     for current, dirnames, filenames in os.walk(directory, followlinks=False, onerror=lambda error: None):
         real_directory = os.path.realpath(current)
@@ -93,6 +137,10 @@ def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_
             kept.append(name)
         dirnames[:] = kept
         current_path = Path(current)
+        try:
+            relative_directory: str | None = os.path.relpath(current)
+        except ValueError:  # another drive than the working directory's
+            relative_directory = None
         for name in sorted(filenames):
             if not name.endswith(suffixes):
                 continue
@@ -103,7 +151,14 @@ def _walk(directory: Path, spec: pathspec.PathSpec, root: Path, suffixes=LINTED_
             real = os.path.join(real_directory, name) if kind == "file" else None
             if _excluded(file, spec, root, is_dir=False, real=real, root_text=root_text):
                 continue
-            yield file, real if real is not None else _absolute(file)
+            # What ``_display(file)`` gives, from the directory's relative path.
+            if relative_directory is None:
+                display = str(file)
+            else:
+                display = name if relative_directory == "." else os.path.join(relative_directory, name)
+                if display.startswith(".."):
+                    display = str(file)
+            yield display, real if real is not None else _absolute(file)
 
 
 def _source_kind(file: Path) -> str | None:
@@ -128,7 +183,7 @@ def _source_kind(file: Path) -> str | None:
 
 
 def _excluded(
-    path: Path, spec: pathspec.PathSpec, root: Path, is_dir: bool, with_parents: bool = False,
+    path: Path, spec: ExclusionSpec, root: Path, is_dir: bool, with_parents: bool = False,
     real: str | None = None, root_text: str | None = None,
 ) -> bool:
     """Does an exclusion pattern match this path (or, with ``with_parents``, a directory above it)?

@@ -48,3 +48,51 @@ def test_relative_text_agrees_with_pathlib():
             expected = None
         assert _relative_text(real, root) == expected
     assert _relative_text(os.path.join(os.sep, "a.py"), os.sep) == "a.py"
+
+
+def test_exclusion_spec_matches_as_gitignore_spec_does():
+    import itertools
+
+    import pathspec
+
+    from evallint.config import DEFAULT_EXCLUDE
+    from evallint.discovery import ExclusionSpec
+
+    pattern_sets = [
+        list(DEFAULT_EXCLUDE),
+        [*DEFAULT_EXCLUDE, "gen/", "/pkg/gen/", "model.py", "*.pyi", "a?c", "[ab]x", "**/deep/*.py"],
+        [*DEFAULT_EXCLUDE, "build", "!build", "*.egg-info", "!keep.egg-info"],
+        ["!build", "build"],
+        [".", "..", "*", "x.y"],
+        ["*.py", "-x", "under_score", "évite"],
+    ]
+    names = ["build", ".git", "venv", "myvenv", "venv2", "gen", "pkg", "deep", "x.egg-info", ".egg-info", "keep.egg-info",
+             "model.py", "other.py", "abc", "ax", "t.pyi", "x.y", "-x", "under_score", "évite", "..", "."]
+    candidates = set()
+    for depth in (1, 2, 3):
+        for parts in itertools.product(names, repeat=depth):
+            path = "/".join(parts)
+            candidates |= {path, path + "/", "/" + path, "./" + path, "../" + path}
+    for patterns in pattern_sets:
+        ours = ExclusionSpec(patterns)
+        theirs = pathspec.GitIgnoreSpec.from_lines(patterns)
+        differing = [c for c in sorted(candidates) if ours.match_file(c) != theirs.match_file(c)]
+        assert differing == [], (patterns, differing[:10])
+    # The plain names and suffixes are told without pathspec; the rest are left to it.
+    defaults = ExclusionSpec(list(DEFAULT_EXCLUDE))
+    assert defaults.spec is None and defaults.suffixes == (".egg-info",)
+
+
+def test_display_paths_are_relative_to_the_working_directory_inside_it_and_as_given_outside(tmp_path, monkeypatch):
+    _tree(tmp_path)
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    monkeypatch.chdir(inside)
+    settings = replace(Settings(), project_root=str(tmp_path))
+    outside = sorted(source.path for source in discover([str(tmp_path / "pkg")], settings))
+    assert outside == sorted(str(tmp_path / "pkg" / name) for name in ("deep/gen/more.py", "gen/out.py", "model.py"))
+    monkeypatch.chdir(tmp_path)
+    assert sorted(source.path for source in discover(["pkg", "./train.py"], settings)) == [
+        "pkg/deep/gen/more.py", "pkg/gen/out.py", "pkg/model.py", "train.py"]
+    assert sorted(source.path for source in discover([str(tmp_path)], settings)) == [
+        "pkg/deep/gen/more.py", "pkg/gen/out.py", "pkg/model.py", "train.py"]
