@@ -19,7 +19,7 @@ from pathlib import Path
 from evallint.analysis import ir
 from evallint.config import Settings
 from evallint.discovery import SourcePath, discover, project_files
-from evallint.lifetime import keep
+from evallint.lifetime import keep, pool_left_to_exit
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
 from evallint.selection import ignored_for_path, is_ignored, selected_codes
@@ -300,7 +300,6 @@ def _share_with_forked_workers(tasks: list[_Task], chunks: list[list[int]], jobs
     global _shared
     import multiprocessing
     import tempfile
-    from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")
     workers = min(jobs - 1, len(chunks) - 1)
@@ -323,7 +322,7 @@ def _share_with_forked_workers(tasks: list[_Task], chunks: list[list[int]], jobs
     with directory:
         _shared = (tasks, chunks, claimed)  # forked workers inherit it
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            with pool_left_to_exit(max_workers=workers, mp_context=context) as pool:
                 futures = [pool.submit(_run_share, worker, spool.path) for worker, spool in enumerate(spools)]
                 for number in range(len(chunks) - 1, workers - 1, -1):
                     if not _claim(claimed, number):
