@@ -21,6 +21,9 @@ from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAP
 _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _MAX_CONDITION_TEXT = 200
 _NO_LITERAL = object()
+# One empty set for every function that binds no names by import (nearly all): each frozenset is
+# an object of its own, in memory and in the pickle that carries the index.
+_NO_NAMES: frozenset[str] = frozenset()
 MAX_IR_DEPTH = 100
 
 
@@ -390,12 +393,12 @@ class Indexer:
                 params=params,
                 decorators=decorators,
                 body=body,
-                local_names=frozenset(scope.assigned - scope.declared_global),
+                local_names=frozenset(scope.assigned - scope.declared_global) or _NO_NAMES,
                 class_name=class_name,
                 parent=parent,
                 is_generator=scope.is_generator,
                 is_async=isinstance(node, ast.AsyncFunctionDef),
-                imported_names=frozenset(scope.imported),
+                imported_names=frozenset(scope.imported) if scope.imported else _NO_NAMES,
             )
         )
 
