@@ -126,15 +126,15 @@ def _weigher(weights: dict[int, int]) -> Callable[[int], int]:
     """The total weight of a bitset: one bit plane per binary digit of the weights, so that the
     sum is a popcount per plane."""
     size = (max(weights, default=0) >> 3) + 1
-    planes: list[int] = []
-    digit = 0
-    while any(weight >> digit for weight in weights.values()):
-        plane = bytearray(size)
-        for bit, weight in weights.items():
-            if (weight >> digit) & 1:
-                plane[bit >> 3] |= 1 << (bit & 7)
-        planes.append(int.from_bytes(plane, "little"))
-        digit += 1
+    digits = max(weights.values(), default=0).bit_length()
+    rows = [bytearray(size) for _ in range(digits)]
+    for bit, weight in weights.items():
+        byte, mask = bit >> 3, 1 << (bit & 7)
+        while weight:  # one pass per set binary digit of the weight, not per digit of the largest
+            low = weight & -weight
+            rows[low.bit_length() - 1][byte] |= mask
+            weight ^= low
+    planes = [int.from_bytes(row, "little") for row in rows]
 
     def weigh(bits: int) -> int:
         return sum((bits & plane).bit_count() << digit for digit, plane in enumerate(planes))
