@@ -173,25 +173,41 @@ def toplevel_from_index(index) -> frozenset[str]:
 
 
 def relevant_files(facts: dict[str, ScreenFacts]) -> set[str]:
-    """Close the seed files under "names a definition of" (both ways) and "names the module of"."""
+    """Close the seed files under "names a definition of" (both ways) and "names the module of".
+
+    The relations are tried cheapest first. A file that names a definition of a relevant file is
+    found by one test of its identifiers against every relevant definition; only when no file
+    is found that way are the relevant files' identifiers searched for the few names the
+    remaining files define (their definitions and module names), each relevant file once. The
+    order changes nothing (the closure is the least set closed under both), but searching every
+    relevant file's identifiers whole cost three times as much: most of a project's files are
+    seeds, and most of the rest name something a seed defines.
+    """
     relevant = {key for key, item in facts.items() if item.seed}
     pending = set(facts) - relevant
-    mentioned: set[str] = set()
     defined: set[str] = set()
-    fresh = set(relevant)
-    while fresh:
-        for key in fresh:
-            mentioned |= facts[key].identifiers
-            defined |= facts[key].toplevel
-        fresh = {
-            key
-            for key in pending
-            if not facts[key].toplevel.isdisjoint(mentioned)
-            or facts[key].module_last in mentioned
-            or not facts[key].identifiers.isdisjoint(defined)
-        }
+    for key in relevant:
+        defined |= facts[key].toplevel
+    named: set[str] = set()  # names that relevant files mention and pending files define or are
+    unsearched = set(relevant)
+    while pending:
+        fresh = {key for key in pending if not facts[key].identifiers.isdisjoint(defined)}
+        if not fresh:
+            wanted: set[str] = set()
+            for key in pending:
+                wanted |= facts[key].toplevel
+                wanted.add(facts[key].module_last)
+            for key in unsearched:
+                named |= facts[key].identifiers & wanted
+            unsearched = set()
+            fresh = {key for key in pending if not facts[key].toplevel.isdisjoint(named) or facts[key].module_last in named}
+            if not fresh:
+                break
         relevant |= fresh
         pending -= fresh
+        unsearched |= fresh
+        for key in fresh:
+            defined |= facts[key].toplevel
     return relevant
 
 

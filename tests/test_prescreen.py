@@ -188,3 +188,37 @@ def test_every_file_is_parsed_once(tmp_path, monkeypatch):
     # its check and is then indexed for the message of its EVL001.
     assert sorted(parsed) == sorted(["train.py", "helpers.py", "def shout", "def shout", "broken.py"])
     assert [(Path(d.path).name, d.code) for d in diagnostics] == [("broken.py", "EVL001")]
+
+
+_NAMES = ["a", "b", "c", "d", "e", "f"]
+_SCREENS = st.builds(
+    prescreen.ScreenFacts,
+    st.booleans(),
+    st.frozensets(st.sampled_from(_NAMES), max_size=2),
+    st.frozensets(st.sampled_from(_NAMES), max_size=4),
+    st.sampled_from(_NAMES),
+)
+
+
+def _closure_by_definition(facts: dict[str, prescreen.ScreenFacts]) -> set[str]:
+    """The least set holding every seed and every file that names a definition or the module of
+    a file in it, or whose definitions or module a file in it names: added one file at a time."""
+    relevant = {key for key, item in facts.items() if item.seed}
+    while True:
+        added = {
+            key for key, item in facts.items() if key not in relevant and any(
+                not item.identifiers.isdisjoint(facts[other].toplevel)
+                or not facts[other].identifiers.isdisjoint(item.toplevel)
+                or item.module_last in facts[other].identifiers
+                for other in relevant
+            )
+        }
+        if not added:
+            return relevant
+        relevant |= added
+
+
+@given(st.dictionaries(st.sampled_from([f"f{i}" for i in range(12)]), _SCREENS, max_size=12))
+@settings(max_examples=400, deadline=None, derandomize=True)
+def test_the_closure_is_the_least_set_closed_under_its_relations(facts):
+    assert prescreen.relevant_files(facts) == _closure_by_definition(facts)
