@@ -171,6 +171,9 @@ class _Outcome:
     key: str | None
     result: FileResult
     screen: object  # evallint.prescreen.ScreenFacts; None from a "needed" task
+    # A seed file's identifiers, kept out of its screen when nothing caches it: the closure only
+    # needs the union of all seeds' (``relevant_files``), and a worker sends one union per chunk.
+    mentioned: frozenset[str] = frozenset()
 
 
 def _process(task: _Task) -> _Outcome:
@@ -209,8 +212,11 @@ def _process(task: _Task) -> _Outcome:
     result = _index_text(source, text, cells, (name, is_package))
     toplevel = prescreen.toplevel_from_index(result.index) if result.index is not None else frozenset()
     # A file that fails to parse is kept (it must report EVL001); it defines nothing.
-    screen = prescreen.ScreenFacts(seed or result.index is None, toplevel, identifiers, name.rsplit(".", 1)[-1])
-    return _Outcome(key, result, screen)
+    seed = seed or result.index is None
+    if seed and task.cache is None:
+        screen = prescreen.ScreenFacts(True, toplevel, frozenset(), name.rsplit(".", 1)[-1])
+        return _Outcome(key, result, screen, identifiers)
+    return _Outcome(key, result, prescreen.ScreenFacts(seed, toplevel, identifiers, name.rsplit(".", 1)[-1]))
 
 
 def _error_screen():
@@ -233,7 +239,7 @@ def _crashed(task: _Task) -> _Outcome:
     return _Outcome(None, FileResult(task.source.path, task.source.absolute, error=failure), _error_screen())
 
 
-def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
+def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str]) -> list[_Outcome]:
     """Run tasks in worker processes and, where workers are forked, in this one too; results in
     task order. A worker that dies costs only its own file; a task that raises here is retried
     in a worker."""
@@ -251,7 +257,9 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
         # Only from Python 3.11, whose parser turns every too-deep input into an error (recursion
         # guards in the parser and in building the tree): a native crash in this process would
         # end the run, not cost one file.
-        shared = can_fork() and sys.version_info >= (3, 11) and _share_with_forked_workers(tasks, chunks, jobs, outcomes)
+        shared = can_fork() and sys.version_info >= (3, 11) and _share_with_forked_workers(
+            tasks, chunks, jobs, outcomes, mentioned
+        )
         if not shared:
             with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
                 futures = [(chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk])) for chunk in chunks]
@@ -284,7 +292,9 @@ def _run_tasks(tasks: list[_Task], jobs: int) -> list[_Outcome]:
     return outcomes  # type: ignore[return-value]
 
 
-def _share_with_forked_workers(tasks: list[_Task], chunks: list[list[int]], jobs: int, outcomes: list) -> bool:
+def _share_with_forked_workers(
+    tasks: list[_Task], chunks: list[list[int]], jobs: int, outcomes: list, mentioned: set[str]
+) -> bool:
     """Forked workers take chunks from the start, this process takes them from the end until the
     two meet; a shared array says which chunks are taken, so each runs exactly once. What this
     process indexes is never pickled, which saves a third of the transfer. The first chunk of
@@ -296,7 +306,11 @@ def _share_with_forked_workers(tasks: list[_Task], chunks: list[list[int]], jobs
     pipe, which it only does between two files: the workers stood idle a fifth of the time. A
     worker that dies leaves its finished chunks in its spool; the chunks it had not finished are
     retried (``_run_tasks``). Outcomes left None were not delivered. False, having run nothing,
-    where no spool file can be made."""
+    where no spool file can be made.
+
+    The seeds' identifiers (``_Outcome.mentioned``) are gathered into ``mentioned`` chunk by
+    chunk, a worker's as one union per chunk: the same names recur from file to file, so the
+    union is a fraction of the strings to pickle, unpickle and free one by one."""
     global _shared
     import multiprocessing
     import tempfile
@@ -315,9 +329,10 @@ def _share_with_forked_workers(tasks: list[_Task], chunks: list[list[int]], jobs
         return False
 
     def take(spool: _Spool) -> None:
-        for number, done in spool.records():
+        for number, done, names in spool.records():
             for i, outcome in zip(chunks[number], done):
                 outcomes[i] = outcome
+            mentioned.update(names)
 
     with directory:
         _shared = (tasks, chunks, claimed)  # forked workers inherit it
@@ -327,8 +342,10 @@ def _share_with_forked_workers(tasks: list[_Task], chunks: list[list[int]], jobs
                 for number in range(len(chunks) - 1, workers - 1, -1):
                     if not _claim(claimed, number):
                         break  # a worker has it: the rest is theirs
-                    for i in chunks[number]:
-                        outcomes[i] = _process_here(tasks[i])
+                    done = [_process_here(tasks[i]) for i in chunks[number]]
+                    for i, outcome in zip(chunks[number], done):
+                        outcomes[i] = outcome
+                    mentioned.update(_gather_mentioned(done))
                     for spool in spools:
                         take(spool)
                 for future in futures:
@@ -353,7 +370,7 @@ class _Spool:
         self.handle = open(path, "w+b")  # made here, appended to by the worker
         self.offset = 0
 
-    def records(self) -> list[tuple[int, list[_Outcome]]]:
+    def records(self) -> list[tuple[int, list[_Outcome], frozenset[str]]]:
         import pickle
 
         found = []
@@ -375,11 +392,21 @@ class _Spool:
 
     @staticmethod
     def record(number: int, done: list[_Outcome]) -> bytes:
-        """One chunk's record, as ``records`` reads it back."""
+        """One chunk's record, as ``records`` reads it back: its number, its outcomes and the
+        union of their seeds' identifiers (taken off the outcomes)."""
         import pickle
 
-        data = pickle.dumps((number, done), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((number, done, _gather_mentioned(done)), protocol=pickle.HIGHEST_PROTOCOL)
         return len(data).to_bytes(8, "little") + data
+
+
+def _gather_mentioned(done: list) -> frozenset[str]:
+    """The union of these outcomes' ``mentioned`` identifiers, which it takes off them."""
+    gathered = frozenset().union(*(outcome.mentioned for outcome in done if outcome is not None))
+    for outcome in done:
+        if outcome is not None:
+            outcome.mentioned = frozenset()
+    return gathered
 
 
 def _process_here(task: _Task) -> _Outcome | None:
@@ -459,9 +486,13 @@ def index_files(
                 elif result is None and not full:
                     outcomes[position] = _Outcome(keys[position], FileResult(source.path, source.absolute), screen)
 
+    mentioned: set[str] = set()  # the seeds' identifiers that their screens do not hold
+
     def compute(work: list[tuple[int, str]]) -> None:
         tasks = [_Task(sources[i], mode, extra, cache) for i, mode in work]
-        for (position, _), outcome in zip(work, _run_tasks(tasks, jobs)):
+        done = _run_tasks(tasks, jobs, mentioned)
+        mentioned.update(_gather_mentioned(done))  # those of outcomes not made in a forked share
+        for (position, _), outcome in zip(work, done):
             if outcome.screen is None:
                 outcome.screen = _indexed_screen(outcomes[position].screen, outcome.result)
             outcomes[position] = outcome
@@ -473,7 +504,7 @@ def index_files(
     compute([(i, first_mode) for i, outcome in enumerate(outcomes) if outcome is None])
     if not full:
         screens = {i: outcome.screen for i, outcome in enumerate(outcomes) if outcome is not None}
-        needed = screening.relevant_files(screens)
+        needed = screening.relevant_files(screens, mentioned)
         # Every file is parsed once: the needed ones that were only screened are indexed now,
         # the others get the syntax check that reports EVL001.
         work = [(i, "needed") for i in sorted(needed) if _screened_out(outcomes[i])]

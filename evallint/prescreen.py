@@ -172,8 +172,10 @@ def toplevel_from_index(index) -> frozenset[str]:
     return frozenset(names)
 
 
-def relevant_files(facts: dict[str, ScreenFacts]) -> set[str]:
+def relevant_files(facts: dict[str, ScreenFacts], mentioned: frozenset[str] | set[str] = frozenset()) -> set[str]:
     """Close the seed files under "names a definition of" (both ways) and "names the module of".
+    ``mentioned`` holds identifiers of seed files that their screens leave out (a run without a
+    cache sends one union of them per chunk of files).
 
     The relations are tried cheapest first. A file that names a definition of a relevant file is
     found by one test of its identifiers against every relevant definition; only when no file
@@ -190,6 +192,7 @@ def relevant_files(facts: dict[str, ScreenFacts]) -> set[str]:
         defined |= facts[key].toplevel
     named: set[str] = set()  # names that relevant files mention and pending files define or are
     unsearched = set(relevant)
+    unsearched_mentioned = mentioned
     while pending:
         fresh = {key for key in pending if not facts[key].identifiers.isdisjoint(defined)}
         if not fresh:
@@ -199,7 +202,8 @@ def relevant_files(facts: dict[str, ScreenFacts]) -> set[str]:
                 wanted.add(facts[key].module_last)
             for key in unsearched:
                 named |= facts[key].identifiers & wanted
-            unsearched = set()
+            named |= wanted.intersection(unsearched_mentioned)
+            unsearched, unsearched_mentioned = set(), frozenset()
             fresh = {key for key in pending if not facts[key].toplevel.isdisjoint(named) or facts[key].module_last in named}
             if not fresh:
                 break

@@ -260,18 +260,25 @@ def test_a_file_that_fails_in_the_main_process_is_indexed_again_in_a_worker(tmp_
 
 
 def test_a_spool_is_read_as_it_grows_and_a_record_cut_short_is_not_read(tmp_path):
-    from evallint.engine import _Spool
+    from evallint.engine import FileResult, _Outcome, _Spool
+
+    def outcome(number: int, *names: str) -> _Outcome:
+        return _Outcome(None, FileResult(f"f{number}.py", f"/f{number}.py"), None, frozenset(names))
 
     spool = _Spool(str(tmp_path / "spool"))
-    records = [_Spool.record(number, [f"outcome {number}"]) for number in range(3)]
+    records = [_Spool.record(number, [outcome(number, "model", f"name{number}"), outcome(number)]) for number in range(3)]
     with open(spool.path, "ab") as worker:
         worker.write(records[0] + records[1] + records[2][:12])  # the worker is mid-way through a write
         worker.flush()
-        assert spool.records() == [(0, ["outcome 0"]), (1, ["outcome 1"])]
+        # Each record holds the chunk's outcomes, and the union of their seeds' identifiers instead of theirs.
+        assert spool.records() == [
+            (0, [outcome(0), outcome(0)], frozenset({"model", "name0"})),
+            (1, [outcome(1), outcome(1)], frozenset({"model", "name1"})),
+        ]
         assert spool.records() == []  # nothing more is whole yet
         worker.write(records[2][12:])
         worker.flush()
-        assert spool.records() == [(2, ["outcome 2"])]
+        assert spool.records() == [(2, [outcome(2), outcome(2)], frozenset({"model", "name2"}))]
     spool.close()
 
 
