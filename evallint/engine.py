@@ -239,27 +239,20 @@ def _crashed(task: _Task) -> _Outcome:
     return _Outcome(None, FileResult(task.source.path, task.source.absolute, error=failure), _error_screen())
 
 
-def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str]) -> list[_Outcome]:
-    """Run tasks in worker processes and, where workers are forked, in this one too; results in
-    task order. A worker that dies costs only its own file; a task that raises here is retried
-    in a worker."""
+def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_ForkedShare | None") -> list[_Outcome]:
+    """Run tasks in worker processes and, with a ``share`` of forked workers, in this one too;
+    results in task order. A worker that dies costs only its own file; a task that raises here
+    is retried in a worker."""
     if jobs <= 1 or len(tasks) < 4:
         return [_process(task) for task in tasks]
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from evallint.analysis.parallel import can_fork
-
     outcomes: list[_Outcome | None] = [None] * len(tasks)
     size = max(1, min(32, len(tasks) // (jobs * 8)))
     chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
     try:
-        # Only from Python 3.11, whose parser turns every too-deep input into an error (recursion
-        # guards in the parser and in building the tree): a native crash in this process would
-        # end the run, not cost one file.
-        shared = can_fork() and sys.version_info >= (3, 11) and _share_with_forked_workers(
-            tasks, chunks, jobs, outcomes, mentioned
-        )
+        shared = share is not None and share.run(tasks, chunks, outcomes, mentioned)
         if not shared:
             with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
                 futures = [(chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk])) for chunk in chunks]
@@ -292,73 +285,120 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str]) -> list[_Outc
     return outcomes  # type: ignore[return-value]
 
 
-def _share_with_forked_workers(
-    tasks: list[_Task], chunks: list[list[int]], jobs: int, outcomes: list, mentioned: set[str]
-) -> bool:
-    """Forked workers take chunks from the start, this process takes them from the end until the
-    two meet; a shared array says which chunks are taken, so each runs exactly once. What this
-    process indexes is never pickled, which saves a third of the transfer. The first chunk of
-    each worker is always a worker's.
+class _ForkedShare:
+    """Forked workers that index alongside this process, in every round of phase 1 (the
+    pre-screen's and the closure's): forked once, while this process is still small. A worker
+    forked for the second round copied the page tables of everything the first built, and each
+    page this process wrote afterwards faulted once more (20,000 faults on the benchmark corpus).
+
+    In each round, workers take chunks from the start, this process takes them from the end
+    until the two meet; a shared array says which chunks are taken, so each runs exactly once.
+    What this process indexes is never pickled, which saves a third of the transfer. The first
+    chunk of each worker is always a worker's.
 
     Workers append each chunk's outcomes to a spool file of their own as soon as it is done, and
     this process reads what is there between two chunks of its own. Sent through the pool
     instead, every chunk waited for this process to take the next task and the results off the
     pipe, which it only does between two files: the workers stood idle a fifth of the time. A
     worker that dies leaves its finished chunks in its spool; the chunks it had not finished are
-    retried (``_run_tasks``). Outcomes left None were not delivered. False, having run nothing,
-    where no spool file can be made.
+    retried (``_run_tasks``), and later rounds run without forked workers.
 
-    The seeds' identifiers (``_Outcome.mentioned``) are gathered into ``mentioned`` chunk by
-    chunk, a worker's as one union per chunk: the same names recur from file to file, so the
-    union is a fraction of the strings to pickle, unpickle and free one by one."""
-    global _shared
-    import multiprocessing
-    import tempfile
+    The seeds' identifiers (``_Outcome.mentioned``) are gathered chunk by chunk, a worker's as
+    one union per chunk: the same names recur from file to file, so the union is a fraction of
+    the strings to pickle, unpickle and free one by one.
+    """
 
-    context = multiprocessing.get_context("fork")
-    workers = min(jobs - 1, len(chunks) - 1)
-    claimed = context.Array("b", len(chunks))
-    try:
-        directory = tempfile.TemporaryDirectory(prefix="evallint-")
-    except OSError:
-        return False
-    try:
-        spools = [_Spool(os.path.join(directory.name, str(worker))) for worker in range(workers)]
-    except OSError:
-        directory.cleanup()
-        return False
+    def __init__(self, workers: int, files: int) -> None:
+        self.workers = workers
+        self.files = files
+        self.claimed = None
+        self.claims_used = 0
+        self.directory = None
+        self.spools: list[_Spool] = []
+        self.pool = None
+        self.exits = contextlib.ExitStack()  # the pool's, left to exit on its own (``pool_left_to_exit``)
+        self.broken = False
 
-    def take(spool: _Spool) -> None:
-        for number, done, names in spool.records():
-            for i, outcome in zip(chunks[number], done):
-                outcomes[i] = outcome
-            mentioned.update(names)
+    def __enter__(self) -> "_ForkedShare":
+        return self
 
-    with directory:
-        _shared = (tasks, chunks, claimed)  # forked workers inherit it
+    def __exit__(self, failure_type, failure, traceback) -> None:
+        global _shared
+        _shared = None
+        self.exits.__exit__(failure_type, failure, traceback)
+        for spool in self.spools:
+            spool.close()
+        if self.directory is not None:
+            self.directory.cleanup()
+
+    def _start(self) -> bool:
+        """The spool files and the pool, made on the first round. False where they cannot be:
+        without fork, where no spool file can be made, or before Python 3.11, whose parser does
+        not turn every too-deep input into an error (recursion guards in the parser and in
+        building the tree), so that a native crash in this process would end the run instead
+        of costing one file."""
+        global _shared
+        import multiprocessing
+        import tempfile
+
+        from evallint.analysis.parallel import can_fork
+
+        if not can_fork() or sys.version_info < (3, 11):
+            self.broken = True
+            return False
         try:
-            with pool_left_to_exit(max_workers=workers, mp_context=context) as pool:
-                futures = [pool.submit(_run_share, worker, spool.path) for worker, spool in enumerate(spools)]
-                for number in range(len(chunks) - 1, workers - 1, -1):
-                    if not _claim(claimed, number):
-                        break  # a worker has it: the rest is theirs
-                    done = [_process_here(tasks[i]) for i in chunks[number]]
-                    for i, outcome in zip(chunks[number], done):
-                        outcomes[i] = outcome
-                    mentioned.update(_gather_mentioned(done))
-                    for spool in spools:
-                        take(spool)
-                for future in futures:
-                    try:
-                        future.result()
-                    except Exception:
-                        pass  # a dead worker: what it finished is in its spool
+            self.directory = tempfile.TemporaryDirectory(prefix="evallint-")
+            self.spools = [_Spool(os.path.join(self.directory.name, str(worker))) for worker in range(self.workers)]
+        except OSError:
+            self.broken = True
+            return False
+        # A flag per chunk of every round: a file is in at most two rounds, a chunk holds one or more.
+        context = multiprocessing.get_context("fork")
+        self.claimed = context.Array("b", 2 * self.files + 2)
+        _shared = self.claimed  # the workers, forked at the first submit, inherit it
+        self.pool = self.exits.enter_context(pool_left_to_exit(max_workers=self.workers, mp_context=context))
+        return True
+
+    def run(self, tasks: list[_Task], chunks: list[list[int]], outcomes: list, mentioned: set[str]) -> bool:
+        """One round: False, having run nothing, where the workers cannot be had (no spool file,
+        or a worker died in an earlier round). Outcomes left None were not delivered."""
+        if self.broken or (self.pool is None and not self._start()):
+            return False
+        workers = min(self.workers, len(chunks) - 1)
+        if workers < 1:
+            return False
+        offset = self.claims_used
+        self.claims_used += len(chunks)
+
+        def take(spool: _Spool) -> None:
+            for number, done, names in spool.records():
+                for i, outcome in zip(chunks[number], done):
+                    outcomes[i] = outcome
+                mentioned.update(names)
+
+        try:
+            futures = [
+                self.pool.submit(_run_share, worker, spool.path, tasks, chunks, offset)
+                for worker, spool in enumerate(self.spools[:workers])
+            ]
+            for number in range(len(chunks) - 1, workers - 1, -1):
+                if not _claim(self.claimed, offset + number):
+                    break  # a worker has it: the rest is theirs
+                done = [_process_here(tasks[i]) for i in chunks[number]]
+                for i, outcome in zip(chunks[number], done):
+                    outcomes[i] = outcome
+                mentioned.update(_gather_mentioned(done))
+                for spool in self.spools:
+                    take(spool)
+            for future in futures:
+                try:
+                    future.result()
+                except Exception:
+                    self.broken = True  # a dead worker: what it finished is in its spool
         finally:
-            _shared = None
-            for spool in spools:
+            for spool in self.spools:
                 take(spool)
-                spool.close()
-    return True
+        return True
 
 
 class _Spool:
@@ -419,8 +459,8 @@ def _process_here(task: _Task) -> _Outcome | None:
         return None
 
 
-# The tasks, chunks and claims of the running ``_share_with_forked_workers``; forked workers inherit it.
-_shared: tuple | None = None
+# The chunk claims of the running ``_ForkedShare``; its workers inherit them.
+_shared = None
 
 
 def _claim(claimed, number: int) -> bool:
@@ -432,14 +472,15 @@ def _claim(claimed, number: int) -> bool:
         return True
 
 
-def _run_share(first: int, path: str) -> None:
-    """A forked worker's share: chunk ``first``, then each chunk nobody has taken, from the start;
-    each chunk's outcomes are appended to the spool file ``path`` (see ``_Spool``) when done."""
-    assert _shared is not None, "_run_share runs only in a worker forked by _share_with_forked_workers"
-    tasks, chunks, claimed = _shared
+def _run_share(first: int, path: str, tasks: list[_Task], chunks: list[list[int]], offset: int) -> None:
+    """A forked worker's share of a round: chunk ``first``, then each chunk nobody has taken,
+    from the start (the round's claims start at ``offset``); each chunk's outcomes are appended
+    to the spool file ``path`` (see ``_Spool``) when done."""
+    assert _shared is not None, "_run_share runs only in a worker forked by a _ForkedShare"
+    claimed = _shared
     with open(path, "ab") as spool:
         for number in (first, *range(len(chunks))):
-            if not _claim(claimed, number):
+            if not _claim(claimed, offset + number):
                 continue
             try:
                 record = _Spool.record(number, [_pool_worker(tasks[i]) for i in chunks[number]])
@@ -487,10 +528,11 @@ def index_files(
                     outcomes[position] = _Outcome(keys[position], FileResult(source.path, source.absolute), screen)
 
     mentioned: set[str] = set()  # the seeds' identifiers that their screens do not hold
+    share = _ForkedShare(jobs - 1, len(sources)) if jobs > 1 else None
 
     def compute(work: list[tuple[int, str]]) -> None:
         tasks = [_Task(sources[i], mode, extra, cache) for i, mode in work]
-        done = _run_tasks(tasks, jobs, mentioned)
+        done = _run_tasks(tasks, jobs, mentioned, share)
         mentioned.update(_gather_mentioned(done))  # those of outcomes not made in a forked share
         for (position, _), outcome in zip(work, done):
             if outcome.screen is None:
@@ -500,21 +542,22 @@ def index_files(
                 indexed = outcome.result.index is not None or outcome.result.error is not None
                 cache.store(outcome.key, (outcome.screen, outcome.result if indexed else None))
 
-    first_mode = "index" if full else "screen"
-    compute([(i, first_mode) for i, outcome in enumerate(outcomes) if outcome is None])
-    if not full:
-        screens = {i: outcome.screen for i, outcome in enumerate(outcomes) if outcome is not None}
-        needed = screening.relevant_files(screens, mentioned)
-        # Every file is parsed once: the needed ones that were only screened are indexed now,
-        # the others get the syntax check that reports EVL001.
-        work = [(i, "needed") for i in sorted(needed) if _screened_out(outcomes[i])]
-        work += [(i, "check") for i, screen in sorted(screens.items()) if i not in needed and not screen.checked]
-        if work:
-            compute(work)
-        for i, outcome in enumerate(outcomes):
-            if i not in needed and outcome is not None and outcome.result.error is None:
-                # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
-                outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
+    with share if share is not None else contextlib.nullcontext():
+        first_mode = "index" if full else "screen"
+        compute([(i, first_mode) for i, outcome in enumerate(outcomes) if outcome is None])
+        if not full:
+            screens = {i: outcome.screen for i, outcome in enumerate(outcomes) if outcome is not None}
+            needed = screening.relevant_files(screens, mentioned)
+            # Every file is parsed once: the needed ones that were only screened are indexed now,
+            # the others get the syntax check that reports EVL001.
+            work = [(i, "needed") for i in sorted(needed) if _screened_out(outcomes[i])]
+            work += [(i, "check") for i, screen in sorted(screens.items()) if i not in needed and not screen.checked]
+            if work:
+                compute(work)
+            for i, outcome in enumerate(outcomes):
+                if i not in needed and outcome is not None and outcome.result.error is None:
+                    # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
+                    outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
     return [outcome.result for outcome in outcomes if outcome is not None]
 
 
