@@ -249,11 +249,11 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
     from concurrent.futures.process import BrokenProcessPool
 
     outcomes: list[_Outcome | None] = [None] * len(tasks)
-    size = max(1, min(32, len(tasks) // (jobs * 8)))
-    chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
     try:
-        shared = share is not None and share.run(tasks, chunks, outcomes, mentioned)
+        shared = share is not None and share.run(tasks, outcomes, mentioned)
         if not shared:
+            size = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 8)))
+            chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
             with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
                 futures = [(chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk])) for chunk in chunks]
                 for chunk, future in futures:
@@ -291,10 +291,11 @@ class _ForkedShare:
     forked for the second round copied the page tables of everything the first built, and each
     page this process wrote afterwards faulted once more (20,000 faults on the benchmark corpus).
 
-    In each round, workers take chunks from the start, this process takes them from the end
-    until the two meet; a shared array says which chunks are taken, so each runs exactly once.
-    What this process indexes is never pickled, which saves a third of the transfer. The first
-    chunk of each worker is always a worker's.
+    In each round, workers take chunks of files from the start, this process takes them from the
+    end, until the two meet; two shared bounds say what is left, so each file is taken exactly
+    once. A chunk is a fraction of what is left, at most ``CHUNK_FILES``, so the last chunks are
+    small and neither side waits long for the other to finish one (``_claim``). What this
+    process indexes is never pickled, which saves a third of the transfer.
 
     Workers append each chunk's outcomes to a spool file of their own as soon as it is done, and
     this process reads what is there between two chunks of its own. Sent through the pool
@@ -308,11 +309,9 @@ class _ForkedShare:
     the strings to pickle, unpickle and free one by one.
     """
 
-    def __init__(self, workers: int, files: int) -> None:
+    def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.files = files
-        self.claimed = None
-        self.claims_used = 0
+        self.bounds = None  # what is left of a round's tasks: [first, end)
         self.directory = None
         self.spools: list[_Spool] = []
         self.pool = None
@@ -346,47 +345,38 @@ class _ForkedShare:
         if not can_fork() or sys.version_info < (3, 11):
             self.broken = True
             return False
+        context = multiprocessing.get_context("fork")
         try:
             self.directory = tempfile.TemporaryDirectory(prefix="evallint-")
             self.spools = [_Spool(os.path.join(self.directory.name, str(worker))) for worker in range(self.workers)]
         except OSError:
             self.broken = True
             return False
-        # A flag per chunk of every round: a file is in at most two rounds, a chunk holds one or more.
-        context = multiprocessing.get_context("fork")
-        self.claimed = context.Array("b", 2 * self.files + 2)
-        _shared = self.claimed  # the workers, forked at the first submit, inherit it
+        self.bounds = context.Array("q", 2)
+        _shared = self.bounds  # the workers, forked at the first submit, inherit it
         self.pool = self.exits.enter_context(pool_left_to_exit(max_workers=self.workers, mp_context=context))
         return True
 
-    def run(self, tasks: list[_Task], chunks: list[list[int]], outcomes: list, mentioned: set[str]) -> bool:
+    def run(self, tasks: list[_Task], outcomes: list, mentioned: set[str]) -> bool:
         """One round: False, having run nothing, where the workers cannot be had (no spool file,
         or a worker died in an earlier round). Outcomes left None were not delivered."""
         if self.broken or (self.pool is None and not self._start()):
             return False
-        workers = min(self.workers, len(chunks) - 1)
-        if workers < 1:
-            return False
-        offset = self.claims_used
-        self.claims_used += len(chunks)
+        processes = self.workers + 1
+        with self.bounds.get_lock():  # the last round's workers are done: none reads them now
+            self.bounds[0], self.bounds[1] = 0, len(tasks)
 
         def take(spool: _Spool) -> None:
-            for number, done, names in spool.records():
-                for i, outcome in zip(chunks[number], done):
-                    outcomes[i] = outcome
+            for first, done, names in spool.records():
+                outcomes[first : first + len(done)] = done
                 mentioned.update(names)
 
         try:
-            futures = [
-                self.pool.submit(_run_share, worker, spool.path, tasks, chunks, offset)
-                for worker, spool in enumerate(self.spools[:workers])
-            ]
-            for number in range(len(chunks) - 1, workers - 1, -1):
-                if not _claim(self.claimed, offset + number):
-                    break  # a worker has it: the rest is theirs
-                done = [_process_here(tasks[i]) for i in chunks[number]]
-                for i, outcome in zip(chunks[number], done):
-                    outcomes[i] = outcome
+            futures = [self.pool.submit(_run_share, spool.path, tasks, processes) for spool in self.spools]
+            while (claim := _claim(self.bounds, processes, from_start=False)) is not None:
+                first, end = claim
+                done = [_process_here(tasks[i]) for i in range(first, end)]
+                outcomes[first:end] = done
                 mentioned.update(_gather_mentioned(done))
                 for spool in self.spools:
                     take(spool)
@@ -402,8 +392,8 @@ class _ForkedShare:
 
 
 class _Spool:
-    """A worker's spool file, read as it grows: each record is a pickled (chunk number,
-    outcomes) after its length, and a record not yet written in full is read later."""
+    """A worker's spool file, read as it grows: each record is a pickled chunk (see ``record``)
+    after its length, and a record not yet written in full is read later."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -431,12 +421,12 @@ class _Spool:
         self.handle.close()
 
     @staticmethod
-    def record(number: int, done: list[_Outcome]) -> bytes:
-        """One chunk's record, as ``records`` reads it back: its number, its outcomes and the
-        union of their seeds' identifiers (taken off the outcomes)."""
+    def record(first: int, done: list[_Outcome]) -> bytes:
+        """One chunk's record, as ``records`` reads it back: the position of its first task, its
+        outcomes and the union of their seeds' identifiers (taken off the outcomes)."""
         import pickle
 
-        data = pickle.dumps((number, done, _gather_mentioned(done)), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((first, done, _gather_mentioned(done)), protocol=pickle.HIGHEST_PROTOCOL)
         return len(data).to_bytes(8, "little") + data
 
 
@@ -459,31 +449,37 @@ def _process_here(task: _Task) -> _Outcome | None:
         return None
 
 
-# The chunk claims of the running ``_ForkedShare``; its workers inherit them.
+# The bounds of the running ``_ForkedShare``'s round; its workers inherit them.
 _shared = None
 
-
-def _claim(claimed, number: int) -> bool:
-    """Take chunk ``number`` unless another process has: each chunk runs exactly once."""
-    with claimed.get_lock():
-        if claimed[number]:
-            return False
-        claimed[number] = 1
-        return True
+CHUNK_FILES = 32
 
 
-def _run_share(first: int, path: str, tasks: list[_Task], chunks: list[list[int]], offset: int) -> None:
-    """A forked worker's share of a round: chunk ``first``, then each chunk nobody has taken,
-    from the start (the round's claims start at ``offset``); each chunk's outcomes are appended
-    to the spool file ``path`` (see ``_Spool``) when done."""
+def _claim(bounds, processes: int, from_start: bool) -> tuple[int, int] | None:
+    """Take the next chunk of what is left of a round, from its start or its end: a quarter of
+    each process's part of what is left, at most ``CHUNK_FILES`` files. None once nothing is left."""
+    with bounds.get_lock():
+        first, end = bounds[0], bounds[1]
+        if first >= end:
+            return None
+        size = max(1, min(CHUNK_FILES, (end - first) // (4 * processes)))
+        if from_start:
+            bounds[0] = first + size
+            return first, first + size
+        bounds[1] = end - size
+        return end - size, end
+
+
+def _run_share(path: str, tasks: list[_Task], processes: int) -> None:
+    """A forked worker's share of a round: chunks from the start of what is left, until nothing
+    is; each chunk's outcomes are appended to the spool file ``path`` (see ``_Spool``) when done."""
     assert _shared is not None, "_run_share runs only in a worker forked by a _ForkedShare"
-    claimed = _shared
+    bounds = _shared
     with open(path, "ab") as spool:
-        for number in (first, *range(len(chunks))):
-            if not _claim(claimed, offset + number):
-                continue
+        while (claim := _claim(bounds, processes, from_start=True)) is not None:
+            first, end = claim
             try:
-                record = _Spool.record(number, [_pool_worker(tasks[i]) for i in chunks[number]])
+                record = _Spool.record(first, [_pool_worker(tasks[i]) for i in range(first, end)])
             except Exception:
                 continue  # an internal error: its files are retried one by one
             # A failed write ends the share: a record after a torn one could not be found.
@@ -528,7 +524,7 @@ def index_files(
                     outcomes[position] = _Outcome(keys[position], FileResult(source.path, source.absolute), screen)
 
     mentioned: set[str] = set()  # the seeds' identifiers that their screens do not hold
-    share = _ForkedShare(jobs - 1, len(sources)) if jobs > 1 else None
+    share = _ForkedShare(jobs - 1) if jobs > 1 else None
 
     def compute(work: list[tuple[int, str]]) -> None:
         tasks = [_Task(sources[i], mode, extra, cache) for i, mode in work]

@@ -295,3 +295,20 @@ def test_without_a_spool_directory_the_workers_send_their_results_back(monkeypat
     monkeypatch.setattr(tempfile, "TemporaryDirectory", unwritable)
     assert _run(FIXTURES, 2) == expected
     assert refused
+
+
+def test_chunks_taken_from_both_ends_cover_every_task_once_and_shrink_towards_the_meeting_point():
+    import multiprocessing
+
+    from evallint.engine import CHUNK_FILES, _claim
+
+    bounds = multiprocessing.get_context("fork").Array("q", 2)
+    bounds[0], bounds[1] = 0, 1000
+    taken, sizes, from_start = [], [], True
+    while (claim := _claim(bounds, 2, from_start)) is not None:
+        taken.extend(range(*claim))
+        sizes.append(claim[1] - claim[0])
+        from_start = not from_start
+    assert sorted(taken) == list(range(1000))
+    assert sizes[0] == CHUNK_FILES and sizes[-1] == 1
+    assert sizes == sorted(sizes, reverse=True)
