@@ -24,7 +24,7 @@ import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 
-from evallint.fixes import split_lines
+from evallint.parsing.python import split_lines
 from evallint.types import Diagnostic, Edit, Fix
 
 MAX_ROUNDS = 10

@@ -21,16 +21,14 @@ source, and an edit there cannot be written back into a cell safely.
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Callable, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
+from evallint.parsing.python import split_lines
 from evallint.types import Edit, Finding, Fix, Location
-
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 # Calls whose presence means a function needs autograd, so `@torch.no_grad()` on it would break it.
 _NEEDS_GRAD_ATTRIBUTES = frozenset({"backward", "step", "zero_grad", "enable_grad", "set_grad_enabled", "grad"})
@@ -51,11 +49,6 @@ def build_fix(table, finding: Finding) -> Fix | None:
     if not edits:
         return None
     return Fix(spec.applicability, spec.message, tuple(edits))
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings, split only where Python's tokenizer splits (not at form feeds)."""
-    return _LINE.findall(text)
 
 
 # --- safe fixes: insert "()" after one node -------------------------------------------------

@@ -8,14 +8,12 @@ built, and nodes are found in it by type and span.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from evallint.parsing.python import split_lines
 from evallint.types import Finding, Fix, Location
 
-# Lines as CPython numbers them (not split at form feeds or other Unicode separators).
-_LINE = re.compile(r".*?(?:\r\n|\r|\n)|.+\Z", re.DOTALL)
 
 # CPython node type -> libcst node type, for the nodes findings point at.
 _LIBCST_TYPE = {"withitem": "WithItem"}
@@ -38,7 +36,7 @@ class PositionTable:
         text, _cells, failure = read_source(result.absolute)
         if failure is not None or text is None or index is None:
             return cls(result.path, {}, result.cell_map, text or "")
-        lines = _LINE.findall(text)
+        lines = split_lines(text)
         table = cls(result.path, {}, result.cell_map, text, index, lines)
         for ordinal in wanted:
             if 0 <= ordinal < index.node_count():

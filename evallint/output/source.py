@@ -9,9 +9,8 @@ from evallint.types import Diagnostic
 
 @lru_cache(maxsize=64)
 def _file_lines(path: str, cell: int | None) -> tuple[str, ...]:
-    from evallint.fixes import split_lines
     from evallint.parsing.notebook import NotebookError, cell_sources
-    from evallint.parsing.python import ParseFailure, decode_source
+    from evallint.parsing.python import ParseFailure, decode_source, split_lines
 
     try:
         with open(path, "rb") as handle:

@@ -89,6 +89,11 @@ _LONG_LITERAL = 128
 _LINE = re.compile(r".*?(?:\r\n|\r|\n)|.+\Z", re.DOTALL)
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split only where Python's tokenizer splits (not at form feeds)."""
+    return _LINE.findall(text)
+
+
 def nesting_depth(tree: ast.AST, text: str, stop_at: int = MAX_NESTING) -> tuple[int, int]:
     """(estimated depth of libcst's tree for ``tree``, the line where it is reached); stops past ``stop_at``.
 
@@ -103,7 +108,7 @@ def nesting_depth(tree: ast.AST, text: str, stop_at: int = MAX_NESTING) -> tuple
         kind = type(node).__name__
         if kind in ("Constant", "JoinedStr"):
             if lines is None:
-                lines = _LINE.findall(text)
+                lines = split_lines(text)
             depth += _string_parts(node, lines) - 1
         if depth > deepest:
             deepest, row = depth, getattr(node, "lineno", row)
