@@ -49,12 +49,14 @@ def run_check(options: CheckOptions) -> int:
         force_exclude=options.force_exclude or None,
     )
     output_format = options.output_format or settings.output_format or "concise"
-    from evallint.output import FORMATS
+    from evallint.output import EDIT_FORMATS, FORMATS
 
     if output_format not in FORMATS:
         raise UsageError(f"output format '{output_format}' is not available; choose one of {', '.join(FORMATS)}")
+    # An unsafe fix's edits cost a libcst parse of its file: built only where they are applied,
+    # shown or written out; the other outputs name the fix, from its message alone.
     needs_unsafe_edits = (
-        options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format != "concise"
+        options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format in EDIT_FORMATS
     )
     report = run(
         options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits

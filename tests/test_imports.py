@@ -44,3 +44,18 @@ def test_a_run_without_fixes_to_build_does_not_import_libcst(tmp_path):
     loaded = _modules_loaded_by_a_run(tmp_path)
     assert "evallint.analysis.summaries" in loaded
     assert "libcst" not in loaded
+
+
+def test_only_the_formats_that_write_fix_edits_build_unsafe_fixes(tmp_path):
+    # An unsafe fix's edits need libcst's parse of the whole file: the formats that only name the
+    # fix (the default, full, GitHub annotations, JUnit) announce it from its message instead.
+    (tmp_path / "evaluate.py").write_text(
+        "import torch\n\n\ndef evaluate(model, loader):\n    model.eval()\n    return [model(x) for x in loader]\n",
+        encoding="utf-8",
+    )
+    for output_format in ("concise", "full", "github", "junit"):
+        loaded = _modules_loaded_by_a_run(tmp_path, "--exit-zero", "--output-format", output_format)
+        assert "libcst" not in loaded, output_format
+    for output_format in ("json", "json-lines", "sarif"):
+        loaded = _modules_loaded_by_a_run(tmp_path, "--exit-zero", "--output-format", output_format)
+        assert "libcst" in loaded, output_format

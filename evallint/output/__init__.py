@@ -21,5 +21,9 @@ FORMATS = {
 }
 
 
+# The formats that write out each fix's edits (the others name a fix by its message).
+EDIT_FORMATS = frozenset({"json", "json-lines", "sarif"})
+
+
 def renderer(name: str):
     return importlib.import_module(f"evallint.output.{FORMATS[name]}").render
