@@ -239,9 +239,9 @@ def _crashed(task: _Task) -> _Outcome:
     return _Outcome(None, FileResult(task.source.path, task.source.absolute, error=failure), _error_screen())
 
 
-def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_ForkedShare | None") -> list[_Outcome]:
-    """Run tasks in worker processes and, with a ``share`` of forked workers, in this one too;
-    results in task order. A worker that dies costs only its own file; a task that raises here
+def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_ForkedShare") -> list[_Outcome]:
+    """Run tasks in worker processes and, where the ``share``'s workers can be forked, in this one
+    too; results in task order. A worker that dies costs only its own file; a task that raises here
     is retried in a worker."""
     if jobs <= 1 or len(tasks) < 4:
         return [_process(task) for task in tasks]
@@ -250,7 +250,7 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
 
     outcomes: list[_Outcome | None] = [None] * len(tasks)
     try:
-        shared = share is not None and share.run(tasks, outcomes, mentioned)
+        shared = share.run(tasks, outcomes, mentioned)
         if not shared:
             size = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 8)))
             chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
@@ -332,17 +332,17 @@ class _ForkedShare:
 
     def _start(self) -> bool:
         """The spool files and the pool, made on the first round. False where they cannot be:
-        without fork, where no spool file can be made, or before Python 3.11, whose parser does
-        not turn every too-deep input into an error (recursion guards in the parser and in
-        building the tree), so that a native crash in this process would end the run instead
-        of costing one file."""
+        with no worker to fork (one job), without fork, where no spool file can be made, or
+        before Python 3.11, whose parser does not turn every too-deep input into an error
+        (recursion guards in the parser and in building the tree), so that a native crash in
+        this process would end the run instead of costing one file."""
         global _shared
         import multiprocessing
         import tempfile
 
         from evallint.analysis.parallel import can_fork
 
-        if not can_fork() or sys.version_info < (3, 11):
+        if self.workers < 1 or not can_fork() or sys.version_info < (3, 11):
             self.broken = True
             return False
         context = multiprocessing.get_context("fork")
@@ -524,7 +524,7 @@ def index_files(
                     outcomes[position] = _Outcome(keys[position], FileResult(source.path, source.absolute), screen)
 
     mentioned: set[str] = set()  # the seeds' identifiers that their screens do not hold
-    share = _ForkedShare(jobs - 1) if jobs > 1 else None
+    share = _ForkedShare(jobs - 1)
 
     def compute(work: list[tuple[int, str]]) -> None:
         tasks = [_Task(sources[i], mode, extra, cache) for i, mode in work]
@@ -538,7 +538,7 @@ def index_files(
                 indexed = outcome.result.index is not None or outcome.result.error is not None
                 cache.store(outcome.key, (outcome.screen, outcome.result if indexed else None))
 
-    with share if share is not None else contextlib.nullcontext():
+    with share:
         first_mode = "index" if full else "screen"
         compute([(i, first_mode) for i, outcome in enumerate(outcomes) if outcome is None])
         if not full:
