@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from evallint.analysis.facts import CallerInfo, ProjectFacts
-from evallint.analysis.lattice import CONSTRUCTED, ENTRY, PRETRAINED, SET_BY_CALL, Poss
+from evallint.analysis.lattice import CONSTRUCTED, ENTRY, LOADED, PRETRAINED, SET_BY_CALL, Poss
 from evallint.types import Finding
 
 DOC_HEADINGS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety", "Known problems")
@@ -61,6 +61,11 @@ def describe_mode_origin(poss: Poss, key: str, refs: MessageRefs) -> str:
         return (
             f"{key} comes from from_pretrained() at line {refs.line(origin.file, origin.node)}, "
             "which returns a model in eval mode"
+        )
+    if origin.kind == LOADED:
+        return (
+            f"{key} comes from {origin.detail or 'torch.load'}() at line {refs.line(origin.file, origin.node)}, "
+            "which returns a whole model in the mode it was saved in"
         )
     if origin.kind == ENTRY:
         return f"nothing in {where or 'this code'} sets the mode of {key}"

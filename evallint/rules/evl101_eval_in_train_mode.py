@@ -36,7 +36,7 @@ def check(facts: ProjectFacts):
             f"{forward.key} may be in train mode in {forward.context.label}: {evidence} and nothing calls "
             f"{forward.key}.eval() before this forward{describe_caller(forward.caller, refs)}"
         )
-        fix = FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
+        fix = None if forward.context.by_flow else FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
         finding = Finding("EVL101", message, forward.file, forward.node, fix, tuple(refs.refs))
         candidates.append(((forward.file, forward.function, forward.key), (forward.file, forward.node), finding))
     return first_per(candidates)
