@@ -779,13 +779,19 @@ class Interpreter(Walker):
             state.set_mode(key, frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, self.file, -1, self.fn.info.qualname))}))
             return state
         key = None
-        if cond.text in state.saved_flag_keys:
-            key = state.saved_flag_keys[cond.text]
-        elif cond.text.endswith(".training"):
+        wanted = TRAIN if truth != cond.negated else EVAL
+        saved = state.saved_flags.get(cond.text)
+        if saved is not None:
+            # `was_training = model.training; model.eval(); ...; if was_training: model.train()`:
+            # the flag tells the mode when it was saved, not now. A branch the saved mode rules
+            # out is never taken.
+            if not any(p.value in (wanted, UNKNOWN) for p in saved):
+                return State.unreachable()
+            return state
+        if cond.text.endswith(".training"):
             key = state.canonical(cond.text[: -len(".training")])
         if key is None:
             return state
-        wanted = TRAIN if truth != cond.negated else EVAL
         facts = state.mode_of(key)
         kept = frozenset(p for p in facts if p.value in (wanted, UNKNOWN))
         if not kept:
