@@ -186,8 +186,9 @@ class Observations:
         elif kind == "step":
             for trained in record["trained"]:
                 self.optimized_modules.add((pid, trained["m"]))
-        for frame in record["frames"]:
-            self.sites.setdefault((frame[0], frame[1]), []).append((kind, key))
+        # A comprehension's frame and its function's frame can share a line: one entry per line.
+        for site in dict.fromkeys((frame[0], frame[1]) for frame in record["frames"]):
+            self.sites.setdefault(site, []).append((kind, key))
 
     def _training_in_eval(self, module_key, backprop: bool) -> None:
         switch = self.pending_eval.get(module_key)
