@@ -1035,7 +1035,10 @@ class Interpreter(Walker):
                     self.switch_mode(key, ir.Call(call.node, None, None, attr, call.args, call.kwargs), state)
                 else:
                     state.set_mode(key, frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, call.node, "getattr"))}))
-            return state
+                return state
+            if call.method not in torch_api.SELF_RETURNING_METHODS:
+                return state
+            # `Net().to(device)`, `Net().cuda().train()`: the chain returns the new module.
         if qualified == "getattr" and len(call.args) >= 2 and isinstance(call.args[0], ir.RefValue):
             key = state.canonical(call.args[0].key)
             if self.is_model(key, state):
