@@ -9,7 +9,8 @@ lints each alone, and prints:
 * for each generator choice, the share of programs linted exactly right;
 * for a sample run under ``verify`` (CPU), with the truth and the linter's
   false alarms as the findings to judge: truth findings confirmed, false alarms
-  reproduced, and bugs the runtime found that the truth does not name.
+  reproduced, and bugs the runtime found that the truth does not name; and, run
+  again with no static findings, how much of the truth the runtime finds alone.
 
 ``--failures DIR`` writes one reproducer per distinct kind of disagreement (the
 shortest program of each), with the truth and what evallint said in a header.
@@ -147,6 +148,10 @@ def verify_sample(made, reported, count: int, jobs: int) -> str:
     step = max(1, len(made) // count)
     sample = made[::step][:count]
     tally = Counter()
+    for key in ("did not run to the end", "found at runtime, not in the truth",
+                "found by the runtime alone, not in the truth", "truth: not-reproduced", "truth: not-reached",
+                "programs where verify agrees with the truth"):
+        tally[key] = 0
     details = []
     with tempfile.TemporaryDirectory() as scratch:
 
@@ -157,11 +162,24 @@ def verify_sample(made, reported, count: int, jobs: int) -> str:
             path = write_program(program, directory)
             false_alarms = reported[seed] - set(program.truth)
             diagnostics = truth_diagnostics(program, path, false_alarms)
-            return seed, program, false_alarms, build_report(path, diagnostics=diagnostics, device="cpu", timeout=120)
+            judged = build_report(path, diagnostics=diagnostics, device="cpu", timeout=120)
+            alone = build_report(path, diagnostics=[], device="cpu", timeout=120)
+            return seed, program, false_alarms, judged, alone
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(run, sample))
-    for seed, program, false_alarms, report in results:
+    for seed, program, false_alarms, report, alone in results:
+        # On its own (no static findings to judge), what the runtime reports of the truth.
+        found_alone = {(f.diagnostic.code, f.diagnostic.location.row) for f in alone.runtime_findings}
+        for code, row in sorted(program.truth):
+            tally[f"truth {code}"] += 1
+            if (code, row) in found_alone:
+                tally[f"truth {code} found by the runtime alone"] += 1
+            else:
+                details.append(f"seed {seed}: the runtime alone did not find truth {code}@{row}")
+        for code, row in sorted(found_alone - set(program.truth)):
+            tally["found by the runtime alone, not in the truth"] += 1
+            details.append(f"seed {seed}: runtime alone found {code}@{row}, not in the truth")
         tally["programs"] += 1
         if report.stopped_by != "exit" or report.exit_status != 0:
             tally["did not run to the end"] += 1
@@ -180,6 +198,8 @@ def verify_sample(made, reported, count: int, jobs: int) -> str:
         if all((v.verdict == CONFIRMED) == ((v.diagnostic.code, v.diagnostic.location.row) in program.truth)
                for v in report.verdicts) and not report.runtime_findings and report.stopped_by == "exit":
             tally["programs where verify agrees with the truth"] += 1
+    for code in RULES:
+        tally.setdefault(f"truth {code} found by the runtime alone", 0)
     rows = [[key, n] for key, n in sorted(tally.items())]
     text = table(rows, ["verify", "count"])
     if details:

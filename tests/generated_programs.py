@@ -228,6 +228,10 @@ class Program:
     roles: dict  # site -> "train" / "eval"
     site_kinds: dict  # site -> a short description, to group findings
 
+    def __repr__(self) -> str:
+        # What hypothesis prints for a failing example: the source comes with the assertion.
+        return f"Program(truth={self.describe_truth()}, features={self.features})"
+
     def describe_truth(self) -> str:
         return ", ".join(f"{code}@{line}" for code, line in sorted(self.truth, key=lambda t: (t[1], t[0]))) or "none"
 

@@ -143,6 +143,17 @@ def test_linter_reports_exactly_the_generated_truth(program):
     )
 
 
+@settings(max_examples=100, deadline=None, derandomize=not LONG,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@given(programs())
+def test_generated_programs_give_no_parse_or_no_op_findings(program):
+    """The programs parse, call every mode method and enter every grad context: EVL001, EVL104 and
+    EVL202 have nothing to find."""
+    with tempfile.TemporaryDirectory() as directory:
+        reported = lint_program(program, directory)
+    assert {code for code, _ in reported} <= {"EVL101", "EVL102", "EVL103", "EVL201"}
+
+
 # ---- verify against the truth --------------------------------------------------------------------
 
 VERIFY_SAMPLE = 6
