@@ -125,11 +125,6 @@ def test_generator_covers_every_choice_the_issue_names():
 # ---- evallint against the truth ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17: evaluation is still recognised by names and models by construction, not by data "
-           "flow; benchmarks/generated_agreement.py lists what disagrees",
-)
 @settings(max_examples=LINT_EXAMPLES, deadline=None, derandomize=not LONG, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 @given(programs())

@@ -30,35 +30,41 @@ _EMPTY: frozenset[int] = frozenset()
 class OutputFlow:
     to_backward: frozenset[int]  # calls whose results reach a backward pass in this function
     to_return: frozenset[int]  # calls whose results reach a ``return`` or ``yield``
-    sinks: frozenset[int]  # the backward calls themselves
-    # Calls a backward follows in the same loop iteration (or, outside loops, later in the
-    # function): they sit inside a training step even when their own output is dropped.
+    sinks: frozenset[int]  # the backward calls, and calls of project functions that train
+    # Calls between a training forward and the backward that consumes it, in the same loop
+    # iteration: they sit inside a training step even when their own output is dropped.
     in_step: frozenset[int]
+    innermost_loop: dict  # call -> the loop right around it (-1 outside loops)
 
 
-def output_flow(body: tuple[ir.Stmt, ...], is_sink: Callable[[ir.Call], bool]) -> OutputFlow:
-    walk = _Walk(is_sink)
+BACKWARD = 1  # the call backpropagates its operands (`loss.backward()`)
+TRAINS = 2  # the call trains inside (a project function with its own backward); operands are data
+
+
+def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) -> OutputFlow:
+    walk = _Walk(sink_kind)
     walk.block(body, {})
     in_step = set()
-    for node, (loops, order) in walk.places.items():
-        innermost = loops[-1] if loops else None
-        for sink_loops, sink_order in walk.sink_places:
-            if sink_order > order and (innermost is None or innermost in sink_loops):
+    for sink_loops, sink_order, first in walk.steps:
+        for node, (loops, order) in walk.places.items():
+            if first < order < sink_order and (not loops or loops[-1] in sink_loops):
                 in_step.add(node)
-                break
-    return OutputFlow(frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step))
+    innermost = {node: (loops[-1] if loops else -1) for node, (loops, _) in walk.places.items()}
+    return OutputFlow(
+        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step), innermost
+    )
 
 
 class _Walk:
-    def __init__(self, is_sink: Callable[[ir.Call], bool]) -> None:
-        self.is_sink = is_sink
+    def __init__(self, sink_kind: Callable[[ir.Call], int]) -> None:
+        self.sink_kind = sink_kind
         self.call_sources: dict[int, frozenset[int]] = {}
         self.to_backward: set[int] = set()
         self.to_return: set[int] = set()
         self.sinks: set[int] = set()
         self.loops: tuple[int, ...] = ()  # the loops around the statement being walked
         self.places: dict[int, tuple[tuple[int, ...], int]] = {}  # call -> (its loops, its order)
-        self.sink_places: list[tuple[tuple[int, ...], int]] = []
+        self.steps: list[tuple[tuple[int, ...], int, int]] = []  # (loops, order, first source's order)
 
     def block(self, body, env: Env) -> Env:
         for stmt in body:
@@ -125,11 +131,14 @@ class _Walk:
             # `outputs.append(model(x))`, `meter.update(loss)`: the receiver now holds the arguments.
             key = call.receiver.key
             env[key] = env.get(key, _EMPTY) | arguments
-        if self.is_sink(call):
-            if call.node not in self.sinks:
-                self.sink_places.append(place)
+        kind = self.sink_kind(call)
+        if kind:
             self.sinks.add(call.node)
+        if kind == BACKWARD:
             self.to_backward.update(sources)
+            orders = [self.places[node][1] for node in sources if node in self.places and node != call.node]
+            if orders:
+                self.steps.append((place[0], place[1], min(orders)))
         return sources
 
     def sources(self, value, env: Env) -> frozenset[int]:

@@ -45,6 +45,7 @@ class ModelForward:
     grad: Facts
     needs_grad: bool  # the enclosing evaluation region asks for gradients on purpose
     caller: CallerInfo | None
+    mode_matters: bool = True  # False for modules with no mode-dependent layer (`nn.Linear`)
 
 
 @dataclass(frozen=True)

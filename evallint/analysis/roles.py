@@ -23,9 +23,12 @@ from evallint.analysis.dataflow import OutputFlow, output_flow
 from evallint.analysis.index import key_of_chain
 
 MODEL = "model"
+MODE_FREE = "mode-free"  # a module with parameters whose mode changes nothing (`nn.Linear`): EVL201 only
 NOT_MODEL = "not-model"
 CONTAINER = "container"  # decided by what it holds
 UNSEEN = "unseen"  # a class evallint cannot see into: taken for a model
+# Roles kept as a reference's type (``State.types``) when no project class says it.
+MARKERS = frozenset({MODE_FREE, NOT_MODEL})
 
 TRAINING = "training"
 RETURNED = "returned"  # the output leaves the function: its callers decide
@@ -51,17 +54,24 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
             return CONTAINER
         conditional = torch_api.MODE_SENSITIVE_IF.get(last)
         if conditional is not None:
-            return MODEL if _keyword_sets(call, *conditional) else NOT_MODEL
-        return NOT_MODEL
+            return MODEL if _keyword_sets(call, *conditional) else MODE_FREE
+        if last.endswith(torch_api.LOSS_NAME_ENDINGS) or last in torch_api.PARAMETER_FREE_LAYERS or "Pool" in last:
+            return NOT_MODEL
+        return MODE_FREE
     return MODEL
 
 
-def container_role(part_roles) -> str:
-    """A container (``nn.Sequential``, ``DataParallel``) is a model when anything in it may be."""
-    roles = list(part_roles)
-    if any(role != NOT_MODEL for role in roles):
+def strongest(found) -> str:
+    """What a module holding parts of these roles is: a model as soon as one part may be."""
+    found = set(found)
+    if found & {MODEL, UNSEEN}:
         return MODEL
-    return NOT_MODEL
+    return MODE_FREE if MODE_FREE in found else NOT_MODEL
+
+
+def container_role(part_roles) -> str:
+    """A container (``nn.Sequential``, ``DataParallel``) is what the strongest of its parts is."""
+    return strongest(part_roles)
 
 
 def _keyword_sets(call: ir.Call, keyword: str, default: bool) -> bool:
@@ -77,11 +87,11 @@ def _keyword_sets(call: ir.Call, keyword: str, default: bool) -> bool:
 class Roles:
     """State-independent answers about one project, computed on demand and kept."""
 
-    def __init__(self, project: ProjectIndex, statements, is_module_class, is_backward, steps) -> None:
+    def __init__(self, project: ProjectIndex, statements, is_module_class, sink_kind, steps) -> None:
         self.project = project
         self.statements = statements  # FunctionRef -> flattened statements
         self.is_module_class = is_module_class
-        self.is_backward = is_backward  # (FunctionRef, Call) -> bool
+        self.sink_kind = sink_kind  # (FunctionRef, Call) -> dataflow.BACKWARD, TRAINS or 0
         self.steps = steps  # FunctionRef -> bool: it runs an optimizer step (itself or through a callee)
         self._class_roles: dict[str, str] = {}
         self._function_builds: dict[str, str] = {}
@@ -92,7 +102,7 @@ class Roles:
     # -- what a model is ---------------------------------------------------------------------------
 
     def class_role(self, class_id: str) -> str:
-        """MODEL, NOT_MODEL or UNSEEN for a project ``nn.Module`` subclass."""
+        """MODEL, MODE_FREE, NOT_MODEL or UNSEEN for a project ``nn.Module`` subclass."""
         found = self._class_roles.get(class_id)
         if found is not None:
             return found
@@ -107,7 +117,7 @@ class Roles:
             for base in self.project.base_ids(owner):
                 if base not in owners:
                     owners.append(base)
-        unseen = False
+        unseen = mode_free = False
         for base in self.project.qualified_bases(class_id):
             if base in self.project.classes or base in torch_api.MODULE_BASES or base.endswith(".Module"):
                 continue
@@ -119,12 +129,13 @@ class Roles:
                 if verdict == MODEL:
                     return MODEL
                 unseen = unseen or verdict == UNSEEN
+                mode_free = mode_free or verdict == MODE_FREE
         name = self.project.classes[class_id].info.name
         if name.endswith(torch_api.LOSS_NAME_ENDINGS) or any(
             base.rpartition(".")[2].endswith(("Loss", "_Loss")) for base in self.project.qualified_bases(class_id)
         ):
             return NOT_MODEL
-        return UNSEEN if unseen else NOT_MODEL
+        return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
 
     def _function_builds(self, fid: str) -> str:
         found = self._function_builds.get(fid)
@@ -137,7 +148,7 @@ class Roles:
         """What the modules a function builds make of its class: MODEL as soon as one is
         mode-dependent, UNSEEN when one comes from where evallint cannot look."""
         path = fref.file.path
-        unseen = False
+        unseen = mode_free = False
         calls: dict[int, ir.Call] = {}
         for stmt in self.statements(fref):
             kind = type(stmt)
@@ -166,8 +177,10 @@ class Roles:
                 if qualified in torch_api.MODE_SENSITIVE_FUNCTIONS:
                     return MODEL
                 if constructs_module(qualified):
-                    if constructor_role(qualified, call) == MODEL:
+                    role = constructor_role(qualified, call)
+                    if role == MODEL:
                         return MODEL
+                    mode_free = mode_free or role == MODE_FREE
                     continue
                 target = self.project.resolve(fref, call.func)
                 if target is None:
@@ -178,12 +191,14 @@ class Roles:
                         if verdict == MODEL:
                             return MODEL
                         unseen = unseen or verdict == UNSEEN
+                        mode_free = mode_free or verdict == MODE_FREE
                 elif target in self.project.functions and target != fref.id and not target.startswith(fref.id):
                     verdict = self._function_builds(target)
                     if verdict == MODEL:
                         return MODEL
                     unseen = unseen or verdict == UNSEEN
-        return UNSEEN if unseen else NOT_MODEL
+                    mode_free = mode_free or verdict == MODE_FREE
+        return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
 
     def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef) -> str:
         """``self.x = ...`` in a module's method: a submodule handed in, or built by a call that
@@ -214,7 +229,7 @@ class Roles:
     def flow(self, fref: FunctionRef) -> OutputFlow:
         found = self._flows.get(fref.id)
         if found is None:
-            found = self._flows[fref.id] = output_flow(fref.info.body, lambda call: self.is_backward(fref, call))
+            found = self._flows[fref.id] = output_flow(fref.info.body, lambda call: self.sink_kind(fref, call))
         return found
 
     def forward_role(self, fref: FunctionRef, node: int) -> str:
@@ -241,7 +256,9 @@ class Roles:
                         continue
                     if steps and stmt.node in flow.to_backward:
                         keys.add(forward_key(stmt))
-                    if stmt.node in flow.sinks and stmt.method not in torch_api.BACKWARD_SINK_METHODS:
+                        # `loss = step_loss(model, x, y)`: a model handed to what computes the loss.
+                        keys.update(value.key for value in stmt.args if isinstance(value, ir.RefValue))
+                    if stmt.node in flow.sinks and stmt.node not in flow.to_backward:
                         keys.update(value.key for value in stmt.args if isinstance(value, ir.RefValue))
                         keys.update(value.key for _, value in stmt.kwargs if isinstance(value, ir.RefValue))
             found = self._trained[fref.id] = frozenset(keys)

@@ -16,11 +16,12 @@ possibility) rather than guessing; rules stay silent on unknown.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
 
-from evallint.analysis import ir, roles, torch_api
+from evallint.analysis import dataflow, ir, roles, torch_api
 from evallint.analysis.callgraph import FUNCTION_VALUE, FunctionRef, ProjectIndex, function_id
 from evallint.analysis.facts import (
     BareModeAttribute,
@@ -76,6 +77,7 @@ class Summary:
     exit: State
     yielded: State | None
     returned: Facts | None
+    returned_role: str | None = None  # roles.NOT_MODEL or MODE_FREE: a factory of losses or plain layers
 
 
 class Analyzer:
@@ -113,7 +115,7 @@ class Analyzer:
         self.extra_model_names = frozenset(getattr(settings, "model_names", ()) or ())
         self.extra_step_calls = frozenset(getattr(settings, "training_step_calls", ()) or ())
         self.roles = roles.Roles(
-            project, self.statements, self.is_module_class, self.is_backward, lambda fref: self.trains(fref.id, steps_only=True)
+            project, self.statements, self.is_module_class, self.sink_kind, lambda fref: self.trains(fref.id, steps_only=True)
         )
 
     def statements(self, fref: FunctionRef) -> tuple[ir.Stmt, ...]:
@@ -271,7 +273,8 @@ class Analyzer:
         entry = State(entry=self.entry_origin(fref))
         # Grad is on by default; one shared origin keeps callees' memo entries from splitting per caller.
         entry.grad = _GRAD_ON_BY_DEFAULT
-        if self.module_grad_off(fref.file):
+        if fref.info.qualname != "<module>" and self.module_grad_off(fref.file):
+            # (The module's own code meets the switch where it stands, in its walk.)
             entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
         unseen_callers = fref.id in self.referenced or self.overrides_framework_method(fref)
         if unseen_callers:
@@ -288,7 +291,7 @@ class Analyzer:
                         entry.modes[key] = facts
                 entry.frozen = frozenset(k for k in init_state.frozen if k.startswith("self."))
                 for key, type_id in init_state.types.items():
-                    if type_id == roles.NOT_MODEL and key.startswith("self."):
+                    if type_id in roles.MARKERS and key.startswith("self."):
                         entry.types[key] = type_id
         return entry
 
@@ -401,17 +404,17 @@ class Analyzer:
                 return "step"
         return None
 
-    def is_backward(self, fref: FunctionRef, call: ir.Call) -> bool:
+    def sink_kind(self, fref: FunctionRef, call: ir.Call) -> int:
         """A sink of the data flow: the call backpropagates its operands (``loss.backward()``,
-        ``accelerator.backward(loss)``, a project function that runs the backward itself)."""
+        ``accelerator.backward(loss)``), or it is a project function that trains inside."""
         if call.method in torch_api.BACKWARD_SINK_METHODS:
-            return True
+            return dataflow.BACKWARD
         if call.func is None:
-            return False
+            return 0
         if self.project.qualify(fref.file.path, call.func) in torch_api.BACKWARD_FUNCTIONS:
-            return True
+            return dataflow.BACKWARD
         target = self.project.resolve(fref, call.func)
-        return target in self.project.functions and target != fref.id and self.trains(target)
+        return dataflow.TRAINS if target in self.project.functions and target != fref.id and self.trains(target) else 0
 
     def free_names(self, fid: str) -> frozenset[str]:
         """Names a function reads without binding them, with those of the same-file functions it calls."""
@@ -504,12 +507,15 @@ class Analyzer:
         return cached
 
     def is_model_type(self, type_id: str) -> bool:
-        """False for values known not to be models: losses, metrics, mode-free modules."""
-        if type_id == roles.NOT_MODEL:
-            return False
+        """False for values known not to be models: losses, metrics, parameter-free modules."""
+        return self.type_role(type_id) != roles.NOT_MODEL
+
+    def type_role(self, type_id: str) -> str:
+        if type_id in roles.MARKERS:
+            return type_id
         if type_id in self.project.classes and self.is_module_class(type_id):
-            return self.roles.class_role(type_id) != roles.NOT_MODEL
-        return True
+            return self.roles.class_role(type_id)
+        return roles.UNSEEN
 
     def is_module_class(self, class_id: str) -> bool:
         verdict = self._module_classes.get(class_id)
@@ -602,6 +608,7 @@ class Interpreter(Walker):
         self.returned: Facts | None = None
         self.exit_stack: list[tuple] = []  # what `stack.enter_context(...)` entered, as with-item tokens
         self.volatile = False  # a `volatile=True` input turned grad off for this function's computations
+        self.returned_role: str | None = None
         class_id = self.project.class_of_method(fref)
         self.class_id = class_id
         self.module_receivers = analyzer.receivers_in(fref, class_id)
@@ -652,7 +659,8 @@ class Interpreter(Walker):
             exit_state = exit_state.forget_loops(own_loops)
             yielded = yielded.forget_loops(own_loops) if yielded is not None else None
             returned = forget_loops(returned, own_loops) if returned is not None else None
-        return Summary(exit_state, yielded, returned)
+        exit_state = _outside_own_loops(exit_state, own_loops | {(self.file, self.fn.info.node)})
+        return Summary(exit_state, yielded, returned, self.returned_role)
 
     def loop_id(self, stmt: ir.Loop) -> tuple:
         return (self.file, stmt.node)
@@ -831,6 +839,9 @@ class Interpreter(Walker):
         elif isinstance(value, ir.CallValue):
             # `return VGG(...)`: a factory's module, in train mode like any new one.
             facts = self.value_facts(value)
+            role = self.value_role(value, state)
+            if role in roles.MARKERS:
+                self.returned_role = role
         if facts is not None:
             self.returned = facts if self.returned is None else join_facts(self.returned, facts)
 
@@ -893,6 +904,8 @@ class Interpreter(Walker):
                 state.types[target] = roles.NOT_MODEL
             elif kind == "fresh":
                 state.set_mode(target, result[1])
+                if len(result) > 2:
+                    state.types[target] = result[2]
             elif kind == "alias":
                 if result[1] != target:
                     state.aliases[target] = result[1]
@@ -1070,8 +1083,12 @@ class Interpreter(Walker):
                 return state
             if isinstance(call.receiver, ir.CallValue):
                 previous = self.results.get(call.receiver.node)
-                if previous is not None and previous[0] == "fresh":
-                    self.results[call.node] = ("fresh", self.mode_facts(call, state))
+                role = self.value_role(call.receiver, state)
+                if previous is not None and role == roles.NOT_MODEL:
+                    self.results[call.node] = previous
+                elif previous is not None and previous[0] in ("fresh", "instance"):
+                    marker = (roles.MODE_FREE,) if role == roles.MODE_FREE else ()
+                    self.results[call.node] = ("fresh", self.mode_facts(call, state), *marker)
                 return state
 
         if method == "requires_grad_" and receiver_key is not None and target is None:
@@ -1140,10 +1157,12 @@ class Interpreter(Walker):
             return state
 
         if qualified is not None and constructs_module(qualified):
-            if self.constructed_role(qualified, call, state) == roles.NOT_MODEL:
+            role = self.constructed_role(qualified, call, state)
+            if role == roles.NOT_MODEL:
                 self.results[call.node] = ("not-model",)
             else:
-                self.results[call.node] = ("fresh", frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
+                facts = frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))})
+                self.results[call.node] = ("fresh", facts, roles.MODE_FREE) if role == roles.MODE_FREE else ("fresh", facts)
             return state
         if (
             call.func is not None
@@ -1190,7 +1209,9 @@ class Interpreter(Walker):
         """Is this argument of a container (``nn.Sequential(...)``, ``DataParallel(...)``) a model?"""
         if isinstance(value, ir.RefValue):
             key = state.canonical(value.key)
-            return roles.MODEL if self.is_model(key, state) or key not in state.types else roles.NOT_MODEL
+            if key in state.types:
+                return self.analyzer.type_role(state.types[key])
+            return roles.MODEL
         if isinstance(value, ir.CallValue):
             result = self.results.get(value.node)
             if result is None:
@@ -1201,6 +1222,8 @@ class Interpreter(Walker):
                 if not self.analyzer.is_module_class(result[1]):
                     return roles.NOT_MODEL
                 return self.analyzer.roles.class_role(result[1])
+            if result[0] == "fresh" and len(result) > 2:
+                return result[2]
             return roles.MODEL
         if isinstance(value, (ir.TupleValue, ir.MixValue)):
             items = value.items if isinstance(value, ir.TupleValue) else value.parts
@@ -1240,9 +1263,16 @@ class Interpreter(Walker):
         grad = feasible(state.grad, path)
         method = call.method if call.method in ("forward", "generate") else "call"
         needs_grad = self._region_needs_grad()
+        mode_matters = self.mode_matters(key, state)
         self.analyzer.facts.forwards.append(
-            ModelForward(self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller)
+            ModelForward(
+                self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller, mode_matters
+            )
         )
+        if not mode_matters:
+            # Its mode changes nothing: no training step can run it in the wrong one.
+            self.results[call.node] = None  # type: ignore[assignment]
+            return
         if ctx.kind == "managed-train":
             if self.class_id is None or not self._class_restores_train(key):
                 self.record_training_forward(key, self.file, call.node, self.fn.info.qualname, modes, call, "lightning")
@@ -1266,6 +1296,15 @@ class Interpreter(Walker):
                 )
         self.results[call.node] = None  # type: ignore[assignment]
 
+    def mode_matters(self, key: str, state: State) -> bool:
+        """Does the mode of this model change what it computes (Dropout, BatchNorm inside)?"""
+        parts = key.split(".")
+        for cut in range(len(parts), 0, -1):
+            type_id = state.types.get(".".join(parts[:cut]))
+            if type_id is not None:
+                return self.analyzer.type_role(type_id) not in roles.MARKERS
+        return True
+
     def forward_context(self, key: str, call: ir.Call, ctx: ContextInfo, state: State):
         """The context a forward runs in, by where its output goes (see ``roles``), and whether
         that output may reach a backward pass. None for a forward that is no evaluation at all:
@@ -1284,7 +1323,9 @@ class Interpreter(Walker):
         if role == roles.LOCAL and self.has_weights(key, call) and not is_test_file(self.file):
             # (A project's own tests compare outputs of models they load or train: no evaluation.)
             label = f"an evaluation forward in {_function_words(self.fn.info)} (its output never reaches a backward())"
-            return ContextInfo("eval", label, self.file, call.node, by_flow=True), False
+            loop = self.analyzer.roles.flow(self.fn).innermost_loop.get(call.node, -1)
+            region = loop if loop != -1 else self.fn.info.node
+            return ContextInfo("eval", label, self.file, region, by_flow=True), False
         return ctx, role == roles.RETURNED or not self.analyzer.roles.flow(self.fn).sinks
 
     def callee_context(self, target: str, call: ir.Call, state: State) -> ContextInfo:
@@ -1411,7 +1452,7 @@ class Interpreter(Walker):
             if caller_key in state.types:
                 entry.types[callee_key] = state.types[caller_key]
             for key, type_id in state.types.items():
-                if type_id == roles.NOT_MODEL and key.startswith(prefix):
+                if type_id in roles.MARKERS and key.startswith(prefix):
                     entry.types[callee_key + key[len(caller_key) :]] = type_id
             for key, pending in state.pending.items():
                 if key == caller_key or key.startswith(caller_key + "."):
@@ -1508,7 +1549,10 @@ class Interpreter(Walker):
             self.lower_unresolved(call, state)
             return
         if summary.returned is not None:
-            self.results[call.node] = ("fresh", summary.returned)
+            marker = (roles.MODE_FREE,) if summary.returned_role == roles.MODE_FREE else ()
+            self.results[call.node] = ("fresh", summary.returned, *marker)
+        elif summary.returned_role == roles.NOT_MODEL:
+            self.results[call.node] = ("not-model",)
         if summary.exit.dead:
             return
         self.map_back(summary.exit, mapping, state)
@@ -1525,7 +1569,7 @@ class Interpreter(Walker):
             if callee_key in callee_state.frozen:
                 state.frozen = state.frozen | {caller_key}
             for key, type_id in callee_state.types.items():
-                if (key == callee_key or key.startswith(prefix)) and type_id == roles.NOT_MODEL:
+                if (key == callee_key or key.startswith(prefix)) and type_id in roles.MARKERS:
                     state.types[caller_key + key[len(callee_key) :]] = type_id
             for key, pending in callee_state.pending.items():
                 if key == callee_key or key.startswith(prefix):
@@ -1546,6 +1590,29 @@ _PLAIN_BASES = frozenset(
     {"object", "abc.ABC", "ABC", "typing.Generic", "Generic", "typing.Protocol", "Protocol", "Exception",
      "enum.Enum", "Enum", "dict", "list", "typing.NamedTuple", "NamedTuple", "unittest.TestCase"}
 )
+
+
+def _outside_own_loops(state: State, own_loops: frozenset) -> State:
+    """Once a function returns, a mode its loops set is no longer "set inside this training step"
+    for the steps that follow its return: the next call's first step gets it from outside
+    (EVL102), not from an ``eval()`` in its own step (EVL103)."""
+    changed = {}
+    for key, facts in state.modes.items():
+        if any(p.origin.region in own_loops for p in facts):
+            changed[key] = frozenset(
+                Poss(p.value, dataclasses.replace(p.origin, region=_RETURNED), p.guard, p.carried)
+                if p.origin.region in own_loops
+                else p
+                for p in facts
+            )
+    if not changed:
+        return state
+    state = state.copy()
+    state.modes.update(changed)
+    return state
+
+
+_RETURNED = ("", -2)  # the region of a mode set in a loop of a function that has returned
 
 
 def _function_words(info: ir.FunctionInfo) -> str:

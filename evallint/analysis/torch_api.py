@@ -227,6 +227,19 @@ MODE_SENSITIVE_FUNCTIONS = frozenset(
 )
 # torch.nn containers: what they hold decides (their arguments are calls of their own).
 MODULE_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+# torch.nn layers without parameters (pooling layers are told by "Pool" in their name): not models.
+PARAMETER_FREE_LAYERS = frozenset(
+    {
+        "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
+        "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "Softplus", "Softsign", "Softshrink", "Hardshrink",
+        "Hardtanh", "Hardswish", "Hardsigmoid", "Tanhshrink", "Threshold", "GLU", "LogSigmoid", "Flatten",
+        "Unflatten", "Identity", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle",
+        "PixelUnshuffle", "ChannelShuffle", "CosineSimilarity", "PairwiseDistance", "Fold", "Unfold",
+        "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+        "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+        "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
+    }
+)
 # Class-name endings of modules that are losses or metrics, never models.
 LOSS_NAME_ENDINGS = ("Loss", "Criterion", "Metric", "Metrics", "Meter")
 # `X.from_pretrained(...)` of these classes loads no model: `AutoTokenizer`, `CLIPProcessor`...

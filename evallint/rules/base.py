@@ -79,10 +79,18 @@ def describe_caller(caller: CallerInfo | None, refs: MessageRefs) -> str:
 
 
 def first_per(findings: Iterable[tuple[tuple, tuple, Finding]]) -> list[Finding]:
-    """Keep the first finding (by sort position) for each dedupe key."""
+    """Keep the first finding (by sort position) for each dedupe key, and one per line: a helper
+    reached from two callers is one finding at its forward, not two."""
     best: dict[tuple, tuple[tuple, Finding]] = {}
     for key, order, finding in findings:
         current = best.get(key)
         if current is None or order < current[0]:
             best[key] = (order, finding)
-    return [finding for _, finding in sorted(best.values(), key=lambda item: item[0])]
+    kept: list[Finding] = []
+    seen: set[tuple] = set()
+    for _, finding in sorted(best.values(), key=lambda item: item[0]):
+        place = (finding.code, finding.file, finding.node)
+        if place not in seen:
+            seen.add(place)
+            kept.append(finding)
+    return kept
