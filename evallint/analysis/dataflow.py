@@ -34,7 +34,7 @@ class OutputFlow:
     # Calls between a training forward and the backward that consumes it, in the same loop
     # iteration: they sit inside a training step even when their own output is dropped.
     in_step: frozenset[int]
-    innermost_loop: dict  # call -> the loop right around it (-1 outside loops)
+    places: dict  # call -> (the loops around it, outermost first; its position in the body)
 
 
 BACKWARD = 1  # the call backpropagates its operands (`loss.backward()`)
@@ -49,9 +49,8 @@ def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) 
         for node, (loops, order) in walk.places.items():
             if first < order < sink_order and (not loops or loops[-1] in sink_loops):
                 in_step.add(node)
-    innermost = {node: (loops[-1] if loops else -1) for node, (loops, _) in walk.places.items()}
     return OutputFlow(
-        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step), innermost
+        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step), walk.places
     )
 
 

@@ -20,7 +20,7 @@ import functools
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
 from evallint.analysis.dataflow import OutputFlow, output_flow
-from evallint.analysis.index import key_of_chain
+from evallint.analysis.index import identifier_words, key_of_chain
 
 MODEL = "model"
 MODE_FREE = "mode-free"  # a module with parameters whose mode changes nothing (`nn.Linear`): EVL201 only
@@ -34,6 +34,8 @@ TRAINING = "training"
 RETURNED = "returned"  # the output leaves the function: its callers decide
 LOCAL = "local"  # the output stays in the function and never reaches a backward
 IN_STEP = "in-step"  # dropped, but inside a training step (a backward follows in the same iteration)
+
+_WEIGHT_WORDS = frozenset({"checkpoint", "ckpt", "weights", "model", "models", "net", "pretrained", "state", "params"})
 
 _NOT_MODULE_BUILDERS = frozenset(
     {"int", "float", "str", "bool", "list", "dict", "tuple", "set", "frozenset", "len", "range", "getattr",
@@ -96,8 +98,8 @@ class Roles:
         self._class_roles: dict[str, str] = {}
         self._function_builds: dict[str, str] = {}
         self._flows: dict[str, OutputFlow] = {}
-        self._trained: dict[str, frozenset[str]] = {}
-        self._loaded: dict[str, frozenset[str]] = {}
+        self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
+        self._optimized: dict[str, frozenset[str] | None] = {}
 
     # -- what a model is ---------------------------------------------------------------------------
 
@@ -242,53 +244,114 @@ class Roles:
             return IN_STEP
         return LOCAL
 
-    def trained_keys(self, fref: FunctionRef) -> frozenset[str]:
-        """The models this function trains: forwards that reach a backward followed by an optimizer
-        step, and models handed to a project function that trains them (``train_one_epoch(model)``)."""
-        found = self._trained.get(fref.id)
-        if found is None:
-            flow = self.flow(fref)
-            keys = set()
-            if flow.sinks:
-                steps = self.steps(fref)
-                for stmt in self.statements(fref):
-                    if type(stmt) is not ir.Call or stmt.func is None:
-                        continue
-                    if steps and stmt.node in flow.to_backward:
-                        keys.add(forward_key(stmt))
-                        # `loss = step_loss(model, x, y)`: a model handed to what computes the loss.
-                        keys.update(value.key for value in stmt.args if isinstance(value, ir.RefValue))
-                    if stmt.node in flow.sinks and stmt.node not in flow.to_backward:
-                        keys.update(value.key for value in stmt.args if isinstance(value, ir.RefValue))
-                        keys.update(value.key for _, value in stmt.kwargs if isinstance(value, ir.RefValue))
-            found = self._trained[fref.id] = frozenset(keys)
-        return found
-
-    def loaded_keys(self, fref: FunctionRef) -> frozenset[str]:
-        """References whose weights this function loads (``load_state_dict``, a whole ``torch.load``)."""
-        found = self._loaded.get(fref.id)
+    def weight_events(self, fref: FunctionRef) -> dict[str, tuple[int, ...]]:
+        """Where this function gives each reference weights worth evaluating, as call nodes: a
+        forward that reaches a backward followed by an optimizer step, a project function that
+        trains it (``train_one_epoch(model)``), ``load_state_dict``, a whole ``torch.load``."""
+        found = self._weights.get(fref.id)
         if found is not None:
             return found
-        keys = set()
+        events: dict[str, list[int]] = {}
+
+        def add(key: str, node: int) -> None:
+            events.setdefault(key, []).append(node)
+
+        flow = self.flow(fref)
+        steps = bool(flow.sinks) and self.steps(fref)
         loaders: set[int] = set()
         path = fref.file.path
         for stmt in self.statements(fref):
             kind = type(stmt)
-            if kind is ir.Call:
-                name = stmt.method or (stmt.func or "").rpartition(".")[2]
-                if name in torch_api.LOAD_WEIGHTS_METHODS and isinstance(stmt.receiver, ir.RefValue):
-                    keys.add(stmt.receiver.key)
-                if "load" in name:
-                    keys.update(value.key for value in stmt.args if isinstance(value, ir.RefValue))
-                    qualified = self.project.qualify(path, stmt.func) if stmt.func else ""
-                    if qualified in torch_api.WHOLE_MODEL_LOADERS or name in torch_api.PRETRAINED_METHODS or name != "load_state_dict":
-                        loaders.add(stmt.node)
-                elif name in torch_api.PRETRAINED_METHODS:
+            if kind is ir.Assign:
+                if isinstance(stmt.value, ir.CallValue) and stmt.value.node in loaders:
+                    for target in stmt.targets:
+                        if target is not None:
+                            add(target, stmt.value.node)
+                continue
+            if kind is not ir.Call:
+                continue
+            refs = [value.key for value in (*stmt.args, *(v for _, v in stmt.kwargs)) if isinstance(value, ir.RefValue)]
+            if steps and stmt.node in flow.to_backward and stmt.func is not None:
+                add(forward_key(stmt), stmt.node)
+                for key in refs:  # `loss = step_loss(model, x, y)`: a model handed to what computes the loss
+                    add(key, stmt.node)
+            if stmt.node in flow.sinks and stmt.node not in flow.to_backward:
+                for key in refs:
+                    add(key, stmt.node)
+            name = stmt.method or (stmt.func or "").rpartition(".")[2]
+            if name in torch_api.LOAD_WEIGHTS_METHODS and isinstance(stmt.receiver, ir.RefValue):
+                add(stmt.receiver.key, stmt.node)
+            words = set(identifier_words(name))
+            if "load" in words:
+                if words & _WEIGHT_WORDS:  # `load_checkpoint(model, path)`, `load_model(model, path)`
+                    for key in refs:
+                        add(key, stmt.node)
+                qualified = self.project.qualify(path, stmt.func) if stmt.func else ""
+                if qualified in torch_api.WHOLE_MODEL_LOADERS or (name != "load_state_dict" and words & _WEIGHT_WORDS):
                     loaders.add(stmt.node)
-            elif kind is ir.Assign and isinstance(stmt.value, ir.CallValue) and stmt.value.node in loaders:
-                keys.update(target for target in stmt.targets if target is not None)
-        found = self._loaded[fref.id] = frozenset(keys)
+            elif name in torch_api.PRETRAINED_METHODS:
+                loaders.add(stmt.node)
+        found = self._weights[fref.id] = {key: tuple(nodes) for key, nodes in events.items()}
         return found
+
+    def has_weights_at(self, fref: FunctionRef, keys, node: int) -> bool:
+        """Has one of ``keys`` weights worth evaluating when call ``node`` runs? Some event gave
+        them before it, or shares a loop with it (the previous epoch trained them)."""
+        events = self.weight_events(fref)
+        places = self.flow(fref).places
+        loops, order = places.get(node, ((), -1))
+        for key in keys:
+            for event in events.get(key, ()):
+                event_loops, event_order = places.get(event, ((), -1))
+                if event_order < order or set(loops) & set(event_loops):
+                    return True
+        return False
+
+    def weighted_keys(self, fref: FunctionRef) -> frozenset[str]:
+        return frozenset(self.weight_events(fref))
+
+    def optimized(self, fref: FunctionRef) -> frozenset[str] | None:
+        """The references whose parameters this function hands to an optimizer (``Adam(m.parameters())``),
+        or None when it builds no optimizer (then the caller's is unknown). A model outside them
+        (a frozen feature network, an EMA copy, an input image being optimised) is not trained here."""
+        if fref.id in self._optimized:
+            return self._optimized[fref.id]
+        owners: set[str] = set()
+        builds = False
+        calls = {stmt.node: stmt for stmt in self.statements(fref) if type(stmt) is ir.Call}
+        for call in calls.values():
+            if call.method in ("parameters", "named_parameters") and isinstance(call.receiver, ir.RefValue):
+                owners.add(call.receiver.key)
+            values = [*call.args, *(value for _, value in call.kwargs)]
+            if _builds_optimizer(call, values, calls, self.project.qualify(fref.file.path, call.func) if call.func else ""):
+                builds = True
+                owners.update(_refs(values))
+        found = self._optimized[fref.id] = frozenset(owners) if builds else None
+        return found
+
+
+def _builds_optimizer(call: ir.Call, values, calls: dict, qualified: str) -> bool:
+    if qualified.startswith("torch.optim.") and qualified.rpartition(".")[2][:1].isupper():
+        return True
+    if any(name in ("params", "parameters") for name, _ in call.kwargs):
+        return True
+    name = (call.func or call.method or "").rpartition(".")[2]
+    if "optim" in name.lower() and not name.lower().startswith(("step", "zero")):
+        return True
+    return any(
+        isinstance(value, ir.CallValue) and value.node in calls and calls[value.node].method in ("parameters", "named_parameters")
+        for value in values
+    )
+
+
+def _refs(values) -> set[str]:
+    found: set[str] = set()
+    for value in values:
+        if isinstance(value, ir.RefValue):
+            found.add(value.key)
+        elif isinstance(value, (ir.TupleValue, ir.MixValue)):
+            found |= _refs(value.items if isinstance(value, ir.TupleValue) else value.parts)
+    return found
 
 
 def forward_key(call: ir.Call) -> str:

@@ -107,6 +107,7 @@ class Analyzer:
         self._statements: dict[str, tuple[ir.Stmt, ...]] = {}
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
+        self._module_assigned: dict[str, frozenset[str]] = {}
         self._entry_origins: dict[str, Origin] = {}
         self._method_kinds: dict[str, tuple[bool, bool]] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
@@ -402,6 +403,9 @@ class Analyzer:
         if method in torch_api.STEP_METHODS and isinstance(call.receiver, ir.RefValue):
             if _names_an_optimizer(call.receiver.key.rpartition(".")[2]):
                 return "step"
+        if _hands_over_an_optimizer(call) and (call.func is None or self.project.resolve(fref, call.func) is None):
+            # `loss_scaler(loss, optimizer, ...)` (timm, apex, Swin): it backpropagates and steps.
+            return "step"
         return None
 
     def sink_kind(self, fref: FunctionRef, call: ir.Call) -> int:
@@ -506,6 +510,17 @@ class Analyzer:
             self._class_train_calls[class_id] = cached
         return cached
 
+    def module_rebinds(self, path: str, name: str) -> bool:
+        """Does the module's own code assign ``name`` (an imported module's name reused for a value)?"""
+        found = self._module_assigned.get(path)
+        if found is None:
+            fref = self.project.functions.get(function_id(path, "<module>"))
+            statements = self.statements(fref) if fref is not None else ()
+            found = self._module_assigned[path] = frozenset(
+                target for stmt in statements if type(stmt) is ir.Assign for target in stmt.targets if target
+            )
+        return name in found
+
     def is_model_type(self, type_id: str) -> bool:
         """False for values known not to be models: losses, metrics, parameter-free modules."""
         return self.type_role(type_id) != roles.NOT_MODEL
@@ -607,7 +622,6 @@ class Interpreter(Walker):
         self.results: dict[int, tuple] = {}
         self.returned: Facts | None = None
         self.exit_stack: list[tuple] = []  # what `stack.enter_context(...)` entered, as with-item tokens
-        self.volatile = False  # a `volatile=True` input turned grad off for this function's computations
         self.returned_role: str | None = None
         class_id = self.project.class_of_method(fref)
         self.class_id = class_id
@@ -642,8 +656,7 @@ class Interpreter(Walker):
             exit_state = out if not out.dead else exit_state
         exit_state = exit_state.copy()
         if not exit_state.dead:
-            restore = state.grad is not grad_before or self.volatile
-            exit_state.grad = grad_before if restore else exit_state.grad
+            exit_state.grad = grad_before if state.grad is not grad_before else exit_state.grad
         yielded = None
         if self.yields:
             yielded = self.yields[0]
@@ -756,9 +769,12 @@ class Interpreter(Walker):
         receiver or a name people give to models, None where the state decides."""
         root = key.partition(".")[0].partition("[")[0]
         info = self.fn.info
+        # `import model` then `model = model.RNNModel(...)`: the module's name now holds a model.
+        rebound = self.analyzer.module_rebinds(self.file, root)
         if root not in info.local_names and root != "self" and self.project.is_imported_or_defined(self.file, root):
-            return False
-        if root in info.imported_names:
+            if not rebound:
+                return False
+        if root in info.imported_names and not rebound:
             return False
         if key in self.module_receivers:
             return True
@@ -1027,10 +1043,6 @@ class Interpreter(Walker):
             if entered is not None and entered[0] == "grad-context":
                 state.grad = entered[1]
             return state
-        if any(name == "volatile" and _const(value) is True for name, value in call.kwargs):
-            # Pre-0.4 `Variable(x, volatile=True)`: nothing computed from it builds a graph.
-            state.grad = frozenset({Poss(GRAD_OFF, self.origin(CONTEXT, call.node, "volatile=True"))})
-            self.volatile = True
         if call.method == "enter_context" and call.args and isinstance(call.args[0], ir.CallValue):
             entered = self.results.get(call.args[0].node)
             if entered is not None and entered[0] == "grad-context":
@@ -1323,8 +1335,8 @@ class Interpreter(Walker):
         if role == roles.LOCAL and self.has_weights(key, call) and not is_test_file(self.file):
             # (A project's own tests compare outputs of models they load or train: no evaluation.)
             label = f"an evaluation forward in {_function_words(self.fn.info)} (its output never reaches a backward())"
-            loop = self.analyzer.roles.flow(self.fn).innermost_loop.get(call.node, -1)
-            region = loop if loop != -1 else self.fn.info.node
+            loops = self.analyzer.roles.flow(self.fn).places.get(call.node, ((), -1))[0]
+            region = loops[-1] if loops else self.fn.info.node
             return ContextInfo("eval", label, self.file, region, by_flow=True), False
         return ctx, role == roles.RETURNED or not self.analyzer.roles.flow(self.fn).sinks
 
@@ -1338,7 +1350,11 @@ class Interpreter(Walker):
         found = self.analyzer.roles
         if found.forward_role(self.fn, call.node) != roles.LOCAL or self.analyzer.trains(target):
             return ctx
-        keys = found.trained_keys(self.fn) | found.loaded_keys(self.fn)
+        if set(identifier_words(self.project.functions[target].info.name)) & _TRAINING_WORDS:
+            # `train_one_epoch(model, ...)` whose backward evallint cannot see (a loss scaler
+            # from a library): its name says what it is.
+            return ctx
+        keys = found.weighted_keys(self.fn)
         if not keys:
             return ctx
         passed = [value.key for value in (*call.args, *(v for _, v in call.kwargs)) if isinstance(value, ir.RefValue)]
@@ -1353,18 +1369,15 @@ class Interpreter(Walker):
         return ctx
 
     def has_weights(self, key: str, call: ir.Call) -> bool:
-        """The model is trained or its weights are loaded in this function: worth evaluating."""
-        found = self.analyzer.roles
-        keys = found.trained_keys(self.fn) | found.loaded_keys(self.fn)
-        return key in keys or roles.forward_key(call) in keys
+        """The model is trained or its weights are loaded in this function, by the time of this
+        forward: worth evaluating (a forward before any training only probes the new model)."""
+        return self.analyzer.roles.has_weights_at(self.fn, {key, roles.forward_key(call)}, call.node)
 
     def built_untrained_here(self, key: str, call: ir.Call, state: State) -> bool:
         """A model this very function builds and neither trains nor loads weights into: running
         it checks shapes or smoke-tests the code; it evaluates nothing."""
         modes = state.mode_of(key)
-        if not modes or any(p.origin.kind != CONSTRUCTED or p.origin.function != self.fn.info.qualname for p in modes):
-            return False
-        if self.fn.info.qualname == "<module>":
+        if not modes or any(not _built_here(p.origin, self.fn.info.qualname) for p in modes):
             return False
         return not self.has_weights(key, call)
 
@@ -1379,7 +1392,10 @@ class Interpreter(Walker):
         return self.analyzer.needs_grad(self.fn)
 
     def training_step(self, call: ir.Call, state: State, kind: str) -> None:
+        optimized = self.analyzer.roles.optimized(self.fn)
         for key, pending in list(state.pending.items()):
+            if optimized is not None and not _among(key, optimized, state):
+                continue  # not handed to the optimizer built here: not trained by this step
             self.record_training_forward(key, pending.file, pending.node, pending.function, None, call, kind, pending)
 
     def record_training_forward(self, key, file, node, function, modes, call, kind, pending: Pending | None = None):
@@ -1592,6 +1608,22 @@ _PLAIN_BASES = frozenset(
 )
 
 
+def _built_here(origin: Origin, function: str) -> bool:
+    """The module was built in ``function``: a constructor, or a call evallint cannot follow that
+    returned it (``rm.EncoderRNN(...)`` from a module it cannot see)."""
+    built = origin.kind == CONSTRUCTED or (origin.kind == UNRESOLVED and origin.detail == "a call")
+    return built and origin.function == function
+
+
+def _among(key: str, owners: frozenset[str], state: State) -> bool:
+    """Is ``key`` (or what holds it, or what it holds) one of ``owners``, aliases followed?"""
+    for owner in owners:
+        for candidate in {owner, state.canonical(owner)}:
+            if key == candidate or key.startswith(candidate + ".") or candidate.startswith(key + "."):
+                return True
+    return False
+
+
 def _outside_own_loops(state: State, own_loops: frozenset) -> State:
     """Once a function returns, a mode its loops set is no longer "set inside this training step"
     for the steps that follow its return: the next call's first step gets it from outside
@@ -1612,7 +1644,8 @@ def _outside_own_loops(state: State, own_loops: frozenset) -> State:
     return state
 
 
-_RETURNED = ("", -2)  # the region of a mode set in a loop of a function that has returned
+_RETURNED = ("", -2)
+_TRAINING_WORDS = frozenset({"train", "training", "fit", "step", "optimize", "optimise", "finetune", "tune", "learn"})  # the region of a mode set in a loop of a function that has returned
 
 
 def _function_words(info: ir.FunctionInfo) -> str:
@@ -1636,6 +1669,24 @@ def _names_an_optimizer(receiver: str) -> bool:
     """Is ``receiver`` (the last part of a key) named like what ``.step()`` trains with?"""
     words = set(identifier_words(receiver))
     return bool(words & torch_api.STEP_RECEIVER_WORDS) and not words & torch_api.STEP_RECEIVER_EXCLUDE_WORDS
+
+
+def _hands_over_an_optimizer(call: ir.Call) -> bool:
+    """A call given an optimizer and something else computed (a loss), whose name says nothing of
+    saving, loading, scheduling or setting up: it runs the training step."""
+    values = [*call.args, *(value for _, value in call.kwargs)]
+    if len(values) < 2 or not any(isinstance(v, ir.RefValue) and _names_an_optimizer(v.key.rpartition(".")[2]) for v in values):
+        return False
+    if not any(isinstance(v, (ir.CallValue, ir.MixValue)) or (isinstance(v, ir.RefValue) and "loss" in v.key) for v in values):
+        return False
+    name = (call.func or call.method or "").rpartition(".")[2]
+    return not set(identifier_words(name)) & _NOT_A_STEP_WORDS
+
+
+_NOT_A_STEP_WORDS = frozenset(
+    {"save", "load", "sched", "scheduler", "lr", "prepare", "init", "initialize", "build", "create", "make",
+     "log", "print", "checkpoint", "state", "wrap", "setup", "get", "restore", "resume"}
+)
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -117,7 +117,8 @@ MODULE_FACTORY_PREFIXES = ("torchvision.models.",)
 # `torch.nn.functional` and friends live under torch.nn but are not modules.
 NON_MODULE_PREFIXES = ("torch.nn.functional.", "torch.nn.init.", "torch.nn.utils.", "torch.nn.parallel.")
 
-# Methods on a module whose receiver is therefore a module (evidence of model-ness).
+# Methods on a module whose receiver is therefore a module (evidence of model-ness). Not
+# `state_dict`/`load_state_dict`/`zero_grad`: optimizers, schedulers and loss scalers have them too.
 MODULE_ONLY_METHODS = frozenset(
     {
         "eval",
@@ -128,10 +129,7 @@ MODULE_ONLY_METHODS = frozenset(
         "named_modules",
         "children",
         "named_children",
-        "state_dict",
-        "load_state_dict",
         "requires_grad_",
-        "zero_grad",
         "buffers",
         "named_buffers",
         "register_forward_hook",
