@@ -142,6 +142,7 @@ class Probes:
             module_mod.register_module_forward_hook(self._forward_post, always_call=True)
         )
         self._handles.append(optimizer_mod.register_optimizer_step_pre_hook(self._step_pre))
+        self._handles.append(optimizer_mod.register_optimizer_step_post_hook(self._step_post))
         self._install_load_probes()
         self.flow = OutputFlow(torch, self._on_fed, self._internal_error)
         self.flow.install()
@@ -220,6 +221,7 @@ class Probes:
         if not hasattr(state, "depth"):
             state.depth = 0
             state.mode_depth = 0
+            state.step_suspended = []
             state.calls = []
         return state
 
@@ -623,6 +625,9 @@ class Probes:
         return cached
 
     def _step_pre(self, optimizer, args, kwargs):
+        # An update reads no model output: the flow probe sits the step out.
+        if self.flow is not None:
+            self._thread_state().step_suspended.append(self.flow.suspend())
         try:
             self.step_count += 1
             _, param_ids, trains_module = self._optimized_param_ids(optimizer)
@@ -656,6 +661,12 @@ class Probes:
             self.writer.write({"t": "st", "s": sig})
         except Exception as exc:
             self._internal_error(exc)
+        return None
+
+    def _step_post(self, optimizer, args, kwargs):
+        suspended = self._thread_state().step_suspended
+        if self.flow is not None and suspended:
+            self.flow.resume(suspended.pop())
         return None
 
     def _on_mode_switch(self, module, mode) -> None:
