@@ -229,6 +229,37 @@ def test_frozen_features_fed_into_the_trained_head_are_not_evaluation(tmp_path):
     assert not report.runtime_findings, report_to_text(report)
 
 
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_forwards_recomputed_by_activation_checkpointing_are_not_evaluation(tmp_path, reentrant):
+    path = _write(tmp_path, f"""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        from torch.utils.checkpoint import checkpoint, set_checkpoint_early_stop
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Linear(4, 4)
+                self.block = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 3))
+
+            def forward(self, x):
+                return checkpoint(self.block, self.stem(x), use_reentrant={reentrant})
+
+        model = Net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            loss = F.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
+            optimizer.zero_grad()
+            # The whole block is recomputed, not only up to the last tensor backward needs.
+            with set_checkpoint_early_stop(False):
+                loss.backward()
+            optimizer.step()
+    """)
+    report = _run(path, marked=False)
+    assert report.training_steps == 3 and not report.runtime_findings, report_to_text(report)
+
+
 # ---- evaluation found by what the code does, not by its names ---------------------------
 
 

@@ -404,12 +404,16 @@ class Probes:
         return None
 
     def _begin_call(self, module, args):
+        torch = self.torch
+        if torch._C._current_graph_task_id() != -1:
+            # Run by the autograd engine (activation checkpointing recomputes
+            # forwards during backward): part of a backward, not a user's call.
+            return None
         frames = self._user_frames()
         if not frames:
             # Library-internal parallelism (DataParallel replicas run in
             # threads started by torch): the outer call was already recorded.
             return None
-        torch = self.torch
         self._top_modules.add(module)
         serial = self._serial(module)
         name, training = self._describe(module)
