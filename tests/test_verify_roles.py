@@ -334,16 +334,24 @@ def test_inline_validation_in_the_epoch_loop_is_still_evaluation(tmp_path):
         report_to_text(report)
 
 
-def test_loaded_weights_make_a_trained_model(tmp_path):
+LOADS = {
+    "state_dict": ("model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))\n"
+                   "model.load_state_dict(torch.load({path!r}))"),
+    "whole_model": "model = torch.load({path!r}, weights_only=False)",
+}
+
+
+@pytest.mark.parametrize("how", sorted(LOADS))
+def test_loaded_weights_make_a_trained_model(tmp_path, how):
     checkpoint = tmp_path / "weights.pt"
-    torch.save(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5)).state_dict(),
-               checkpoint)
+    network = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5))
+    torch.save(network.state_dict() if how == "state_dict" else network, checkpoint)
+    load = textwrap.indent(LOADS[how].format(path=str(checkpoint)), " " * 8).lstrip()
     path = _write(tmp_path, f"""
         import torch
         import torch.nn as nn
 
-        model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))
-        model.load_state_dict(torch.load({str(checkpoint)!r}))
+        {load}
         with torch.no_grad():
             scores = [model(torch.randn(2, 4)) for _ in range(3)]
         print(torch.cat(scores).argmax(dim=1))
