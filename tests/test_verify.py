@@ -348,13 +348,14 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_forked_process_does_not_break_the_report(tmp_path):
+    # Trained first: a forward of a model that was never trained is not an evaluation.
     path = _script(tmp_path, MODEL + """
+train_steps(2)
 pid = os.fork()
 if pid == 0:
     evaluate()
     os._exit(0)
 os.waitpid(pid, 0)
-train_steps(2)
 """)
     report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=60)
     assert report.stopped_by == "exit" and report.exit_status == 0, report_to_text(report)

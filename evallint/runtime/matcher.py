@@ -5,6 +5,9 @@ arrives (the harness feeds it while the script runs, so the step budget can be
 checked, and memory stays bounded by the number of distinct call sites, not
 the number of calls). ``judge`` reads the aggregates once per finding.
 
+Which forwards are evaluation and which modules have a mode that matters is
+decided by ``roles``, with the static analysis's definitions.
+
 How a finding is joined to what ran, by code:
 
 * EVL101 / EVL201 / EVL102 sit on a model call (or, for EVL102, an optimizer
@@ -24,12 +27,12 @@ from __future__ import annotations
 import ast
 import linecache
 import os
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable
 
+from evallint.runtime import roles
 from evallint.types import Diagnostic, Location
 
 CONFIRMED = "confirmed"
@@ -40,12 +43,6 @@ NOT_REACHED = "not-reached"
 # number; older ones are settled for all practical purposes.
 MAX_OPEN_FORWARDS = 65536
 
-EVALUATION_NAME = re.compile(
-    r"(?:^|_)(?:val|valid|validate|validation|eval|evaluate|evaluation|test|testing|"
-    r"predict|prediction|infer|inference)(?:_|$)",
-    re.IGNORECASE,
-)
-
 
 @dataclass
 class ForwardStats:
@@ -53,6 +50,8 @@ class ForwardStats:
     calls: int = 0
     graphs: int = 0
     trained: int = 0
+    fed: int = 0
+    opaque: int = 0
     mem_max: int | None = None
     first_index: int = 0
 
@@ -88,6 +87,7 @@ class Observations:
     pending_eval: dict = field(default_factory=dict)
     last_eval_switch: dict = field(default_factory=dict)
     open_forwards: OrderedDict = field(default_factory=OrderedDict)
+    unfed_forwards: OrderedDict = field(default_factory=OrderedDict)
     step_count: int = 0
     backward_count: int = 0
     last_training_index: int = -1
@@ -117,6 +117,11 @@ class Observations:
             if stats is None:
                 return
             stats.calls += 1
+            if record.get("o"):
+                stats.opaque += 1
+            self.unfed_forwards[(pid, record["q"])] = stats
+            if len(self.unfed_forwards) > MAX_OPEN_FORWARDS:
+                self.unfed_forwards.popitem(last=False)
             if record.get("g"):
                 stats.graphs += 1
                 self.open_forwards[(pid, record["q"])] = stats
@@ -131,6 +136,10 @@ class Observations:
                 self.last_training_index = self.index
                 if not stats.sig["training"]:
                     self._training_in_eval((pid, stats.sig["m"]), backprop=True)
+        elif kind == "fd":
+            stats = self.unfed_forwards.pop((pid, record["q"]), None)
+            if stats is not None:
+                stats.fed += 1
         elif kind == "b":
             self.backward_count += 1
             self.last_training_index = self.index
@@ -349,18 +358,49 @@ def _forward_keys(obs: Observations, path: str, line: int) -> list:
     return obs.at(path, line, "forward")
 
 
+def _not_an_evaluation(stats: list, calls: int, line: int, who: str) -> tuple[list, str]:
+    """(the evaluation forwards among ``stats``, why there are none when the list is empty)."""
+    training = [s for s in stats if roles.is_training_forward(s)]
+    if len(training) == len(stats):
+        if any(s.trained for s in training):
+            return [], (f"the {_plural(calls, 'forward')} of {_modules(stats)} at line {line} were "
+                        "backpropagated: this is a training step, not an evaluation pass")
+        return [], (f"the outputs of the {_plural(calls, 'forward')} of {_modules(stats)} at line "
+                    f"{line} fed a loss that was backpropagated (pseudo-labels or targets of a "
+                    "training step): this is training, not an evaluation pass")
+    evaluation = [s for s in stats if roles.is_evaluation_forward(s)]
+    if evaluation:
+        return evaluation, ""
+    rest = [s for s in stats if not roles.is_training_forward(s)]
+    n = sum(s.calls for s in rest)
+    if any(s.opaque for s in rest):
+        return [], (f"{who} ran {_plural(n, 'forward')} of {_modules(rest)} whose output holds no "
+                    "tensor the verifier can follow: it cannot tell whether they were evaluation")
+    return [], (f"{who} ran {_plural(n, 'forward')} of {_modules(rest)} before it was trained or "
+                "its weights were loaded: a forward of an untrained model is not an evaluation")
+
+
+def _no_mode_layers(stats: list) -> str:
+    """Evidence when no module at the line has a mode-dependent layer; empty otherwise."""
+    if any(roles.has_mode_dependent_layers(s.sig) for s in stats):
+        return ""
+    return f"{_modules(stats)} {roles.NO_MODE_LAYER_REASON}"
+
+
 def _judge_eval_mode(diag, obs, path, line) -> tuple[str, str]:
     keys = _forward_keys(obs, path, line)
     if not keys:
         return NOT_REACHED, f"line {line} never called a model"
     stats = [obs.forwards[k] for k in keys]
-    evaluation = [s for s in stats if s.trained == 0]
+    reason = _no_mode_layers(stats)
+    if reason:
+        return NOT_REPRODUCED, reason
+    stats = [s for s in stats if roles.has_mode_dependent_layers(s.sig)]
     calls = sum(s.calls for s in stats)
+    who = _caller(stats, path, line)
+    evaluation, reason = _not_an_evaluation(stats, calls, line, who)
     if not evaluation:
-        return NOT_REPRODUCED, (
-            f"the {_plural(calls, 'forward')} of {_modules(stats)} at line {line} were "
-            "backpropagated: this is a training step, not an evaluation pass"
-        )
+        return NOT_REPRODUCED, reason
     who = _caller(evaluation, path, line)
     in_train = [s for s in evaluation if s.sig["training"]]
     if not in_train:
@@ -370,13 +410,13 @@ def _judge_eval_mode(diag, obs, path, line) -> tuple[str, str]:
         )
     n = sum(s.calls for s in in_train)
     active = _union(in_train, "active")
-    if active:
-        text = (f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode "
-                f"with {_layers(active)} active")
-    else:
-        text = (f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode "
-                "(it holds no Dropout or BatchNorm layer; only code that reads "
-                "`self.training` behaves differently)")
+    if not active:
+        return NOT_REPRODUCED, (
+            f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode, but its "
+            f"{_layers(_union(in_train, 'inactive'))} were in eval mode"
+        )
+    text = (f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode "
+            f"with {_layers(active)} active")
     return CONFIRMED, text + _bn_phrase(obs, [k for k in keys if obs.forwards[k] in in_train])
 
 
@@ -385,13 +425,16 @@ def _judge_eval_grad(diag, obs, path, line) -> tuple[str, str]:
     if not keys:
         return NOT_REACHED, f"line {line} never called a model"
     stats = [obs.forwards[k] for k in keys]
-    evaluation = [s for s in stats if s.trained == 0]
-    calls = sum(s.calls for s in stats)
-    if not evaluation:
+    if not any(s.sig.get("params", True) for s in stats):
         return NOT_REPRODUCED, (
-            f"the {_plural(calls, 'forward')} of {_modules(stats)} at line {line} were "
-            "backpropagated: this is a training step, not an evaluation pass"
+            f"{_modules(stats)} has no parameters: a graph through it belongs to the model "
+            "call whose output it was given"
         )
+    stats = [s for s in stats if s.sig.get("params", True)]
+    calls = sum(s.calls for s in stats)
+    evaluation, reason = _not_an_evaluation(stats, calls, line, _caller(stats, path, line))
+    if not evaluation:
+        return NOT_REPRODUCED, reason
     who = _caller(evaluation, path, line)
     with_grad = [s for s in evaluation if s.sig["grad"] and not s.sig["inference"]]
     n_eval = sum(s.calls for s in evaluation)
@@ -437,6 +480,10 @@ def _judge_train_in_eval(diag, obs, path, line) -> tuple[str, str]:
                                  for f in s.sig["frames"])
         ]
         bad_forwards = _eval_mode_training(obs, related)
+    # Eval mode changes nothing in a module without mode-dependent layers.
+    unaffected = {s.sig["module"] for s in bad_forwards
+                  if not roles.has_mode_dependent_layers(s.sig)}
+    bad_forwards = [s for s in bad_forwards if roles.has_mode_dependent_layers(s.sig)]
     if bad_forwards:
         n = sum(s.trained for s in bad_forwards)
         inactive = _union(bad_forwards, "inactive")
@@ -447,14 +494,21 @@ def _judge_train_in_eval(diag, obs, path, line) -> tuple[str, str]:
     step_modules = set()
     for key in step_keys:
         for trained in obs.sigs[key]["trained"]:
-            if not trained["training"]:
-                bad_steps += obs.steps[key]
-                step_modules.add(trained["module"])
+            if trained["training"]:
+                continue
+            if not roles.has_mode_dependent_layers(trained):
+                unaffected.add(trained["module"])
+                continue
+            bad_steps += obs.steps[key]
+            step_modules.add(trained["module"])
     if bad_steps:
         parts.append(f"optimizer.step() updated {'/'.join(sorted(step_modules))} "
                      f"{_plural(bad_steps, 'time')} while it was in eval mode")
     if parts:
         return CONFIRMED, "; ".join(parts)
+    if unaffected:
+        return NOT_REPRODUCED, (f"{'/'.join(sorted(unaffected))} was trained in eval mode, but "
+                                f"{roles.NO_MODE_LAYER_REASON}")
     trained_here = [obs.forwards[k] for k in keys if obs.forwards[k].trained]
     if keys and not trained_here and not step_keys and not backward_keys:
         calls = sum(obs.forwards[k].calls for k in keys)
@@ -692,8 +746,6 @@ def runtime_findings(
         if not sig["frames"]:
             continue
         frame = _location_frame(sig, project_root)
-        names = [f[2] for f in sig["frames"]]
-        evaluation_named = any(EVALUATION_NAME.search(n) for n in names)
         # Trained in eval mode: backpropagated while its top module was in eval
         # mode, and an optimizer updates it (a frozen feature extractor kept in
         # eval on purpose, e.g. a perceptual-loss network, is not optimized).
@@ -717,12 +769,12 @@ def runtime_findings(
                 # Silenced at this forward: the optimizer steps that trained it are the same finding.
                 trained_by_forward.add(module_key)
             continue
-        if stats.trained or not settled(stats):
+        # An evaluation forward (``roles``): a trained model's forward whose
+        # output reached no backward, whatever the function or loader is called.
+        if not roles.is_evaluation_forward(stats) or not settled(stats):
             continue
         grad_on = sig["grad"] and not sig["inference"]
-        # Evaluation in train mode: a forward that never trained anything, run
-        # under no_grad/inference_mode or from an evaluation-named function.
-        if sig["training"] and sig["active"] and (not grad_on or evaluation_named):
+        if sig["training"] and sig["active"]:
             if not _statically_found(sig, found, "EVL101", suppressed):
                 results.append(RuntimeFinding(
                     _diagnostic_at(
@@ -735,9 +787,7 @@ def runtime_findings(
                     f"{sig['module']} in train mode that were never backpropagated"
                     + _bn_phrase(obs, [key]),
                 ))
-        # Evaluation with grad: graphs built and never used, by a model that was
-        # put in eval mode or called from an evaluation-named function.
-        if grad_on and stats.graphs and (not sig["training"] or evaluation_named):
+        if grad_on and stats.graphs and sig.get("params", True):
             if not _statically_found(sig, found, "EVL201", suppressed):
                 mem = f", each holding up to {_mib(stats.mem_max)}" if stats.mem_max else ""
                 results.append(RuntimeFinding(
