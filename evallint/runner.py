@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from evallint.config import load_settings
+from evallint.config import load_settings, with_command_line
 from evallint.engine import run, with_overrides
 from evallint.errors import UsageError
 from evallint.selection import validate_codes
@@ -32,19 +32,28 @@ class CheckOptions:
     cache_dir: str | None = None
     force_exclude: bool = False
     color: bool = False
+    stdin_filename: str | None = None  # lint stdin as this file (`-` alone among the paths: as "-")
 
 
 def run_check(options: CheckOptions) -> int:
+    reads_stdin = options.stdin_filename is not None or "-" in options.paths
+    if reads_stdin:
+        if options.paths not in ([], ["."], ["-"]):
+            raise UsageError("with stdin (`-` or --stdin-filename) name no other path")
+        options.stdin_filename = options.stdin_filename or "-"
+        options.paths = [options.stdin_filename]
+        if options.fix or options.diff:
+            raise UsageError("--fix and --diff rewrite files; they do not read stdin")
     settings = load_settings(options.config_path, options.paths)
     for name in ("select", "ignore", "extend_select"):
         value = getattr(options, name)
         if value is not None:
             validate_codes(value, f"--{name.replace('_', '-')}")
+    settings = with_command_line(
+        settings, select=options.select, ignore=options.ignore, extend_select=options.extend_select
+    )
     settings = with_overrides(
         settings,
-        select=options.select,
-        ignore=options.ignore,
-        extend_select=options.extend_select,
         cache_dir=options.cache_dir,
         force_exclude=options.force_exclude or None,
     )
@@ -58,9 +67,16 @@ def run_check(options: CheckOptions) -> int:
     needs_unsafe_edits = (
         options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format in EDIT_FORMATS
     )
-    report = run(
-        options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
-    )
+    if reads_stdin:
+        from evallint.buffer_lint import BufferLinter
+
+        report = BufferLinter(use_cache=not options.no_cache).lint(
+            options.stdin_filename, _read_stdin(), settings, unsafe_fix_edits=needs_unsafe_edits
+        )
+    else:
+        report = run(
+            options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
+        )
     diagnostics = report.diagnostics
     outcome = None
     if options.fix or options.diff:
@@ -88,6 +104,11 @@ def run_check(options: CheckOptions) -> int:
     if options.exit_zero:
         return 0
     return 1 if diagnostics else 0
+
+
+def _read_stdin() -> bytes:
+    """stdin's bytes, decoded later as the file's would be (coding cookie, BOM; a notebook's JSON)."""
+    return sys.stdin.buffer.read()
 
 
 def _summary(diagnostics, outcome=None, options=None) -> str:
