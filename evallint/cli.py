@@ -159,6 +159,17 @@ def rule(code: str | None, show_all: bool) -> None:
     click.echo(item.render_doc(), nl=False)
 
 
+@main.command()
+def server() -> None:
+    """Run the language server on stdio (for editors: diagnostics as you type, fixes, rule docs)."""
+    try:
+        from evallint.server import serve
+    except ImportError as error:
+        click.echo(f"evallint: error: the language server needs pygls ({error}); pip install 'evallint[server]'", err=True)
+        sys.exit(EXIT_USAGE)
+    serve()
+
+
 # `evallint verify` lives in evallint.runtime; its command module imports torch only when it runs.
 from evallint.runtime.command import verify  # noqa: E402
 
