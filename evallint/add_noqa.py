@@ -3,8 +3,8 @@ so that a codebase can adopt evallint today and hold new code to it.
 
 A line that already has `# noqa: ...` gets the missing codes added to it; a blanket `# noqa`
 already covers everything. A line whose end lies inside a string or after a backslash
-continuation cannot take a comment: it is left alone, and reported as such. Notebooks are
-rewritten cell by cell (``evallint.notebook_writer``).
+continuation cannot take a comment: it is left alone, and reported as such. Notebooks get the
+comments in their code cells; the rest of the notebook is kept (``evallint.notebook_writer``).
 """
 
 from __future__ import annotations
@@ -95,19 +95,7 @@ def add_noqa(report) -> NoqaOutcome:
         if result is None:
             continue
         if result.cell_map is not None:
-            from evallint.notebook_writer import rewrite_cells
-
-            def per_cell(cell_text: str, cell_diagnostics: list[Diagnostic]) -> str:
-                edits, skipped = edits_for(cell_text, cell_diagnostics)
-                for row in skipped:
-                    outcome.notes.append(f"{path}: cell {cell_diagnostics[0].cell}, line {row}: no `# noqa` added: the line ends inside a string or continues on the next")
-                outcome.added[path] = outcome.added.get(path, 0) + len(edits)
-                return apply_edits(cell_text, edits)
-
-            error = rewrite_cells(result.absolute, diagnostics, per_cell)
-            if error is not None:
-                outcome.notes.append(f"{path}: not written: {error}")
-                outcome.added.pop(path, None)
+            _add_to_notebook(path, result.absolute, diagnostics, outcome)
             continue
         state = _load(path, result.absolute, outcome.notes)
         if state is None:
@@ -123,3 +111,39 @@ def add_noqa(report) -> NoqaOutcome:
             continue
         outcome.added[path] = len(edits)
     return outcome
+
+
+def _add_to_notebook(path: str, absolute: str, diagnostics: list[Diagnostic], outcome: NoqaOutcome) -> None:
+    from evallint.apply_fixes import write_atomically
+    from evallint.notebook_writer import NotebookText, NotebookWriteError, apply_cell_edits
+    from evallint.parsing.notebook import mask_ipython
+
+    try:
+        with open(absolute, encoding="utf-8") as handle:
+            notebook = NotebookText.parse(handle.read())
+    except (OSError, UnicodeDecodeError, NotebookWriteError) as error:
+        outcome.notes.append(f"{path}: not written: {error}")
+        return
+    by_cell: dict[int, list[Diagnostic]] = defaultdict(list)
+    for diagnostic in diagnostics:
+        if diagnostic.cell is not None:
+            by_cell[diagnostic.cell].append(diagnostic)
+    added = 0
+    for cell, cell_diagnostics in sorted(by_cell.items()):
+        source = notebook.cell_source(cell)
+        edits, skipped = edits_for(mask_ipython(source), cell_diagnostics)
+        for row in skipped:
+            outcome.notes.append(f"{path}:cell {cell}:{row}: no `# noqa` added: the line ends inside a string or continues on the next")
+        try:
+            notebook.set_cell_source(cell, apply_cell_edits(source, edits))
+        except NotebookWriteError as error:
+            outcome.notes.append(f"{path}:cell {cell}: no `# noqa` added: {error}")
+            continue
+        added += len(edits)
+    if not added:
+        return
+    error = write_atomically(absolute, notebook.dump(), "utf-8")
+    if error is not None:
+        outcome.notes.append(f"{path}: not written: {error}")
+        return
+    outcome.added[path] = added

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from evallint.config import Settings, with_nested_configs
 from evallint.discovery import SourcePath, discover, project_files
-from evallint.engine import FileResult, analyse, index_file, index_files, overlaid_sources, source_from_bytes
+from evallint.engine import FileResult, analyse, index_file, index_files, overlaid_sources
 from evallint.types import Diagnostic
 
 
@@ -54,32 +54,20 @@ class BufferLinter:
         unsafe_fix_edits: bool = True,
     ) -> BufferReport:
         """Diagnostics of the file ``path`` whose content is ``text`` (a notebook's JSON for an
-        ``.ipynb``; bytes are decoded as the file's would be). ``other_texts`` (absolute path -> text) replace other files of the project on
-        disk too: the editor's other unsaved buffers."""
+        ``.ipynb``; bytes are decoded as the file's would be). ``other_texts`` (absolute path ->
+        text) replace other files of the project on disk too: the editor's other unsaved buffers."""
         targets = target_for(path, settings)
         if not targets:
             return BufferReport([], 0)
         target = targets[0]
         settings = with_nested_configs(settings, [target.absolute])
         overlay = {k: v for k, v in (other_texts or {}).items() if k != target.absolute}
-        cell_map = None
-        if isinstance(text, bytes) or target.absolute.endswith(".ipynb"):
-            data = text if isinstance(text, bytes) else text.encode("utf-8")
-            python_text, cell_map, failure = source_from_bytes(target.absolute, data)
-            if failure is None:
-                overlay[target.absolute] = python_text
-        else:
-            failure = None
-            overlay[target.absolute] = text
+        overlay[target.absolute] = text
         sources = [target]
         if settings.project_root is not None:
             sources += [s for s in project_files(settings) if s.absolute != target.absolute]
         with overlaid_sources(overlay):
-            if failure is not None:
-                target_result = FileResult(target.path, target.absolute, error=failure)
-            else:
-                target_result = index_file(target)
-                target_result.cell_map = cell_map or target_result.cell_map
+            target_result = index_file(target)
             results = [target_result, *self._context(sources[1:], overlay, settings)]
             diagnostics = analyse(results, settings, {target.absolute}, unsafe_fix_edits=unsafe_fix_edits, jobs=1)
         return BufferReport(diagnostics, 1, {r.path: r for r in results})

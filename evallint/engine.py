@@ -69,12 +69,12 @@ def _packages_of(directory: str) -> tuple[str, ...]:
 
 
 # Texts to read instead of the files on disk, by absolute path: fixed-but-unwritten text during the
-# fix loop, or the lines flake8 read. Worker processes do not see them: lint with jobs=1 inside.
-_OVERLAYS: ContextVar[dict[str, str] | None] = ContextVar("evallint_source_overlays", default=None)
+# fix loop, the lines flake8 read, an editor's buffer (a notebook's: its JSON). Worker processes do not see them: lint with jobs=1 inside.
+_OVERLAYS: ContextVar[dict[str, str | bytes] | None] = ContextVar("evallint_source_overlays", default=None)
 
 
 @contextlib.contextmanager
-def overlaid_sources(texts: dict[str, str]):
+def overlaid_sources(texts: dict[str, str | bytes]):
     """Read these texts instead of the files on disk while the block runs."""
     token = _OVERLAYS.set({**(_OVERLAYS.get() or {}), **texts})
     try:
@@ -87,7 +87,11 @@ def read_source(absolute: str) -> tuple[str | None, CellMap | None, ParseFailure
     """Text of a file as Python (notebooks converted), or the failure to report."""
     overlays = _OVERLAYS.get()
     if overlays and absolute in overlays:
-        return overlays[absolute], None, None
+        text = overlays[absolute]
+        # A notebook's overlay is its JSON, and bytes are what the file would hold: both read as a file is.
+        if isinstance(text, bytes) or absolute.endswith(".ipynb"):
+            return source_from_bytes(absolute, text if isinstance(text, bytes) else text.encode("utf-8"))
+        return text, None, None
     try:
         with open(absolute, "rb") as handle:
             data = handle.read()
@@ -742,9 +746,12 @@ def resolve_findings(
         cell = None
         result = by_path[finding.file]
         if result.cell_map is not None:
+            from evallint.notebook_writer import fix_in_cell
+
             cell, start_row = result.cell_map.locate(start.row)
             _, end_row = result.cell_map.locate(end.row)
             start, end = Location(start_row, start.column), Location(end_row, end.column)
+            fix = fix_in_cell(fix, cell, result.cell_map)
         diagnostics.append(Diagnostic(finding.code, message, finding.file, start, end, fix, cell))
     return diagnostics
 
