@@ -70,7 +70,8 @@ def edits_for(text: str, diagnostics: list[Diagnostic]) -> tuple[list[Edit], lis
     blocked = rows_inside_strings(text)
     by_row: dict[int, list[str]] = defaultdict(list)
     for diagnostic in diagnostics:
-        if diagnostic.code != "EVL001" and diagnostic.code not in by_row[diagnostic.location.row]:
+        # A parse error cannot be silenced, and a `noqa` for an unused `noqa` would defeat the rule.
+        if diagnostic.code not in ("EVL001", "EVL901") and diagnostic.code not in by_row[diagnostic.location.row]:
             by_row[diagnostic.location.row].append(diagnostic.code)
     edits, skipped = [], []
     for row, codes in sorted(by_row.items()):

@@ -32,6 +32,7 @@ class CheckOptions:
     cache_dir: str | None = None
     force_exclude: bool = False
     color: bool = False
+    add_noqa: bool = False
     stdin_filename: str | None = None  # lint stdin as this file (`-` alone among the paths: as "-")
 
 
@@ -42,8 +43,10 @@ def run_check(options: CheckOptions) -> int:
             raise UsageError("with stdin (`-` or --stdin-filename) name no other path")
         options.stdin_filename = options.stdin_filename or "-"
         options.paths = [options.stdin_filename]
-        if options.fix or options.diff:
-            raise UsageError("--fix and --diff rewrite files; they do not read stdin")
+        if options.fix or options.diff or options.add_noqa:
+            raise UsageError("--fix, --diff and --add-noqa rewrite files; they do not read stdin")
+    if options.add_noqa and (options.fix or options.diff):
+        raise UsageError("--add-noqa cannot be combined with --fix or --diff")
     settings = load_settings(options.config_path, options.paths)
     for name in ("select", "ignore", "extend_select"):
         value = getattr(options, name)
@@ -82,6 +85,8 @@ def run_check(options: CheckOptions) -> int:
             options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
         )
     diagnostics = report.diagnostics
+    if options.add_noqa:
+        return _add_noqa(report)
     outcome = None
     if options.fix or options.diff:
         from evallint.apply_fixes import apply_fixes, print_notes
@@ -108,6 +113,18 @@ def run_check(options: CheckOptions) -> int:
     if options.exit_zero:
         return 0
     return 1 if diagnostics else 0
+
+
+def _add_noqa(report) -> int:
+    """`--add-noqa`: write the directives, say how many (on stderr, as ruff does), exit 0."""
+    from evallint.add_noqa import add_noqa
+    from evallint.apply_fixes import print_notes
+
+    outcome = add_noqa(report)
+    print_notes(outcome.notes)
+    added = sum(outcome.added.values())
+    print(f"Added {added} noqa {_plural(added, 'directive')}.", file=sys.stderr)
+    return 0
 
 
 def _read_stdin() -> bytes:
