@@ -266,3 +266,31 @@ def settings_from_table(table: dict, source: str) -> Settings:
         validate_codes(codes, f"per-file-ignores '{pattern}' in {source}")
     return settings
 
+
+
+def describe_settings(settings: Settings) -> str:
+    """The settings a run uses, as `[tool.evallint]` TOML (for --show-settings)."""
+    import json
+
+    def table(values: Settings) -> list[str]:
+        lines = []
+        for key, attribute in sorted({**_LIST_KEYS, **_STRING_KEYS, **_BOOL_KEYS}.items()):
+            value = getattr(values, attribute)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = list(value)
+            lines.append(f"{key} = {json.dumps(value)}")
+        ignores = ", ".join(f"{json.dumps(pattern)} = {json.dumps(list(codes))}" for pattern, codes in values.per_file_ignores)
+        lines.append(f"per-file-ignores = {{{ignores}}}")
+        return lines
+
+    lines = [
+        f"# settings file: {settings.config_path or '(none: defaults)'}",
+        f"# project root: {settings.project_root or '(none)'}",
+        "[tool.evallint]",
+        *table(settings),
+    ]
+    for directory, nested in settings.nested:
+        lines += ["", f"# files under {directory} are reported with {nested.config_path}:", *table(nested)]
+    return "\n".join(lines) + "\n"

@@ -33,6 +33,8 @@ class CheckOptions:
     force_exclude: bool = False
     color: bool = False
     add_noqa: bool = False
+    show_settings: bool = False
+    show_files: bool = False
     stdin_filename: str | None = None  # lint stdin as this file (`-` alone among the paths: as "-")
 
 
@@ -60,6 +62,8 @@ def run_check(options: CheckOptions) -> int:
         cache_dir=options.cache_dir,
         force_exclude=options.force_exclude or None,
     )
+    if options.show_files or options.show_settings:
+        return _show(options, settings)
     output_format = options.output_format or settings.output_format or "concise"
     from evallint.output import EDIT_FORMATS, FORMATS
 
@@ -85,6 +89,8 @@ def run_check(options: CheckOptions) -> int:
             options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
         )
     diagnostics = report.diagnostics
+    if report.files_checked == 0 and not reads_stdin:
+        _warn_no_files(options.paths)
     if options.add_noqa:
         return _add_noqa(report)
     outcome = None
@@ -98,7 +104,7 @@ def run_check(options: CheckOptions) -> int:
             return _report_diff(outcome, options)
     options.color = options.output_file is None and _stream_is_terminal() and not _no_color()
     if options.statistics:
-        text = _statistics(diagnostics)
+        text = _statistics(diagnostics, output_format)
     else:
         from evallint.output import renderer
 
@@ -186,14 +192,46 @@ def _report_diff(outcome, options) -> int:
     return 1 if outcome.diff else 0
 
 
-def _statistics(diagnostics) -> str:
+def _statistics(diagnostics, output_format: str = "concise") -> str:
+    """A count per rule: ruff's tab-separated lines, or with --output-format json ruff's list of
+    {code, name, count, fixable}."""
     from collections import Counter
 
     from evallint.rules import ALL_RULES
 
     counts = Counter(d.code for d in diagnostics)
+    fixable = Counter(d.code for d in diagnostics if d.fix is not None and d.fix.edits)
+    if output_format == "json":
+        import json
+
+        rows = [
+            {"code": code, "name": ALL_RULES[code].name, "count": count, "fixable": fixable[code] > 0}
+            for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        return json.dumps(rows, indent=2) + "\n"
     lines = [f"{count:>5}\t{code}\t{ALL_RULES[code].name}" for code, count in sorted(counts.items())]
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _warn_no_files(paths: list[str]) -> None:
+    print(f"evallint: warning: no Python files found under {', '.join(paths)}", file=sys.stderr)
+
+
+def _show(options: CheckOptions, settings) -> int:
+    """--show-files: the files a run would lint; --show-settings: the settings it would use."""
+    from evallint.config import describe_settings, with_nested_configs
+    from evallint.discovery import discover
+
+    targets = discover(options.paths, settings)
+    if not targets:
+        _warn_no_files(options.paths)
+    if options.show_files:
+        for target in targets:
+            print(target.path)
+    if options.show_settings:
+        settings = with_nested_configs(settings, [t.absolute for t in targets])
+        print(describe_settings(settings), end="")
+    return 0
 
 
 def _stream_is_terminal() -> bool:
