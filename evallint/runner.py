@@ -71,12 +71,8 @@ def run_check(options: CheckOptions) -> int:
         raise UsageError(f"output format '{output_format}' is not available; choose one of {', '.join(FORMATS)}")
     # An unsafe fix's edits cost a libcst parse of its file: built only where they are applied,
     # shown or written out; the other outputs name the fix, from its message alone.
-    # The summary's count of fixes counts only those that can be built: an unsafe fix whose edits
-    # cannot be made (its JSON `fix` is null) is no fix, so the summary needs the edits too.
-    summary_shown = output_format in ("concise", "full") and not options.quiet and not options.statistics
     needs_unsafe_edits = (
         options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format in EDIT_FORMATS
-        or summary_shown
     )
     if reads_stdin:
         from evallint.buffer_lint import BufferLinter
@@ -157,9 +153,11 @@ def _summary(diagnostics, outcome=None, options=None) -> str:
         lines.append(f"Found {total} {_plural(total, 'error')} ({fixed} fixed, {len(diagnostics)} remaining).")
     else:
         lines.append(f"Found {total} {_plural(total, 'error')}.")
-    # Only fixes that `--fix` / `--unsafe-fixes` will apply: those whose edits could be built.
-    safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.edits and d.fix.applicability == "safe")
-    unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.edits and d.fix.applicability == "unsafe")
+    # A fix whose edits cannot be built is None (JSON `"fix": null`), and not counted; but without
+    # --unsafe-fixes an unsafe fix is only announced, not built (that costs a libcst parse and
+    # rewrite of its file), so the hidden count can include one that would turn out null.
+    safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
+    unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "unsafe")
     unsafe_enabled = options is not None and options.unsafe_fixes
     fixable = safe + (unsafe if unsafe_enabled else 0)
     if fixable:

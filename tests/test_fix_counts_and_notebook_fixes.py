@@ -23,9 +23,10 @@ def test_a_fix_that_cannot_be_built_is_not_counted(tmp_path: Path):
     (tmp_path / "a.py").write_text("import torch\n\ndef test(model, loader): return [model(x) for x in loader]\n")
     as_json = json.loads(evallint("a.py", "--output-format", "json", cwd=tmp_path).stdout)
     assert {item["code"]: item["fix"] is None for item in as_json} == {"EVL101": True, "EVL201": False}
-    summary = evallint("a.py", cwd=tmp_path).stdout
-    assert "(1 hidden fix can be enabled with the `--unsafe-fixes` option.)" in summary
+    # With --unsafe-fixes the edits are built, and the count is of those --fix --unsafe-fixes applies.
     assert "[*] 1 fixable with the `--fix --unsafe-fixes` option." in evallint("a.py", "--unsafe-fixes", cwd=tmp_path).stdout
+    fixed = evallint("a.py", "--fix", "--unsafe-fixes", cwd=tmp_path).stdout
+    assert "Found 2 errors (1 fixed, 1 remaining)." in fixed
 
 
 NOTEBOOK = {
