@@ -12,6 +12,7 @@ Python files only: notebooks are linted by the CLI.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import unquote, urlparse
 
@@ -24,6 +25,7 @@ from evallint.parsing.python import split_lines
 from evallint.types import Diagnostic, Location
 
 SOURCE = "evallint"
+CHANGE_DELAY_S = 0.3  # a pause in typing this long lints the buffer
 
 
 class EvallintServer(LanguageServer):
@@ -195,8 +197,12 @@ def build_server() -> EvallintServer:
         lint_document(ls, params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: EvallintServer, params: types.DidChangeTextDocumentParams) -> None:
-        lint_document(ls, params.text_document.uri)
+    async def did_change(ls: EvallintServer, params: types.DidChangeTextDocumentParams) -> None:
+        # While the user types, lint once the edits pause: each lint reads the whole project.
+        uri, version = params.text_document.uri, params.text_document.version
+        await asyncio.sleep(CHANGE_DELAY_S)
+        if ls.workspace.get_text_document(uri).version == version:
+            lint_document(ls, uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: EvallintServer, params: types.DidSaveTextDocumentParams) -> None:
