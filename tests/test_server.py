@@ -1,6 +1,7 @@
 """`evallint server`: a real LSP session against the server process, driven by pygls' client.
 
 initialize, didOpen (the buffer's text, not the disk's, with the project around it), didChange,
+didSave, didClose,
 code actions (each fix with its safety label), hover (the rule's docs), shutdown and exit.
 """
 
@@ -62,19 +63,22 @@ def project(tmp_path: Path) -> Path:
 
 async def session(project: Path) -> dict:
     client = LanguageClient("evallint-test", "1")
-    published: dict[int, list[types.Diagnostic]] = {}
+    published: list[types.PublishDiagnosticsParams] = []
     arrived = asyncio.Condition()
 
     @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     async def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
         async with arrived:
-            published[params.version] = params.diagnostics
+            published.append(params)
             arrived.notify_all()
 
-    async def diagnostics_of(version: int) -> list[types.Diagnostic]:
+    async def next_diagnostics(version: int | None) -> list[types.Diagnostic]:
+        """The diagnostics of the next publication, which must be of ``version``."""
+        seen_before = len(published)
         async with arrived:
-            await asyncio.wait_for(arrived.wait_for(lambda: version in published), timeout=60)
-        return published[version]
+            await asyncio.wait_for(arrived.wait_for(lambda: len(published) > seen_before), timeout=60)
+        assert published[seen_before].version == version
+        return published[seen_before].diagnostics
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "EVALLINT_STRICT": "1", "XDG_CACHE_HOME": str(project / ".xdg")}
     await client.start_io(sys.executable, "-m", "evallint", "server", cwd=str(project), env=env)
@@ -88,10 +92,12 @@ async def session(project: Path) -> dict:
         )
         seen["capabilities"] = result.capabilities
         client.initialized(types.InitializedParams())
+        opened = asyncio.ensure_future(next_diagnostics(1))
+        await asyncio.sleep(0)
         client.text_document_did_open(
             types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="python", version=1, text=BUFFER))
         )
-        seen["opened"] = await diagnostics_of(1)
+        seen["opened"] = await opened
         row_of_bare_eval = BUFFER.splitlines().index("    model.eval")
         seen["actions"] = await client.text_document_code_action_async(
             types.CodeActionParams(
@@ -105,6 +111,8 @@ async def session(project: Path) -> dict:
         )
         # Deleting the `prepare(model)` call: validate() no longer sets eval mode.
         row_of_prepare = BUFFER.splitlines().index("    prepare(model)")
+        changed = asyncio.ensure_future(next_diagnostics(2))
+        await asyncio.sleep(0)
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
@@ -116,7 +124,7 @@ async def session(project: Path) -> dict:
                 ],
             )
         )
-        seen["changed"] = await diagnostics_of(2)
+        seen["changed"] = await changed
         forward = BUFFER.splitlines().index("            model(x)") - 1
         seen["actions_after_change"] = await client.text_document_code_action_async(
             types.CodeActionParams(
@@ -125,6 +133,14 @@ async def session(project: Path) -> dict:
                 context=types.CodeActionContext(diagnostics=[]),
             )
         )
+        saved = asyncio.ensure_future(next_diagnostics(2))
+        await asyncio.sleep(0)
+        client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri)))
+        seen["saved"] = await saved
+        closed = asyncio.ensure_future(next_diagnostics(None))
+        await asyncio.sleep(0)
+        client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+        seen["closed"] = await closed
         await client.shutdown_async(None)
         client.exit(None)
         seen["exit_code"] = await asyncio.wait_for(client._server.wait(), timeout=30)
@@ -171,4 +187,6 @@ def test_lsp_session(project: Path):
     unsafe = [a for a in seen["actions_after_change"] if a.title.startswith("EVL101")]
     assert unsafe and all("(unsafe fix)" in a.title and not a.is_preferred for a in unsafe)
     assert all(a.edit.changes for a in unsafe)
+    assert {(d.code, d.range.start.line) for d in seen["saved"]} == changed
+    assert not seen["closed"]  # closing the buffer clears its diagnostics
     assert seen["exit_code"] == 0
