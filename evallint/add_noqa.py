@@ -20,6 +20,7 @@ from evallint.suppression import read_suppressions
 from evallint.types import Diagnostic, Edit, Location
 
 _ENDING = re.compile(r"(\r\n|\r|\n)$")
+CANNOT = "no `# noqa` added: the line ends inside a string or continues on the next"
 
 
 @dataclass
@@ -103,7 +104,7 @@ def add_noqa(report) -> NoqaOutcome:
             continue
         edits, skipped = edits_for(state.text, diagnostics)
         for row in skipped:
-            outcome.notes.append(f"{path}:{row}: no `# noqa` added: the line ends inside a string or continues on the next")
+            outcome.notes.append(f"{path}:{row}: {CANNOT}")
         if not edits:
             continue
         error = write_atomically(result.absolute, apply_edits(state.text, edits), state.encoding)
@@ -134,7 +135,7 @@ def _add_to_notebook(path: str, absolute: str, diagnostics: list[Diagnostic], ou
         source = notebook.cell_source(cell)
         edits, skipped = edits_for(mask_ipython(source), cell_diagnostics)
         for row in skipped:
-            outcome.notes.append(f"{path}:cell {cell}:{row}: no `# noqa` added: the line ends inside a string or continues on the next")
+            outcome.notes.append(f"{path}:cell {cell}:{row}: {CANNOT}")
         try:
             notebook.set_cell_source(cell, apply_cell_edits(source, edits))
         except NotebookWriteError as error:

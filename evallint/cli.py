@@ -101,13 +101,14 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Where to keep the cache.")
 @click.option("--show-settings", is_flag=True, help="Print the settings the run would use, and lint nothing.")
 @click.option("--show-files", is_flag=True, help="Print the files the run would lint, and lint nothing.")
-@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODES` to every line with findings, and write nothing else.")
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODES` to each line with findings; change nothing else.")
 @click.option(
     "--stdin-filename", default=None,
     help="Read the source from stdin and report it as this file, with that file's project and settings.",
 )
 def check(paths, select, ignore, extend_select, output_format, exit_zero, config_path, jobs, statistics, quiet,
-          output_file, fix, unsafe_fixes, diff, show_fixes, force_exclude, no_cache, cache_dir, show_settings, show_files, add_noqa, stdin_filename) -> None:
+          output_file, fix, unsafe_fixes, diff, show_fixes, force_exclude, no_cache, cache_dir, show_settings,
+          show_files, add_noqa, stdin_filename) -> None:
     """Lint PATHS (files or directories; default: the current directory; `-`: stdin)."""
     from evallint.runner import CheckOptions, run_check
 
@@ -171,7 +172,8 @@ def server() -> None:
     try:
         from evallint.server import serve
     except ImportError as error:
-        click.echo(f"evallint: error: the language server needs pygls ({error}); pip install 'evallint[server]'", err=True)
+        message = f"the language server needs pygls ({error}); pip install 'evallint[server]'"
+        click.echo(f"evallint: error: {message}", err=True)
         sys.exit(EXIT_USAGE)
     serve()
 

@@ -96,7 +96,8 @@ class Settings:
         """The settings that report ``absolute``: those of the nearest nested config above it, else these."""
         best = None
         for directory, settings in self.nested:
-            if absolute.startswith(directory.rstrip(os.sep) + os.sep) and (best is None or len(directory) > len(best[0])):
+            inside = absolute.startswith(directory.rstrip(os.sep) + os.sep)
+            if inside and (best is None or len(directory) > len(best[0])):
                 best = (directory, settings)
         return best[1] if best is not None else self
 
@@ -185,7 +186,9 @@ def with_nested_configs(settings: Settings, files: list[str]) -> Settings:
             seen[item] = nearest
         if nearest is not None and os.path.dirname(nearest) not in found:
             nested = settings_from_table(_read_table(Path(nearest), explicit=False), nearest)
-            nested = replace(nested, config_path=nearest, project_root=settings.project_root, **dict(settings.command_line))
+            nested = replace(
+                nested, config_path=nearest, project_root=settings.project_root, **dict(settings.command_line)
+            )
             found[os.path.dirname(nearest)] = nested
     if not found:
         return settings
@@ -281,7 +284,9 @@ def describe_settings(settings: Settings) -> str:
             if isinstance(value, tuple):
                 value = list(value)
             lines.append(f"{key} = {json.dumps(value)}")
-        ignores = ", ".join(f"{json.dumps(pattern)} = {json.dumps(list(codes))}" for pattern, codes in values.per_file_ignores)
+        ignores = ", ".join(
+            f"{json.dumps(pattern)} = {json.dumps(list(codes))}" for pattern, codes in values.per_file_ignores
+        )
         lines.append(f"per-file-ignores = {{{ignores}}}")
         return lines
 

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import gc
 import os
-import re
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
