@@ -17,7 +17,8 @@ def _deliberate(forward: ModelForward, poss) -> bool:
     origin = poss.origin
     if origin.kind != SET_BY_CALL:
         return False
-    if origin.region == (forward.context.file, forward.context.node):
+    if origin.region == (forward.context.file, forward.context.node) and not forward.context.by_flow:
+        # (A region told by data flow is the loop that also trains: train() there is for training.)
         return True
     return bool(poss.guard) and origin.function == forward.function and origin.file == forward.file
 
@@ -25,7 +26,7 @@ def _deliberate(forward: ModelForward, poss) -> bool:
 def check(facts: ProjectFacts):
     candidates = []
     for forward in facts.forwards:
-        if forward.context.kind != "eval":
+        if forward.context.kind != "eval" or not forward.mode_matters:
             continue
         train = sorted(p for p in forward.modes if p.value == TRAIN and not _deliberate(forward, p))
         if not train:
@@ -36,9 +37,11 @@ def check(facts: ProjectFacts):
             f"{forward.key} may be in train mode in {forward.context.label}: {evidence} and nothing calls "
             f"{forward.key}.eval() before this forward{describe_caller(forward.caller, refs)}"
         )
-        fix = FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
+        fix = None if forward.context.by_flow else FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
         finding = Finding("EVL101", message, forward.file, forward.node, fix, tuple(refs.refs))
-        candidates.append(((forward.file, forward.function, forward.key), (forward.file, forward.node), finding))
+        # Once per model and evaluation region (a function, a loop over evaluation data, a block).
+        region = (forward.context.file, forward.context.node)
+        candidates.append(((forward.file, forward.function, forward.key, region), (forward.file, forward.node), finding))
     return first_per(candidates)
 
 

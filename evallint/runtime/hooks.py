@@ -66,6 +66,19 @@ class RecordWriter:
                 view = view[written:]
 
 
+def _function_name(code) -> str:
+    """The user's function a code object belongs to: a comprehension, generator
+    expression or lambda is named after the function that contains it."""
+    name = code.co_name
+    if not name.startswith("<") or name == "<module>":
+        return name
+    qualname = getattr(code, "co_qualname", None)  # Python 3.11+
+    if qualname is None:
+        return name
+    named = [part for part in qualname.split(".") if not part.startswith("<")]
+    return named[-1] if named else "<module>"
+
+
 def _internal_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(always internal, internal unless site-packages, site-packages) directory prefixes.
 
@@ -225,7 +238,7 @@ class Probes:
             path = self._user_path(code.co_filename)
             if path is not None:
                 col, end_line, end_col = self._position(code, frame.f_lasti)
-                frames.append((path, frame.f_lineno, code.co_name, col, end_line, end_col))
+                frames.append((path, frame.f_lineno, _function_name(code), col, end_line, end_col))
             frame = frame.f_back
         return tuple(frames)
 

@@ -22,12 +22,13 @@ How a finding is joined to what ran, by code:
 from __future__ import annotations
 
 import ast
+import linecache
 import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
 from evallint.types import Diagnostic, Location
 
@@ -186,8 +187,9 @@ class Observations:
         elif kind == "step":
             for trained in record["trained"]:
                 self.optimized_modules.add((pid, trained["m"]))
-        for frame in record["frames"]:
-            self.sites.setdefault((frame[0], frame[1]), []).append((kind, key))
+        # A comprehension's frame and its function's frame can share a line: one entry per line.
+        for site in dict.fromkeys((frame[0], frame[1]) for frame in record["frames"]):
+            self.sites.setdefault(site, []).append((kind, key))
 
     def _training_in_eval(self, module_key, backprop: bool) -> None:
         switch = self.pending_eval.get(module_key)
@@ -236,8 +238,15 @@ class RuntimeFinding:
 def _parsed(path: str) -> ast.Module | None:
     try:
         with open(path, "rb") as handle:
-            return ast.parse(handle.read(), filename=path)
-    except (OSError, SyntaxError, ValueError):
+            source = handle.read()
+    except OSError:
+        # Code that is not a file of its own (a notebook's cell) is in linecache.
+        source = "".join(linecache.getlines(path))
+        if not source:
+            return None
+    try:
+        return ast.parse(source, filename=path)
+    except (SyntaxError, ValueError):
         return None
 
 
@@ -483,6 +492,9 @@ def _later_forwards(obs, path, line) -> tuple[tuple, list]:
 
 
 def _scope_ran_after(obs, path, line, scope) -> bool:
+    if obs.error and any(_in_scope_after(tuple(frame), path, line, scope)
+                         for frame in obs.error.get("frames", [])):
+        return True  # the script failed further down in the same function
     return any(_in_scope_after(frame, path, line, scope) for key in obs.sigs
                for frame in obs.sigs[key]["frames"])
 
@@ -611,8 +623,10 @@ def _diagnostic_at(code: str, message: str, frame: tuple) -> Diagnostic:
     return Diagnostic(code, message, path, location, end)
 
 
-def _statically_found(sig: dict, found: set, code: str) -> bool:
-    return any((code, f[0], f[1]) in found for f in sig["frames"])
+def _statically_found(sig: dict, found: set, code: str, suppressed=None) -> bool:
+    if any((code, f[0], f[1]) in found for f in sig["frames"]):
+        return True
+    return suppressed is not None and any(suppressed(code, f[0], f[1]) for f in sig["frames"])
 
 
 def _modules_explained(diagnostics: list, obs: Observations) -> set:
@@ -649,12 +663,16 @@ def runtime_findings(
     *,
     finished: bool,
     project_root: str | None = None,
+    suppressed: Callable[[str, str, int], bool] | None = None,
 ) -> list[RuntimeFinding]:
     """What the probes saw that no static finding covers.
 
     ``finished`` says the script ran to its end, so a forward that was never
     backpropagated is final; otherwise only forwards older than the last
     training step count (the newest one may have been cut before its backward).
+    ``suppressed(code, path, line)`` says a finding of ``code`` at that line
+    was silenced (`# noqa`): like a static finding, it covers every runtime
+    finding whose call stack passes through the line.
     """
     diagnostics = list(diagnostics)
     found = {(d.code, os.path.realpath(d.path), d.location.row) for d in diagnostics}
@@ -681,7 +699,7 @@ def runtime_findings(
         # eval on purpose, e.g. a perceptual-loss network, is not optimized).
         if (stats.trained and not sig["training"] and sig["inactive"]
                 and module_key in obs.optimized_modules):
-            if module_key not in trained_by_forward and not _statically_found(sig, found, "EVL102"):
+            if module_key not in trained_by_forward and not _statically_found(sig, found, "EVL102", suppressed):
                 # One finding per module: its other training call sites share the cause.
                 trained_by_forward.add(module_key)
                 results.append(RuntimeFinding(
@@ -695,6 +713,9 @@ def runtime_findings(
                     f"eval mode and were backpropagated"
                     + _switch_phrase(obs, pid, sig["m"], project_root),
                 ))
+            elif _statically_found(sig, set(), "EVL102", suppressed):
+                # Silenced at this forward: the optimizer steps that trained it are the same finding.
+                trained_by_forward.add(module_key)
             continue
         if stats.trained or not settled(stats):
             continue
@@ -702,7 +723,7 @@ def runtime_findings(
         # Evaluation in train mode: a forward that never trained anything, run
         # under no_grad/inference_mode or from an evaluation-named function.
         if sig["training"] and sig["active"] and (not grad_on or evaluation_named):
-            if not _statically_found(sig, found, "EVL101"):
+            if not _statically_found(sig, found, "EVL101", suppressed):
                 results.append(RuntimeFinding(
                     _diagnostic_at(
                         "EVL101",
@@ -717,7 +738,7 @@ def runtime_findings(
         # Evaluation with grad: graphs built and never used, by a model that was
         # put in eval mode or called from an evaluation-named function.
         if grad_on and stats.graphs and (not sig["training"] or evaluation_named):
-            if not _statically_found(sig, found, "EVL201"):
+            if not _statically_found(sig, found, "EVL201", suppressed):
                 mem = f", each holding up to {_mib(stats.mem_max)}" if stats.mem_max else ""
                 results.append(RuntimeFinding(
                     _diagnostic_at(
@@ -736,7 +757,7 @@ def runtime_findings(
             module_key = (pid, trained["m"])
             if trained["training"] or not trained["inactive"] or module_key in trained_by_forward:
                 continue
-            if not sig["frames"] or _statically_found(sig, found, "EVL102"):
+            if not sig["frames"] or _statically_found(sig, found, "EVL102", suppressed):
                 continue
             frame = _location_frame(sig, project_root)
             results.append(RuntimeFinding(
