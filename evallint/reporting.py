@@ -40,20 +40,11 @@ def reported(diagnostics: list[Diagnostic], results: list, settings: Settings, r
         result = by_path.get(diagnostic.path)
         if result is None:
             continue
-        file_settings = settings.for_file(result.absolute)
-        if diagnostic.code not in codes_for(file_settings):
-            continue
-        ignored = ignored_for_path(result.absolute, file_settings.per_file_ignores, file_settings.config_directory())
-        if is_ignored(diagnostic.code, ignored):
-            continue
-        suppressions = suppressions_of(result)
-        row = _joined_row(result, diagnostic)
-        if diagnostic.code in suppressions.file_codes or "*" in suppressions.file_codes:
-            continue
-        if suppressions.suppresses(diagnostic.code, row):
-            used.setdefault(result.path, set()).add((row, diagnostic.code))
-            continue
-        kept.append(diagnostic)
+        verdict = _verdict(diagnostic, result.absolute, result, settings, codes_for)
+        if verdict == _NOQA:
+            used.setdefault(result.path, set()).add((_joined_row(result, diagnostic), diagnostic.code))
+        elif verdict == _KEPT:
+            kept.append(diagnostic)
     for result in results:
         if result.error is not None and result.absolute in report_paths:
             kept.append(parse_error(result))
@@ -67,6 +58,40 @@ def reported(diagnostics: list[Diagnostic], results: list, settings: Settings, r
         ):
             kept.extend(_unused_noqa(result, used.get(result.path, set()), enabled))
     return kept
+
+
+_KEPT, _DROPPED, _NOQA = "kept", "dropped", "noqa"
+
+
+def _verdict(diagnostic: Diagnostic, absolute: str, result, settings: Settings, codes_for) -> str:
+    """Kept, dropped by the file's selection or per-file-ignores or a file-level directive, or hidden
+    by a `# noqa` on its line. ``result``: the file's FileResult, None where the file cannot be read."""
+    file_settings = settings.for_file(absolute)
+    if diagnostic.code not in codes_for(file_settings):
+        return _DROPPED
+    ignored = ignored_for_path(absolute, file_settings.per_file_ignores, file_settings.config_directory())
+    if is_ignored(diagnostic.code, ignored):
+        return _DROPPED
+    if result is None:
+        return _KEPT
+    suppressions = suppressions_of(result)
+    if diagnostic.code in suppressions.file_codes or "*" in suppressions.file_codes:
+        return _DROPPED
+    if suppressions.suppresses(diagnostic.code, _joined_row(result, diagnostic)):
+        return _NOQA
+    return _KEPT
+
+
+def is_reported(diagnostic: Diagnostic, absolute: str, result, settings: Settings) -> bool:
+    """Whether the lint would report this one diagnostic of the file ``absolute`` (``result``: its
+    FileResult, or None where the file cannot be read): for `verify`'s findings."""
+    if diagnostic.code == ALWAYS_REPORTED:
+        return True
+
+    def codes_for(file_settings: Settings) -> frozenset[str]:
+        return selected_codes(file_settings.select, file_settings.ignore, file_settings.extend_select)
+
+    return _verdict(diagnostic, absolute, result, settings, codes_for) == _KEPT
 
 
 def parse_error(result) -> Diagnostic:
