@@ -78,12 +78,6 @@ def read_suppressions(source: str) -> Suppressions:
     return Suppressions(frozenset(file_codes), lines, tuple(comments))
 
 
-def noqa_map(source: str) -> tuple[frozenset[str], dict[int, frozenset[str]]]:
-    """(codes suppressed in the whole file, or ALL; {line: codes suppressed there, or ALL})."""
-    found = read_suppressions(source)
-    return found.file_codes, found.lines
-
-
 def _comments(source: str):
     """Real comments only (a "# noqa" inside a string does not count): (row, column, text).
 
@@ -98,7 +92,3 @@ def _comments(source: str):
             index = line.find("#")
             if index >= 0:
                 yield row, index, line[index:]
-
-
-def is_suppressed(code: str, row: int, lines: dict[int, frozenset[str]]) -> bool:
-    return _names(lines.get(row), code)
