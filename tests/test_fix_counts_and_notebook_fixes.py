@@ -18,7 +18,7 @@ def evallint(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_fix_that_cannot_be_built_is_not_counted(tmp_path: Path):
+def test_with_unsafe_fixes_a_fix_that_cannot_be_built_is_not_counted(tmp_path: Path):
     # EVL101's fix inserts `model.eval()` before the statement: a one-line function leaves it no place.
     (tmp_path / "a.py").write_text("import torch\n\ndef test(model, loader): return [model(x) for x in loader]\n")
     as_json = json.loads(evallint("a.py", "--output-format", "json", cwd=tmp_path).stdout)
