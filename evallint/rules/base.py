@@ -27,6 +27,8 @@ class Rule:
     valid: tuple[str, ...]  # code that must not trigger the rule
     invalid: tuple[str, ...]  # code that must trigger it (marked lines end with "# <CODE>")
     check: Callable[[ProjectFacts], Iterable[Finding]]
+    # Off by default (as ruff's RUF100): selected only by its code, a prefix longer than `EVL`, or ALL.
+    default_enabled: bool = True
 
     def render_doc(self) -> str:
         return f"# {self.code} {self.name}\n\n{self.summary}\n\n{self.doc.strip()}\n"

@@ -35,8 +35,7 @@ class RuntimeSuppressions:
 
     def silenced_at(self, code: str, filename: str, row: int) -> bool:
         """A `# noqa` covering ``code`` on this line of the call stack (``filename`` as the probes name it)."""
-        from evallint.engine import _suppressions
-        from evallint.suppression import is_suppressed
+        from evallint.reporting import suppressions_of
 
         path, cell = split_cell_filename(filename)
         if not os.path.isfile(path):
@@ -49,19 +48,17 @@ class RuntimeSuppressions:
                 row = result.cell_map.joined_row(cell, row)
             except KeyError:
                 return False
-        _, lines = _suppressions(result)
-        return is_suppressed(code, row, lines)
+        return suppressions_of(result).suppresses(code, row)
 
     def reported(self, diagnostic) -> bool:
         """Whether the lint would report ``diagnostic`` (a display path; ``cell`` set in a notebook)."""
-        from evallint.engine import _reported
+        from evallint.reporting import is_reported
 
         if diagnostic.code not in self.codes:
             return False
         absolute = os.path.realpath(diagnostic.path)
-        if not os.path.isfile(absolute):
-            return _reported(diagnostic, {}, self.settings)
-        return _reported(diagnostic, {diagnostic.path: self._file(absolute)}, self.settings)
+        result = self._file(absolute) if os.path.isfile(absolute) else None
+        return is_reported(diagnostic, absolute, result, self.settings)
 
 
 def _display(absolute: str) -> str:
