@@ -220,4 +220,7 @@ def test_fixing_every_fixture_parses_settles_and_is_idempotent(tmp_path: Path):
     assert (status, output) == (0, "No errors would be fixed.\n")
     remaining = json.loads(evallint("--output-format", "json", "--exit-zero", ".", cwd=project)[1])
     assert all(d["fix"] is None for d in remaining)
-    assert {d["code"] for d in remaining} <= {"EVL103", "EVL202"}, "only findings without fixes remain"
+    # Findings with no fix: EVL103, EVL202, and evaluations told by data flow (no single place
+    # for eval() or no_grad() follows from where a forward's output goes).
+    for d in remaining:
+        assert d["code"] in {"EVL103", "EVL202"} or "never reaches a backward()" in d["message"], d

@@ -38,6 +38,10 @@ MAX_LOOP_ITERATIONS = 6
 _RANGE = re.compile(r"^range\((?:(\d+)\s*,\s*)?(\d+)\)$")
 
 
+def _trains(region) -> bool:
+    return region is not None and region.kind in ("train", "managed-train")
+
+
 def _runs_at_least_once(loop: ir.Loop) -> bool:
     match = None if loop.is_while else _RANGE.match(loop.iter_text)
     return match is not None and int(match.group(2)) > int(match.group(1) or 0)
@@ -205,7 +209,10 @@ class Walker:
             # Joined with the head itself, not only the entry: the heads only grow, so the widening
             # in join_facts (one possibility per value past MAX_POSSIBILITIES) cannot make them
             # alternate between a widened and an unwidened state until the iteration limit.
-            new_head = head.join(back.mark_carried(loop_id)) if not back.dead else head
+            # Only a training loop's back edge carries a mode "into the next step" (EVL102/EVL103
+            # read it); crossing any other loop's leaves a mode as set here.
+            carried = back.mark_carried(loop_id) if _trains(region) else back
+            new_head = head.join(carried) if not back.dead else head
             if new_head.same_as(head):
                 break
             head = new_head
@@ -213,7 +220,10 @@ class Walker:
             exit_state = join_all(frame.breaks)
         else:
             # `for epoch in range(10):` runs its body at least once: leaving it never skips it.
-            after = back.mark_carried(loop_id) if _runs_at_least_once(stmt) and not back.dead else head
+            if _runs_at_least_once(stmt) and not back.dead:
+                after = back.mark_carried(loop_id) if _trains(region) else back
+            else:
+                after = head
             exit_state = self.walk(stmt.orelse, after.copy()).join(join_all(frame.breaks))
         return exit_state
 
