@@ -1348,7 +1348,7 @@ class Interpreter(Walker):
         if ctx.kind not in ("train", "neutral") or is_test_file(self.file):
             return ctx
         found = self.analyzer.roles
-        if found.forward_role(self.fn, call.node) != roles.LOCAL or self.analyzer.trains(target):
+        if found.forward_role(self.fn, call.node) not in (roles.LOCAL, roles.RETURNED) or self.analyzer.trains(target):
             return ctx
         if set(identifier_words(self.project.functions[target].info.name)) & _TRAINING_WORDS:
             # `train_one_epoch(model, ...)` whose backward evallint cannot see (a loss scaler
