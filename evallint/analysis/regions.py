@@ -170,6 +170,14 @@ def looks_like_model(key: str) -> bool:
 
 
 @functools.lru_cache(maxsize=65536)
+def is_test_module(f) -> bool:
+    """``is_test_file`` for an indexed file, judged by its place in the project (its module name),
+    not by how its path was written on the command line (`/home/me/tests/proj/train.py`)."""
+    name = f.path.replace("\\", "/").rpartition("/")[2]
+    package = f.module.split(".")[:-1] if not f.is_package else f.module.split(".")
+    return is_test_file("/".join([*package, name]))
+
+
 def is_test_file(path: str) -> bool:
     """A file of the project's own test suite (where `test_*` names test code, not models)."""
     parts = path.replace("\\", "/").split("/")

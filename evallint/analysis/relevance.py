@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
-from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_file
+from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module
 
 
 @dataclass
@@ -193,7 +193,7 @@ def _is_source_by_name(analyzer, fref: FunctionRef) -> bool:
     info = fref.info
     if info.qualname == "<module>":
         return False
-    if is_eval_function_name(info.name, is_test_file(fref.file.path)) or analyzer._matches_extra_eval(info.name):
+    if is_eval_function_name(info.name, is_test_module(fref.file)) or analyzer._matches_extra_eval(info.name):
         return True
     class_id = analyzer.project.class_of_method(fref)
     if class_id is None:

@@ -60,7 +60,7 @@ from evallint.analysis.lattice import (
     join_facts,
 )
 from evallint.analysis.roles import constructs_module
-from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_file, looks_like_model
+from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module, looks_like_model
 from evallint.strict import strict
 
 MAX_CONTEXTS_PER_FUNCTION = 8
@@ -565,7 +565,7 @@ class Analyzer:
             return None
         # Only names are evidence here: a @torch.no_grad() function may be acting in an RL loop,
         # sampling, or updating an EMA copy, where train mode can be intended.
-        if is_eval_function_name(info.name, is_test_file(path)) or self._matches_extra_eval(info.name):
+        if is_eval_function_name(info.name, is_test_module(fref.file)) or self._matches_extra_eval(info.name):
             return Region("eval", path, info.node, f"{info.name}()")
         return None
 
@@ -1332,7 +1332,7 @@ class Interpreter(Walker):
             return ctx, False
         if role == roles.TRAINING:
             return ctx, True
-        if role == roles.LOCAL and self.has_weights(key, call) and not is_test_file(self.file):
+        if role == roles.LOCAL and self.has_weights(key, call) and not is_test_module(self.fn.file):
             # (A project's own tests compare outputs of models they load or train: no evaluation.)
             label = f"an evaluation forward in {_function_words(self.fn.info)} (its output never reaches a backward())"
             loops = self.analyzer.roles.flow(self.fn).places.get(call.node, ((), -1))[0]
@@ -1345,7 +1345,7 @@ class Interpreter(Walker):
         never reaches a backward evaluates that model (``compute_metrics(model, val_loader)``),
         whatever its name."""
         ctx = self.context()
-        if ctx.kind not in ("train", "neutral") or is_test_file(self.file):
+        if ctx.kind not in ("train", "neutral") or is_test_module(self.fn.file):
             return ctx
         found = self.analyzer.roles
         if found.forward_role(self.fn, call.node) not in (roles.LOCAL, roles.RETURNED) or self.analyzer.trains(target):
