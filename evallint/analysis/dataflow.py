@@ -35,7 +35,11 @@ class OutputFlow:
     # iteration: they sit inside a training step even when their own output is dropped.
     in_step: frozenset[int]
     places: dict  # call -> (the loops around it, outermost first; its position in the body)
+    sources: dict  # call -> the calls its receiver and arguments were computed from (itself included)
 
+
+# Methods that put their arguments into their receiver (`outputs.append(model(x))`).
+_FILLING_METHODS = frozenset({"append", "extend", "insert", "add", "update", "put", "push", "setdefault", "appendleft"})
 
 BACKWARD = 1  # the call backpropagates its operands (`loss.backward()`)
 TRAINS = 2  # the call trains inside (a project function with its own backward); operands are data
@@ -50,7 +54,8 @@ def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) 
             if first < order < sink_order and (not loops or loops[-1] in sink_loops):
                 in_step.add(node)
     return OutputFlow(
-        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step), walk.places
+        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step), walk.places,
+        walk.call_sources,
     )
 
 
@@ -126,7 +131,7 @@ class _Walk:
         sources = frozenset(found)
         self.call_sources[call.node] = sources
         place = self.places.setdefault(call.node, (self.loops, len(self.places)))
-        if isinstance(call.receiver, ir.RefValue) and arguments:
+        if call.method in _FILLING_METHODS and isinstance(call.receiver, ir.RefValue) and arguments:
             # `outputs.append(model(x))`, `meter.update(loss)`: the receiver now holds the arguments.
             key = call.receiver.key
             env[key] = env.get(key, _EMPTY) | arguments

@@ -125,9 +125,18 @@ class Roles:
                 continue
             if base.startswith(torch_api.LIBRARY_MODEL_PREFIXES) or base.endswith("PreTrainedModel"):
                 return MODEL
+        # The attributes the class runs as submodules (`self.backbone(x)`): only those can be
+        # modules it cannot see into, when they are handed in or built by calls it cannot follow.
+        called = frozenset(
+            stmt.func
+            for owner in owners
+            for fid in self.project.methods.get(owner, {}).values()
+            for stmt in self.statements(self.project.functions[fid])
+            if type(stmt) is ir.Call and stmt.func is not None and stmt.func.startswith("self.")
+        )
         for owner in owners:
             for fid in self.project.methods.get(owner, {}).values():
-                verdict = self._builds(self.project.functions[fid], in_class=True)
+                verdict = self._builds(self.project.functions[fid], in_class=True, called=called)
                 if verdict == MODEL:
                     return MODEL
                 unseen = unseen or verdict == UNSEEN
@@ -146,7 +155,7 @@ class Roles:
             found = self._function_builds[fid] = self._builds(self.project.functions[fid], in_class=False)
         return found
 
-    def _builds(self, fref: FunctionRef, in_class: bool) -> str:
+    def _builds(self, fref: FunctionRef, in_class: bool, called: frozenset[str] = frozenset()) -> str:
         """What the modules a function builds make of its class: MODEL as soon as one is
         mode-dependent, UNSEEN when one comes from where evallint cannot look."""
         path = fref.file.path
@@ -161,7 +170,7 @@ class Roles:
             else:
                 stmts = []
                 if kind is ir.Assign and in_class:
-                    verdict = self._stored(stmt, calls, fref)
+                    verdict = self._stored(stmt, calls, fref, called)
                     if verdict == MODEL:
                         return MODEL
                     unseen = unseen or verdict == UNSEEN
@@ -202,14 +211,16 @@ class Roles:
                     mode_free = mode_free or verdict == MODE_FREE
         return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
 
-    def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef) -> str:
+    def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef, called: frozenset[str]) -> str:
         """``self.x = ...`` in a module's method: a submodule handed in, or built by a call that
         evallint cannot follow, is a submodule it cannot see into."""
-        if not any(target is not None and target.startswith("self.") for target in stmt.targets):
-            return NOT_MODEL
         value = stmt.value
         if isinstance(value, ir.TrainingFlagValue):
             return MODEL
+        if not any(
+            target is not None and target.startswith("self.") and _runs(target, called) for target in stmt.targets
+        ):
+            return NOT_MODEL
         if isinstance(value, ir.RefValue) and value.key in fref.info.params[1:]:
             name = value.key.lower()
             return NOT_MODEL if any(word in name for word in ("loss", "criterion", "metric", "cfg", "config")) else UNSEEN
@@ -319,15 +330,33 @@ class Roles:
         owners: set[str] = set()
         builds = False
         calls = {stmt.node: stmt for stmt in self.statements(fref) if type(stmt) is ir.Call}
+        sources = self.flow(fref).sources
         for call in calls.values():
-            if call.method in ("parameters", "named_parameters") and isinstance(call.receiver, ir.RefValue):
-                owners.add(call.receiver.key)
             values = [*call.args, *(value for _, value in call.kwargs)]
-            if _builds_optimizer(call, values, calls, self.project.qualify(fref.file.path, call.func) if call.func else ""):
-                builds = True
-                owners.update(_refs(values))
+            if not _builds_optimizer(call, values, calls, self.project.qualify(fref.file.path, call.func) if call.func else ""):
+                continue
+            builds = True
+            owners.update(_refs(values))
+            # What the parameter list was computed from, through variables: `params =
+            # list(model.parameters())`, `param_groups(model)`.
+            for node in sources.get(call.node, ()):
+                source = calls.get(node)
+                if source is None or source is call:
+                    continue
+                if source.method in _PARAMETER_METHODS and isinstance(source.receiver, ir.RefValue):
+                    owners.add(source.receiver.key)
+                owners.update(_refs([*source.args, *(value for _, value in source.kwargs)]))
         found = self._optimized[fref.id] = frozenset(owners) if builds else None
         return found
+
+
+_PARAMETER_METHODS = frozenset({"parameters", "named_parameters", "modules", "children", "named_modules"})
+
+
+def _runs(attribute: str, called: frozenset[str]) -> bool:
+    """Is ``self.x`` called, or a method of it (``self.backbone.forward_features(x)``)?"""
+    prefix = attribute + "."
+    return any(chain == attribute or chain.startswith(prefix) for chain in called)
 
 
 def _builds_optimizer(call: ir.Call, values, calls: dict, qualified: str) -> bool:
@@ -338,7 +367,8 @@ def _builds_optimizer(call: ir.Call, values, calls: dict, qualified: str) -> boo
     name = (call.func or call.method or "").rpartition(".")[2]
     if "optim" in name.lower() and not name.lower().startswith(("step", "zero")):
         return True
-    return any(
+    # `Lion(model.parameters())`: a class built over parameters (not `clip_grad_norm_(...)`).
+    return name[:1].isupper() and any(
         isinstance(value, ir.CallValue) and value.node in calls and calls[value.node].method in ("parameters", "named_parameters")
         for value in values
     )
