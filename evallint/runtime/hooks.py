@@ -88,13 +88,24 @@ def _internal_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, .
 
 
 class Probes:
-    """All probe state for one process; ``install()`` wires it into torch."""
+    """All probe state for one process; ``install()`` wires it into torch.
 
-    def __init__(self, writer: RecordWriter) -> None:
+    ``writer`` is anything with ``write(record)``: a ``RecordWriter`` for
+    ``evallint verify`` (records cross a process boundary), or an in-process
+    recorder (``runtime.live``) for the pytest plugin and the guard.
+    ``after_training``, when given, is called with no arguments once a
+    ``backward()`` has returned and once an optimizer step is done: the moments
+    at which every forward before them is settled (trained or not). It is
+    called outside the probes' error handling, so what it raises (a warning
+    the user's filters turned into an error) reaches the script.
+    """
+
+    def __init__(self, writer, after_training=None) -> None:
         import torch
 
         self.torch = torch
         self.writer = writer
+        self.after_training = after_training
         self.internal_prefixes, self.stdlib_prefixes, self.site_prefixes = _internal_prefixes()
         self._file_cache: dict[str, str | None] = {}
         self._position_cache: dict[tuple, tuple] = {}
@@ -128,13 +139,21 @@ class Probes:
             module_mod.register_module_forward_hook(self._forward_post, always_call=True)
         )
         self._handles.append(optimizer_mod.register_optimizer_step_pre_hook(self._step_pre))
+        after_training = self.after_training
+        if after_training is not None:
+            self._handles.append(optimizer_mod.register_optimizer_step_post_hook(
+                lambda optimizer, args, kwargs: after_training()
+            ))
 
         original_backward = torch.autograd.backward
         probes = self
 
         def backward(*args, **kwargs):
             probes._on_backward()
-            return original_backward(*args, **kwargs)
+            result = original_backward(*args, **kwargs)
+            if after_training is not None:
+                after_training()
+            return result
 
         backward.__wrapped__ = original_backward  # type: ignore[attr-defined]
         # Tensor.backward looks torch.autograd.backward up at call time, so one
@@ -199,6 +218,16 @@ class Probes:
             result = None if internal else real
         self._file_cache[filename] = result
         return result
+
+    def user_location(self) -> tuple[str, int] | None:
+        """(path, line) of the innermost frame of the caller's stack that is the user's code."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            path = self._user_path(frame.f_code.co_filename)
+            if path is not None:
+                return path, frame.f_lineno
+            frame = frame.f_back
+        return None
 
     def _position(self, code, lasti: int) -> tuple:
         key = (code, lasti)

@@ -95,6 +95,10 @@ class Observations:
     end: dict | None = None
     error: dict | None = None
     internal_errors: list = field(default_factory=list)
+    # What was running when a record arrived (a pytest test id), and for each
+    # signature the labels under which it was seen: which tests gave the evidence.
+    label: str | None = None
+    labels: dict = field(default_factory=dict)
 
     @property
     def training_steps(self) -> int:
@@ -109,6 +113,8 @@ class Observations:
         self.index += 1
         kind = record.get("t")
         pid = record.get("p")
+        if self.label is not None and "s" in record:
+            self.labels.setdefault((pid, record["s"]), set()).add(self.label)
         if kind == "sig":
             self._add_sig(pid, record)
         elif kind == "f":
@@ -202,6 +208,13 @@ class Observations:
 
     def at(self, path: str, line: int, kind: str) -> list:
         return [key for k, key in self.sites.get((path, line), ()) if k == kind]
+
+    def labels_at(self, path: str, line: int) -> set:
+        """The labels under which anything ran through ``path:line``."""
+        found: set = set()
+        for _, key in self.sites.get((path, line), ()):
+            found |= self.labels.get(key, set())
+        return found
 
     def bn_for(self, keys: Iterable) -> BatchNormStats | None:
         found = [self.batchnorm[k] for k in keys if k in self.batchnorm]
@@ -577,6 +590,17 @@ def judge_finding(diagnostic: Diagnostic, obs: Observations) -> Verdict:
     return Verdict(diagnostic, verdict, evidence)
 
 
+def evidence_labels(diagnostic: Diagnostic, obs: Observations) -> set:
+    """The labels (test ids) of the runs that the verdict on ``diagnostic`` rests on."""
+    path, line = os.path.realpath(diagnostic.path), diagnostic.location.row
+    found = obs.labels_at(path, line)
+    if diagnostic.code in ("EVL104", "EVL202"):
+        # A no-op statement leaves no event of its own: the forwards after it are the evidence.
+        for key in _later_forwards(obs, path, line)[1]:
+            found |= obs.labels.get(key, set())
+    return found
+
+
 def judge_all(diagnostics: Iterable[Diagnostic], obs: Observations) -> list[Verdict]:
     return [judge_finding(d, obs) for d in diagnostics]
 
@@ -649,12 +673,17 @@ def runtime_findings(
     *,
     finished: bool,
     project_root: str | None = None,
+    harness_functions: frozenset = frozenset(),
 ) -> list[RuntimeFinding]:
     """What the probes saw that no static finding covers.
 
     ``finished`` says the script ran to its end, so a forward that was never
     backpropagated is final; otherwise only forwards older than the last
     training step count (the newest one may have been cut before its backward).
+    ``harness_functions`` holds the (path, name) of a pytest session's test
+    functions: a model they call themselves is the test's own check (a shape
+    or smoke test), not the project's evaluation code, and their ``test_``
+    names say nothing about evaluation.
     """
     diagnostics = list(diagnostics)
     found = {(d.code, os.path.realpath(d.path), d.location.row) for d in diagnostics}
@@ -674,7 +703,7 @@ def runtime_findings(
         if not sig["frames"]:
             continue
         frame = _location_frame(sig, project_root)
-        names = [f[2] for f in sig["frames"]]
+        names = [f[2] for f in sig["frames"] if (f[0], f[2]) not in harness_functions]
         evaluation_named = any(EVALUATION_NAME.search(n) for n in names)
         # Trained in eval mode: backpropagated while its top module was in eval
         # mode, and an optimizer updates it (a frozen feature extractor kept in
@@ -697,6 +726,8 @@ def runtime_findings(
                 ))
             continue
         if stats.trained or not settled(stats):
+            continue
+        if (sig["frames"][0][0], sig["frames"][0][2]) in harness_functions:
             continue
         grad_on = sig["grad"] and not sig["inference"]
         # Evaluation in train mode: a forward that never trained anything, run
