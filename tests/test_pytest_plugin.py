@@ -8,6 +8,7 @@ project.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -21,7 +22,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "pytest_projects"
-PLUGIN = ("-p", "evallint.pytest_plugin")
+# An installed evallint registers the plugin through its entry point; a checkout
+# on PYTHONPATH is loaded by name (both at once would register it twice).
+INSTALLED = any(ep.value == "evallint.pytest_plugin"
+                for ep in importlib.metadata.entry_points(group="pytest11"))
+PLUGIN = () if INSTALLED else ("-p", "evallint.pytest_plugin")
 RUN_TIMEOUT = 180
 
 
