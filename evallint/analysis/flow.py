@@ -27,12 +27,20 @@ implements ``on_call``, ``on_assign`` and the other transfer functions.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from evallint.analysis import ir
 from evallint.analysis.lattice import State, join_all
 
 MAX_LOOP_ITERATIONS = 6
+_RANGE = re.compile(r"^range\((?:(\d+)\s*,\s*)?(\d+)\)$")
+
+
+def _runs_at_least_once(loop: ir.Loop) -> bool:
+    match = None if loop.is_while else _RANGE.match(loop.iter_text)
+    return match is not None and int(match.group(2)) > int(match.group(1) or 0)
 
 
 @dataclass
@@ -204,7 +212,9 @@ class Walker:
         if stmt.infinite:
             exit_state = join_all(frame.breaks)
         else:
-            exit_state = self.walk(stmt.orelse, head.copy()).join(join_all(frame.breaks))
+            # `for epoch in range(10):` runs its body at least once: leaving it never skips it.
+            after = back.mark_carried(loop_id) if _runs_at_least_once(stmt) and not back.dead else head
+            exit_state = self.walk(stmt.orelse, after.copy()).join(join_all(frame.breaks))
         return exit_state
 
     def _with(self, stmt: ir.With, state: State) -> State:

@@ -37,10 +37,26 @@ class Guard:
         self._judging = threading.Lock()
         self._pid = os.getpid()
         self._finished = False
+        self.suppressions = None
 
     def start(self) -> None:
+        self._load_suppressions()
         self.session.start()
         atexit.register(self.finish)
+
+    def _load_suppressions(self) -> None:
+        """The project's lint settings: its selection and `# noqa` comments silence warnings too."""
+        from evallint.config import Settings, load_settings
+        from evallint.errors import UsageError
+        from evallint.runtime.suppressions import RuntimeSuppressions
+
+        try:
+            settings = load_settings(None, [self.project_root])
+        except UsageError as exc:
+            settings = Settings(project_root=self.project_root)
+            self._note(f"the project's evallint configuration could not be read ({exc}); "
+                       "its selection and ignores do not apply")
+        self.suppressions = RuntimeSuppressions(settings)
 
     def finish(self) -> None:
         """Judge the run as finished (a forward never backpropagated by now never will be) and stop."""
@@ -70,7 +86,8 @@ class Guard:
             with self.session.recorder.lock:
                 self._judged_signatures = len(observations.sigs)
                 findings = runtime_findings((), observations, finished=finished,
-                                            project_root=self.project_root)
+                                            project_root=self.project_root,
+                                            suppressed=self.suppressions.silenced_at)
                 internal = list(observations.internal_errors)
         finally:
             self._judging.release()
@@ -82,6 +99,8 @@ class Guard:
             if key in self._warned:
                 continue
             self._warned.add(key)
+            if not self.suppressions.reported(diagnostic):
+                continue
             warnings.warn_explicit(
                 f"{diagnostic.code} {diagnostic.message}. Evidence: {finding.evidence}",
                 self.category, diagnostic.path, diagnostic.location.row,

@@ -139,21 +139,29 @@ class EvallintSession:
         return sorted(os.path.relpath(path) if _below_cwd(path) else path for path in files)
 
     def _build_report(self) -> SessionReport:
+        from evallint.config import Settings, load_settings
         from evallint.engine import lint_paths
         from evallint.errors import UsageError
+        from evallint.runtime.suppressions import RuntimeSuppressions
 
         observations = self.live.observations
         files = self._project_files()
         diagnostics: list = []
-        if files:
-            try:
-                diagnostics = lint_paths(files)
-            except UsageError as exc:
-                self._note(f"the static pass failed ({exc}), so only runtime findings are shown")
+        try:
+            settings = load_settings(None, files or [self.root])
+            if files:
+                diagnostics = lint_paths(files, settings)
+        except UsageError as exc:
+            settings = Settings(project_root=self.root)
+            self._note(f"the static pass failed ({exc}), so only runtime findings are shown")
         verdicts = judge_all(diagnostics, observations)
+        # The lint's selection and `# noqa` apply to what the probes saw, as in verify.
+        suppressions = RuntimeSuppressions(settings)
         harness = frozenset(self.harness_functions)
         extra = runtime_findings(diagnostics, observations, finished=True,
-                                 project_root=self.root, harness_functions=harness)
+                                 project_root=self.root, suppressed=suppressions.silenced_at,
+                                 harness_functions=harness)
+        extra = [f for f in extra if suppressions.reported(_relative(f.diagnostic))]
         runtime_tests = [sorted(observations.labels_at(os.path.realpath(f.diagnostic.path),
                                                         f.diagnostic.location.row))
                          for f in extra]
