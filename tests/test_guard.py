@@ -207,6 +207,24 @@ def test_autocast_validation_is_seen():
     assert lines(caught) == [("EVL101", line_of("autocast-eval-in-train-mode"))]
 
 
+def test_a_noqa_on_the_line_silences_its_warning_as_in_verify():
+    def run():
+        torch.manual_seed(0)
+        model = make_net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(32, 8), torch.randint(0, 2, (32,))
+        for _ in range(2):
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                model(x)  # noqa: EVL101  (train-mode statistics on purpose)
+
+    _, caught = guarded(run)
+    assert caught == []
+
+
 def test_warnings_become_errors_at_the_training_step_that_revealed_them(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent('''
