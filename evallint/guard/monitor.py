@@ -37,14 +37,13 @@ class Guard:
         self._judging = threading.Lock()
         self._pid = os.getpid()
         self._finished = False
-        self.suppressions = None
+        self.suppressions = self._load_suppressions()
 
     def start(self) -> None:
-        self._load_suppressions()
         self.session.start()
         atexit.register(self.finish)
 
-    def _load_suppressions(self) -> None:
+    def _load_suppressions(self):
         """The project's lint settings: its selection and `# noqa` comments silence warnings too."""
         from evallint.config import Settings, load_settings
         from evallint.errors import UsageError
@@ -56,7 +55,7 @@ class Guard:
             settings = Settings(project_root=self.project_root)
             self._note(f"the project's evallint configuration could not be read ({exc}); "
                        "its selection and ignores do not apply")
-        self.suppressions = RuntimeSuppressions(settings)
+        return RuntimeSuppressions(settings)
 
     def finish(self) -> None:
         """Judge the run as finished (a forward never backpropagated by now never will be) and stop."""
