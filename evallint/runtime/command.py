@@ -271,20 +271,27 @@ def _display_path(diagnostic):
 # ---- rendering ----------------------------------------------------------------
 
 
-def report_to_json(report: VerifyReport) -> dict:
+def verdict_to_json(verdict) -> dict:
+    """One judged static finding as JSON (shared with the pytest plugin's report)."""
     from evallint.output.json_format import diagnostic_to_json
 
-    findings = []
-    for verdict in report.verdicts:
-        item = diagnostic_to_json(verdict.diagnostic)
-        item["verdict"] = verdict.verdict
-        item["evidence"] = verdict.evidence
-        findings.append(item)
-    extra = []
-    for finding in report.runtime_findings:
-        item = diagnostic_to_json(finding.diagnostic)
-        item["evidence"] = finding.evidence
-        extra.append(item)
+    item = diagnostic_to_json(verdict.diagnostic)
+    item["verdict"] = verdict.verdict
+    item["evidence"] = verdict.evidence
+    return item
+
+
+def runtime_finding_to_json(finding) -> dict:
+    from evallint.output.json_format import diagnostic_to_json
+
+    item = diagnostic_to_json(finding.diagnostic)
+    item["evidence"] = finding.evidence
+    return item
+
+
+def report_to_json(report: VerifyReport) -> dict:
+    findings = [verdict_to_json(v) for v in report.verdicts]
+    extra = [runtime_finding_to_json(f) for f in report.runtime_findings]
     return {
         "script": report.script,
         "device": report.device,
@@ -306,20 +313,22 @@ def _position(diagnostic) -> str:
     return f"{diagnostic.path}:{cell}{diagnostic.location.row}:{diagnostic.location.column}"
 
 
+def verdict_to_text(verdict) -> str:
+    """One judged static finding as text (shared with the pytest plugin's report)."""
+    d = verdict.diagnostic
+    return (f"{VERDICT_LABELS.get(verdict.verdict, verdict.verdict.upper())}: "
+            f"{_position(d)}: {d.code} {d.message}\n    evidence: {verdict.evidence}")
+
+
+def runtime_finding_to_text(finding) -> str:
+    d = finding.diagnostic
+    return (f"FOUND AT RUNTIME: {_position(d)}: {d.code} {d.message}\n"
+            f"    evidence: {finding.evidence}")
+
+
 def report_to_text(report: VerifyReport) -> str:
-    blocks = []
-    for verdict in report.verdicts:
-        d = verdict.diagnostic
-        blocks.append(
-            f"{VERDICT_LABELS.get(verdict.verdict, verdict.verdict.upper())}: "
-            f"{_position(d)}: {d.code} {d.message}\n    evidence: {verdict.evidence}"
-        )
-    for finding in report.runtime_findings:
-        d = finding.diagnostic
-        blocks.append(
-            f"FOUND AT RUNTIME: {_position(d)}: {d.code} {d.message}\n"
-            f"    evidence: {finding.evidence}"
-        )
+    blocks = [verdict_to_text(v) for v in report.verdicts]
+    blocks += [runtime_finding_to_text(f) for f in report.runtime_findings]
     error = report.script_error
     if report.failure is not None:
         lines = [report.failure]

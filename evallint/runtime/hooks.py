@@ -48,6 +48,11 @@ MAX_USER_FRAMES = 8
 # Tensors of one module output that get a gradient probe; a model returning a
 # long list of tensors needs only a few probes to tell whether it was trained.
 MAX_PROBED_OUTPUTS = 4
+# Bounds on the probes' lookup caches (code generated at runtime keeps adding
+# new frames; a model whose layers are toggled one by one, new flag sets).
+MAX_CACHED_FRAMES = 1 << 16
+MAX_MODE_SUMMARIES = 64
+_UNSEEN = object()
 
 
 class RecordWriter:
@@ -106,17 +111,39 @@ def _internal_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, .
     return always, (os.path.realpath(paths["stdlib"]) + os.sep,), site
 
 
-class Probes:
-    """All probe state for one process; ``install()`` wires it into torch."""
+class _ThreadState(threading.local):
+    """Per-thread call depth; each thread starts at zero (``__init__`` runs once per thread)."""
 
-    def __init__(self, writer: RecordWriter) -> None:
+    def __init__(self) -> None:
+        self.depth = 0
+        self.mode_depth = 0
+        self.step_suspended: list = []
+        self.calls: list = []
+
+
+class Probes:
+    """All probe state for one process; ``install()`` wires it into torch.
+
+    ``writer`` is anything with ``write(record)``: a ``RecordWriter`` for
+    ``evallint verify`` (records cross a process boundary), or an in-process
+    recorder (``runtime.live``) for the pytest plugin and the guard.
+    ``after_training``, when given, is called with no arguments once a
+    ``backward()`` has returned and once an optimizer step is done: the moments
+    at which every forward before them is settled (trained or not). It is
+    called outside the probes' error handling, so what it raises (a warning
+    the user's filters turned into an error) reaches the script.
+    """
+
+    def __init__(self, writer, after_training=None) -> None:
         import torch
 
         self.torch = torch
         self.writer = writer
+        self.after_training = after_training
         self.internal_prefixes, self.stdlib_prefixes, self.site_prefixes = _internal_prefixes()
         self._file_cache: dict[str, str | None] = {}
-        self._position_cache: dict[tuple, tuple] = {}
+        self._frame_cache: dict[tuple, tuple | None] = {}
+        self._summaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._sigs: dict[tuple, int] = {}
         self._sig_ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -134,7 +161,7 @@ class Probes:
         self._trained_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._parameter_holders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.flow: OutputFlow | None = None
-        self._tls = threading.local()
+        self._tls = _ThreadState()
         self._reported_internal = False
         self.backward_count = 0
         self.step_count = 0
@@ -159,13 +186,21 @@ class Probes:
         self._install_load_probes()
         self.flow = OutputFlow(torch, self._on_fed, self._internal_error)
         self.flow.install()
+        after_training = self.after_training
+        if after_training is not None:
+            self._handles.append(optimizer_mod.register_optimizer_step_post_hook(
+                lambda optimizer, args, kwargs: after_training()
+            ))
 
         original_backward = torch.autograd.backward
         probes = self
 
         def backward(*args, **kwargs):
             probes._on_backward()
-            return original_backward(*args, **kwargs)
+            result = original_backward(*args, **kwargs)
+            if after_training is not None:
+                after_training()
+            return result
 
         backward.__wrapped__ = original_backward  # type: ignore[attr-defined]
         # Tensor.backward looks torch.autograd.backward up at call time, so one
@@ -230,13 +265,7 @@ class Probes:
     # ---- helpers --------------------------------------------------------------
 
     def _thread_state(self):
-        state = self._tls
-        if not hasattr(state, "depth"):
-            state.depth = 0
-            state.mode_depth = 0
-            state.step_suspended = []
-            state.calls = []
-        return state
+        return self._tls
 
     def _internal_error(self, exc: BaseException) -> None:
         # One report is enough to explain missing evidence; the script goes on.
@@ -262,32 +291,58 @@ class Probes:
         self._file_cache[filename] = result
         return result
 
-    def _position(self, code, lasti: int) -> tuple:
-        key = (code, lasti)
-        cached = self._position_cache.get(key)
-        if cached is None:
-            cached = (None, None, None)
-            try:
-                positions = list(code.co_positions())
-                index = lasti // 2
-                if 0 <= index < len(positions):
-                    _, end_line, col, end_col = positions[index]
-                    if col is not None:
-                        cached = (col + 1, end_line, (end_col or col) + 1)
-            except Exception:
-                pass
-            self._position_cache[key] = cached
-        return cached
+    def user_location(self) -> tuple[str, int] | None:
+        """(path, line) of the innermost frame of the caller's stack that is the user's code."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            path = self._user_path(frame.f_code.co_filename)
+            if path is not None:
+                return path, frame.f_lineno
+            frame = frame.f_back
+        return None
+
+    @staticmethod
+    def _position(code, lasti: int) -> tuple:
+        try:
+            positions = list(code.co_positions())
+            index = lasti // 2
+            if 0 <= index < len(positions):
+                _, end_line, col, end_col = positions[index]
+                if col is not None:
+                    return (col + 1, end_line, (end_col or col) + 1)
+        except Exception:
+            pass
+        return (None, None, None)
+
+    def _frame_entry(self, frame) -> tuple | None:
+        code = frame.f_code
+        path = self._user_path(code.co_filename)
+        if path is None:
+            return None
+        col, end_line, end_col = self._position(code, frame.f_lasti)
+        return (path, frame.f_lineno, _function_name(code), col, end_line, end_col)
 
     def _user_frames(self) -> tuple:
+        """The user's frames on the stack, innermost first: (path, line, function, column, end line, end column).
+
+        This runs on every outermost forward, backward and optimizer step. A
+        frame's entry depends only on its code and the instruction it is at,
+        so it is built once per (code, instruction) and looked up after.
+        """
         frames = []
+        cache = self._frame_cache
         frame = sys._getframe(2)
-        while frame is not None and len(frames) < MAX_USER_FRAMES:
-            code = frame.f_code
-            path = self._user_path(code.co_filename)
-            if path is not None:
-                col, end_line, end_col = self._position(code, frame.f_lasti)
-                frames.append((path, frame.f_lineno, _function_name(code), col, end_line, end_col))
+        while frame is not None:
+            key = (frame.f_code, frame.f_lasti)
+            entry = cache.get(key, _UNSEEN)
+            if entry is _UNSEEN:
+                if len(cache) >= MAX_CACHED_FRAMES:
+                    cache.clear()
+                entry = cache[key] = self._frame_entry(frame)
+            if entry is not None:
+                frames.append(entry)
+                if len(frames) == MAX_USER_FRAMES:
+                    break
             frame = frame.f_back
         return tuple(frames)
 
@@ -393,16 +448,31 @@ class Probes:
         return name, bool(owner.training)
 
     def _mode_summary(self, module) -> tuple[tuple, tuple]:
-        active: Counter = Counter()
-        inactive: Counter = Counter()
-        for layer, description, _ in self._sensitive_layers(module):
-            (active if layer.training else inactive)[description] += 1
-        return tuple(sorted(active.items())), tuple(sorted(inactive.items()))
+        """(active, inactive) mode-sensitive layers, as sorted (description, count) pairs.
+
+        Kept per module for each combination of its layers' ``training``
+        flags (a model has few: all train, all eval, a frozen part), so a
+        forward reads the flags and looks the summary up.
+        """
+        layers = self._sensitive_layers(module)
+        flags = tuple([layer.training for layer, _, _ in layers])
+        summaries = self._summaries.get(module)
+        if summaries is None or len(summaries) > MAX_MODE_SUMMARIES:
+            summaries = self._summaries[module] = {}
+        summary = summaries.get(flags)
+        if summary is None:
+            active: Counter = Counter()
+            inactive: Counter = Counter()
+            for (_, description, _), training in zip(layers, flags):
+                (active if training else inactive)[description] += 1
+            summary = summaries[flags] = (tuple(sorted(active.items())),
+                                          tuple(sorted(inactive.items())))
+        return summary
 
     # ---- forward --------------------------------------------------------------
 
     def _forward_pre(self, module, args):
-        state = self._thread_state()
+        state = self._tls
         if state.depth:
             state.depth += 1
             return None
@@ -456,12 +526,13 @@ class Probes:
         inputs = self.flow.sources_of(args) if self.flow is not None else frozenset()
         bn_pass = self._bn_pass(module, frames[0][:2], sig)
         mem = None
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
+        # is_initialized() alone: is_available() asks the driver on every call.
+        if torch.cuda.is_initialized():
             mem = torch.cuda.memory_allocated()
         return (module, sig, next(self._seq), bn_pass, mem, inputs)
 
     def _forward_post(self, module, args, output):
-        state = self._thread_state()
+        state = self._tls
         if state.depth > 1:
             state.depth -= 1
             return None

@@ -96,6 +96,10 @@ class Observations:
     end: dict | None = None
     error: dict | None = None
     internal_errors: list = field(default_factory=list)
+    # What was running when a record arrived (a pytest test id), and for each
+    # signature the labels under which it was seen: which tests gave the evidence.
+    label: str | None = None
+    labels: dict = field(default_factory=dict)
 
     @property
     def training_steps(self) -> int:
@@ -110,6 +114,8 @@ class Observations:
         self.index += 1
         kind = record.get("t")
         pid = record.get("p")
+        if self.label is not None and "s" in record:
+            self.labels.setdefault((pid, record["s"]), set()).add(self.label)
         if kind == "sig":
             self._add_sig(pid, record)
         elif kind == "f":
@@ -213,6 +219,13 @@ class Observations:
 
     def at(self, path: str, line: int, kind: str) -> list:
         return [key for k, key in self.sites.get((path, line), ()) if k == kind]
+
+    def labels_at(self, path: str, line: int) -> set:
+        """The labels under which anything ran through ``path:line``."""
+        found: set = set()
+        for _, key in self.sites.get((path, line), ()):
+            found |= self.labels.get(key, set())
+        return found
 
     def bn_for(self, keys: Iterable) -> BatchNormStats | None:
         found = [self.batchnorm[k] for k in keys if k in self.batchnorm]
@@ -643,6 +656,17 @@ def judge_finding(diagnostic: Diagnostic, obs: Observations) -> Verdict:
     return Verdict(diagnostic, verdict, evidence)
 
 
+def evidence_labels(diagnostic: Diagnostic, obs: Observations) -> set:
+    """The labels (test ids) of the runs that the verdict on ``diagnostic`` rests on."""
+    path, line = os.path.realpath(diagnostic.path), diagnostic.location.row
+    found = obs.labels_at(path, line)
+    if diagnostic.code in ("EVL104", "EVL202"):
+        # A no-op statement leaves no event of its own: the forwards after it are the evidence.
+        for key in _later_forwards(obs, path, line)[1]:
+            found |= obs.labels.get(key, set())
+    return found
+
+
 def judge_all(diagnostics: Iterable[Diagnostic], obs: Observations) -> list[Verdict]:
     return [judge_finding(d, obs) for d in diagnostics]
 
@@ -718,6 +742,7 @@ def runtime_findings(
     finished: bool,
     project_root: str | None = None,
     suppressed: Callable[[str, str, int], bool] | None = None,
+    harness_functions: frozenset = frozenset(),
 ) -> list[RuntimeFinding]:
     """What the probes saw that no static finding covers.
 
@@ -727,6 +752,9 @@ def runtime_findings(
     ``suppressed(code, path, line)`` says a finding of ``code`` at that line
     was silenced (`# noqa`): like a static finding, it covers every runtime
     finding whose call stack passes through the line.
+    ``harness_functions`` holds the (path, name) of a pytest session's test
+    functions: a model they call themselves is the test's own check (a shape
+    or smoke test after training), not the project's evaluation code.
     """
     diagnostics = list(diagnostics)
     found = {(d.code, os.path.realpath(d.path), d.location.row) for d in diagnostics}
@@ -772,6 +800,8 @@ def runtime_findings(
         # An evaluation forward (``roles``): a trained model's forward whose
         # output reached no backward, whatever the function or loader is called.
         if not roles.is_evaluation_forward(stats) or not settled(stats):
+            continue
+        if (sig["frames"][0][0], sig["frames"][0][2]) in harness_functions:
             continue
         grad_on = sig["grad"] and not sig["inference"]
         if sig["training"] and sig["active"]:
