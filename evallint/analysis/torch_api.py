@@ -111,7 +111,8 @@ LIGHTNING_TRAIN_HOOKS = frozenset({"training_step", "training_epoch_end", "on_tr
 
 # Module constructors matched by qualified prefix: `torch.nn.Linear(...)` is a fresh module in train mode.
 MODULE_CONSTRUCTOR_PREFIXES = ("torch.nn.", "torchvision.models.", "timm.models.")
-MODULE_FACTORY_FUNCTIONS = frozenset({"timm.create_model", "torch.hub.load", "timm.models.create_model"})
+# (`torch.hub.load` is no factory of a known mode: a hub entry point may wrap and switch its model.)
+MODULE_FACTORY_FUNCTIONS = frozenset({"timm.create_model", "timm.models.create_model"})
 # Model zoos whose functions build modules: `torchvision.models.resnet50()` is a fresh module in train mode.
 MODULE_FACTORY_PREFIXES = ("torchvision.models.",)
 # `torch.nn.functional` and friends live under torch.nn but are not modules.
@@ -140,6 +141,7 @@ MODULE_ONLY_METHODS = frozenset(
 # Calls that take a model and leave its mode alone (anything else unresolved lowers what is known).
 MODE_NEUTRAL_CALLS = frozenset(
     {
+        "super",  # `super(Net, self).__init__()`
         "print",
         "len",
         "isinstance",
@@ -250,7 +252,7 @@ LIBRARY_MODEL_PREFIXES = ("torchvision.models.", "timm.", "transformers.", "segm
 TRAINING_FLAG = "training"
 
 # -- weights (a model whose weights are loaded or trained is worth evaluating) ----------------------
-WHOLE_MODEL_LOADERS = frozenset({"torch.load", "torch.jit.load", "torch.hub.load", "torch.export.load"})
+WHOLE_MODEL_LOADERS = frozenset({"torch.load", "torch.jit.load", "torch.export.load"})
 LOAD_WEIGHTS_METHODS = frozenset({"load_state_dict", "load_weights", "load_checkpoint", "load_pretrained"})
 # Sinks of the data flow: calls that backpropagate their operand (matched by method name).
 BACKWARD_SINK_METHODS = frozenset({"backward", "manual_backward"})
