@@ -104,6 +104,10 @@ NOT_MODEL_WORDS = frozenset(
         "load",
         "init",
         "compute",
+        "configure",
+        "setup",
+        "read",
+        "compile",
         "update",
         "freeze",
         "unfreeze",
@@ -169,7 +173,6 @@ def looks_like_model(key: str) -> bool:
     return words[0] in MODEL_WORDS or words[-1] in MODEL_WORDS
 
 
-@functools.lru_cache(maxsize=65536)
 def is_test_module(f) -> bool:
     """``is_test_file`` for an indexed file, judged by its place in the project (its module name),
     not by how its path was written on the command line (`/home/me/tests/proj/train.py`)."""
@@ -178,10 +181,11 @@ def is_test_module(f) -> bool:
     return is_test_file("/".join([*package, name]))
 
 
+@functools.lru_cache(maxsize=65536)
 def is_test_file(path: str) -> bool:
     """A file of the project's own test suite (where `test_*` names test code, not models)."""
     parts = path.replace("\\", "/").split("/")
     name = parts[-1]
-    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+    if name.startswith("test_") or name.endswith("_test.py") or name in ("conftest.py", "tests.py"):
         return True
     return any(part in ("tests", "test", "testing") for part in parts[:-1])

@@ -63,6 +63,17 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
     return MODEL
 
 
+def library_role(qualified: str, call: ir.Call) -> str | None:
+    """The role of a library layer or model evallint knows by its keywords, or None."""
+    if not qualified.startswith(torch_api.MODE_FREE_UNLESS_ASKED_PREFIXES):
+        return None
+    for name, value in call.kwargs:
+        if name in torch_api.MODE_ASKING_KEYWORDS:
+            if not isinstance(value, ir.ConstValue) or value.value not in (None, 0, 0.0, False, "none", "None"):
+                return MODEL
+    return MODE_FREE
+
+
 def strongest(found) -> str:
     """What a module holding parts of these roles is: a model as soon as one part may be."""
     found = set(found)
@@ -99,6 +110,7 @@ class Roles:
         self._function_builds: dict[str, str] = {}
         self._flows: dict[str, OutputFlow] = {}
         self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
+        self._grad_off_decorators: dict[str, bool] = {}
         self._optimized: dict[str, frozenset[str] | None] = {}
 
     # -- what a model is ---------------------------------------------------------------------------
@@ -174,6 +186,7 @@ class Roles:
                     if verdict == MODEL:
                         return MODEL
                     unseen = unseen or verdict == UNSEEN
+                    mode_free = mode_free or verdict == MODE_FREE
                 if kind is ir.If and stmt.cond is not None and "self.training" in stmt.cond.text:
                     return MODEL
             for call in stmts:
@@ -229,6 +242,9 @@ class Roles:
             if call is None or call.func is None:
                 return NOT_MODEL
             qualified = self.project.qualify(fref.file.path, call.func)
+            known = library_role(qualified, call)
+            if known is not None:
+                return known
             root = qualified.partition(".")[0]
             if root in _NOT_MODULE_BUILDERS or root in ("torch", "math", "numpy", "np", "self") or constructs_module(qualified):
                 return NOT_MODEL
@@ -321,6 +337,29 @@ class Roles:
     def weighted_keys(self, fref: FunctionRef) -> frozenset[str]:
         return frozenset(self.weight_events(fref))
 
+    def disables_grad(self, fid: str | None) -> bool:
+        """Is this project function a decorator (or decorator factory) built on ``torch.no_grad``
+        or ``torch.inference_mode``? Read from its body and the functions nested in it."""
+        if fid is None or fid not in self.project.functions:
+            return False
+        found = self._grad_off_decorators.get(fid)
+        if found is None:
+            self._grad_off_decorators[fid] = False
+            todo, seen, found = [fid], set(), False
+            while todo and not found:
+                current = todo.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                fref = self.project.functions[current]
+                found = any(
+                    self.project.qualify(fref.file.path, chain) in torch_api.GRAD_OFF_CONTEXTS
+                    for chain in _chains(self.statements(fref))
+                )
+                todo.extend(self.project.nested.get(current, {}).values())
+            self._grad_off_decorators[fid] = found
+        return found
+
     def optimized(self, fref: FunctionRef) -> frozenset[str] | None:
         """The references whose parameters this function hands to an optimizer (``Adam(m.parameters())``),
         or None when it builds no optimizer (then the caller's is unknown). A model outside them
@@ -348,6 +387,26 @@ class Roles:
                 owners.update(_refs([*source.args, *(value for _, value in source.kwargs)]))
         found = self._optimized[fref.id] = frozenset(owners) if builds else None
         return found
+
+
+def _chains(statements):
+    """Every dotted name the statements call or read."""
+    for stmt in statements:
+        kind = type(stmt)
+        if kind is ir.Call:
+            if stmt.func is not None:
+                yield stmt.func
+            yield from _value_chains([stmt.receiver, *stmt.args, *(v for _, v in stmt.kwargs)])
+        elif kind is ir.Assign or kind is ir.Return:
+            yield from _value_chains([stmt.value])
+
+
+def _value_chains(values):
+    for value in values:
+        if isinstance(value, ir.RefValue):
+            yield value.key
+        elif isinstance(value, (ir.TupleValue, ir.MixValue)):
+            yield from _value_chains(value.items if isinstance(value, ir.TupleValue) else value.parts)
 
 
 _PARAMETER_METHODS = frozenset({"parameters", "named_parameters", "modules", "children", "named_modules"})

@@ -645,6 +645,9 @@ class Interpreter(Walker):
                 state.grad = frozenset({Poss(GRAD_OFF, self.origin(CONTEXT, self.fn.info.node, name))})
             elif name in torch_api.GRAD_ON_CONTEXTS:
                 state.grad = frozenset({Poss(GRAD_ON, self.origin(CONTEXT, self.fn.info.node, name))})
+            elif self.analyzer.roles.disables_grad(self.project.resolve(self.fn, decorator.chain)):
+                # `@smart_inference_mode()`: the project's own decorator wraps the function in one.
+                state.grad = frozenset({Poss(GRAD_OFF, self.origin(CONTEXT, self.fn.info.node, decorator.chain))})
         region = self.analyzer.function_region(self.fn)
         if region is not None:
             self.regions.append(region)
@@ -1074,7 +1077,14 @@ class Interpreter(Walker):
         if qualified in torch_api.SET_GRAD_ENABLED:
             grad = self.grad_switch(qualified, call)
             if grad is not None and call.statement:
-                state.grad = grad
+                # `torch.set_grad_enabled(True)` as a statement restores the global default; only a
+                # block or decorator that turns grad on around some code is a choice (EVL201 keeps quiet).
+                state.grad = frozenset(
+                    Poss(p.value, dataclasses.replace(p.origin, kind=SET_BY_CALL), p.guard, p.carried)
+                    if p.value == GRAD_ON and p.origin.kind == CONTEXT
+                    else p
+                    for p in grad
+                )
             elif grad is not None:
                 self.results[call.node] = ("grad-context", grad)
             return state
@@ -1186,6 +1196,11 @@ class Interpreter(Walker):
             # `torch.compile(Net())`, `DataParallel(Net().cuda())`: the wrapped module itself.
             self.results[call.node] = self.results[call.args[0].node]
             return state
+        known = roles.library_role(qualified, call) if qualified is not None else None
+        if known is not None:
+            facts = frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))})
+            self.results[call.node] = ("fresh", facts, roles.MODE_FREE) if known == roles.MODE_FREE else ("fresh", facts)
+            return state
         if qualified in torch_api.WHOLE_MODEL_LOADERS:
             detail = qualified.partition("torch.")[2] and qualified
             self.results[call.node] = ("fresh", frozenset({Poss(TRAIN, self.origin(LOADED, call.node, detail))}))
@@ -1243,11 +1258,16 @@ class Interpreter(Walker):
         return roles.NOT_MODEL
 
     def mode_facts(self, call: ir.Call, state: State) -> Facts:
+        # Under `if was_training:` a switch restores the mode saved before an evaluation: it is
+        # no choice made for what follows, so it carries no guard (EVL101 reads guards as choices).
+        guard = self.guard()
+        if guard and guard[0] in state.saved_flag_keys:
+            guard = ()
         if call.method == "eval":
-            return frozenset({Poss(EVAL, self.origin(SET_BY_CALL, call.node, "eval()"), self.guard())})
+            return frozenset({Poss(EVAL, self.origin(SET_BY_CALL, call.node, "eval()"), guard)})
         value = call.args[0] if call.args else dict(call.kwargs).get("mode")
         if value is None:
-            return frozenset({Poss(TRAIN, self.origin(SET_BY_CALL, call.node, "train()"), self.guard())})
+            return frozenset({Poss(TRAIN, self.origin(SET_BY_CALL, call.node, "train()"), guard)})
         if isinstance(value, ir.TrainingFlagValue):
             return state.mode_of(state.canonical(value.key))
         if isinstance(value, ir.CondValue):

@@ -248,6 +248,10 @@ NOT_MODEL_PRETRAINED_ENDINGS = ("Tokenizer", "TokenizerFast", "Processor", "Conf
 # Calls whose result is a library model evallint cannot see into (mode matters).
 LIBRARY_MODEL_PREFIXES = ("torchvision.models.", "timm.", "transformers.", "segmentation_models_pytorch.",
                           "torch.hub.", "efficientnet_pytorch.", "pretrainedmodels.", "clip.")
+# Libraries whose layers and models are mode-free unless a keyword asks for dropout or
+# normalisation (`GCN(..., dropout=0.5)`, `GraphSAGE(..., norm="batch_norm")`).
+MODE_FREE_UNLESS_ASKED_PREFIXES = ("torch_geometric.nn.",)
+MODE_ASKING_KEYWORDS = frozenset({"dropout", "drop", "p", "norm", "batch_norm", "dropout_rate", "attn_dropout"})
 # Attribute names read in a module's methods that make it mode-dependent.
 TRAINING_FLAG = "training"
 
