@@ -71,6 +71,7 @@ class Outcome:
     lenient: bool = False
     false_alarms: list[Finding] = field(default_factory=list)
     nearby: list[Finding] = field(default_factory=list)
+    parse_error: str = ""  # evallint could not read the case's file (EVL001)
     error: str = ""
 
 
@@ -197,6 +198,7 @@ def judge(case: Case, findings: list[Finding]) -> Outcome:
             and f.code[3] in "12"
         ]
     outcome.nearby = [f for f in here if abs(f.row - case.line) <= NEARBY_LINES]
+    outcome.parse_error = next((f.message for f in here if f.code == "EVL001"), "")
     return outcome
 
 
@@ -271,6 +273,7 @@ def as_json(outcomes: list[Outcome]) -> dict:
                 "lenient": o.lenient,
                 "false_alarms": [describe(f) + " " + f.message for f in o.false_alarms],
                 "nearby": [describe(f) for f in o.nearby],
+                "parse_error": o.parse_error,
                 "error": o.error,
             }
             for o in outcomes
@@ -312,6 +315,8 @@ def print_report(outcomes: list[Outcome]) -> None:
         print("\nmisses (strict):")
         for o in misses:
             near = ", ".join(describe(f) for f in o.nearby) or "nothing within 10 lines"
+            if o.parse_error:
+                near += f" (the file does not parse: {o.parse_error})"
             lenient = " (found within ±2)" if o.lenient else ""
             print(f"  {o.case.id} {o.case.code} {o.case.repo} {o.case.path}:{o.case.line}{lenient}"
                   f" -- reported: {near} -- {o.case.description}")
