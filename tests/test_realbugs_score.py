@@ -165,3 +165,12 @@ def test_bad_case_file_is_a_usage_error(tmp_path, capsys):
     broken.write_text('[[bug]]\nid = "x"\nrepo = "a/b"\n', encoding="utf-8")
     assert score.main(["--mirror", str(tmp_path), "--cases", str(broken)]) == 2
     assert "has no" in capsys.readouterr().err
+
+
+def test_a_finding_about_another_object_does_not_count(tmp_path):
+    case = score.Case("c", "bug", "a/b", "0" * 40, "train.py", 10, 10, "EVL101", "0" * 40, None, "")
+    on_the_loss = score.Finding("EVL101", "train.py", 11, None, "criterion may be in train mode in validate()")
+    on_the_model = score.Finding("EVL101", "train.py", 11, None, "model may be in train mode in validate()")
+    line = "        output = model(data)"
+    assert not score.judge(case, [on_the_loss], line).lenient
+    assert score.judge(case, [on_the_model], line).lenient

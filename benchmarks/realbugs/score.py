@@ -9,7 +9,8 @@ once (`python -m evallint --output-format json --no-cache DIR`, with the evallin
 selects), and its findings are matched to the cases:
 
 - a bug case is found strictly when a finding with its code is on its line, leniently within
-  two lines;
+  two lines; for EVL101, EVL102 and EVL201 the finding must also name an object written on the
+  case's line (a finding on the loss one line below is not the forward's);
 - a correct case has a false alarm for each finding of an EVL1xx/EVL2xx rule on its lines.
 
 Prints the recall per rule, the false alarms and the misses (with what evallint reported nearby).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,9 @@ LENIENT_LINES = 2
 NEARBY_LINES = 10
 # Project files evallint reads; everything else in the tree (data, images, weights) is left out.
 LINTED_SUFFIXES = (".py", ".ipynb", ".toml")
+# Rules whose message starts with the model reference; a hit must name an object on the case's line.
+MODEL_RULES = {"EVL101", "EVL102", "EVL201"}
+SUBJECT = re.compile(r"[A-Za-z_][\w.\[\]'\"]*")
 
 
 class UsageError(Exception):
@@ -178,12 +183,36 @@ def run_evallint(tree: Path) -> list[Finding]:
     return findings
 
 
-def judge(case: Case, findings: list[Finding]) -> Outcome:
+def case_source_line(tree: Path, case: Case) -> str:
+    """The text of the case's line (in a notebook, the row of its cell), or "" when unreadable."""
+    try:
+        text = (tree / case.path).read_text(encoding="utf-8-sig", errors="replace")
+        if case.cell is not None:
+            cell = json.loads(text)["cells"][case.cell - 1]["source"]
+            text = cell if isinstance(cell, str) else "".join(cell)
+        return text.splitlines()[case.line - 1]
+    except (OSError, ValueError, LookupError, TypeError):
+        return ""
+
+
+def names_another_object(finding: Finding, source_line: str) -> bool:
+    """Whether a model-rule finding is about an object that the case's line does not mention.
+
+    Messages start with the reference the user wrote (`criterion may be in train mode ...`); a
+    finding on the loss one line below the forward must not count as finding the forward.
+    """
+    if finding.code not in MODEL_RULES or not source_line:
+        return False
+    subject = finding.message.split(" ", 1)[0].strip("`'\"")
+    return bool(SUBJECT.fullmatch(subject)) and subject not in source_line
+
+
+def judge(case: Case, findings: list[Finding], source_line: str = "") -> Outcome:
     outcome = Outcome(case)
     here = [f for f in findings if f.path == case.path and (case.cell is None or f.cell == case.cell)]
     if case.kind == "bug":
         for finding in here:
-            if finding.code != case.code:
+            if finding.code != case.code or names_another_object(finding, source_line):
                 continue
             distance = abs(finding.row - case.line)
             outcome.strict |= distance == 0
@@ -227,7 +256,7 @@ def score(cases: list[Case], mirror: Path) -> list[Outcome]:
                 if not (tree / case.path).is_file():
                     outcomes.append(Outcome(case, error=f"{case.path} is not in {repo}@{commit[:12]}"))
                     continue
-                outcomes.append(judge(case, findings))
+                outcomes.append(judge(case, findings, case_source_line(tree, case)))
     order = {case.id: number for number, case in enumerate(cases)}
     return sorted(outcomes, key=lambda outcome: order[outcome.case.id])
 
