@@ -35,6 +35,10 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_MIRROR = Path("/work/.mirror")
 LENIENT_LINES = 2
 NEARBY_LINES = 10
+# One tree's run; the largest snapshots take a few minutes on two CPUs.
+DEFAULT_TIMEOUT = 1200
+# Trees on which evallint exited but left processes of its own running (they are stopped).
+LEFT_RUNNING: list[str] = []
 # Project files evallint reads; everything else in the tree (data, images, weights) is left out.
 LINTED_SUFFIXES = (".py", ".ipynb", ".toml")
 # Rules whose message starts with the model reference; a hit must name an object on the case's line.
@@ -164,24 +168,45 @@ def materialise(gitdir: Path, commit: str, into: Path) -> int:
     return written
 
 
-def run_evallint(tree: Path) -> list[Finding]:
-    result = subprocess.run(
-        [sys.executable, "-m", "evallint", "--output-format", "json", "--no-cache", "--exit-zero", str(tree)],
-        capture_output=True,
-        text=True,
-        cwd=tree,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"evallint exited {result.returncode}: {result.stderr.strip()[-500:]}")
+def run_evallint(tree: Path, timeout: float) -> list[Finding]:
+    """evallint's findings on the tree.
+
+    Its output goes to files, not pipes: a process evallint left behind that still holds a pipe
+    would keep the read waiting after evallint itself has exited.
+    """
+    out_path, err_path = tree.parent / "evallint.out", tree.parent / "evallint.err"
+    command = [sys.executable, "-m", "evallint", "--output-format", "json", "--no-cache", "--exit-zero", str(tree)]
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        # Its own session, so that whatever it leaves running can be found and stopped.
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=tree, start_new_session=True)
+        try:
+            status = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_session(process.pid)
+            process.wait()
+            raise RuntimeError(f"evallint did not finish within {timeout:.0f} s") from None
+    if stop_session(process.pid):
+        LEFT_RUNNING.append(tree.name)
+    stderr = err_path.read_text(encoding="utf-8", errors="replace").strip()
+    if status != 0:
+        raise RuntimeError(f"evallint exited {status}: {stderr[-500:]}")
     findings = []
-    for item in json.loads(result.stdout or "[]"):
+    for item in json.loads(out_path.read_text(encoding="utf-8") or "[]"):
         # evallint names files relative to its working directory, the tree, or absolutely
         path = os.path.relpath(os.path.realpath(tree / item["filename"]), os.path.realpath(tree))
         findings.append(
             Finding(item["code"], path, item["location"]["row"], item.get("cell"), item["message"])
         )
     return findings
+
+
+def stop_session(session: int) -> bool:
+    """Kill every process left in the session; whether there was any."""
+    try:
+        os.killpg(session, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def case_source_line(tree: Path, case: Case) -> str:
@@ -232,7 +257,7 @@ def judge(case: Case, findings: list[Finding], source_line: str = "") -> Outcome
     return outcome
 
 
-def score(cases: list[Case], mirror: Path) -> list[Outcome]:
+def score(cases: list[Case], mirror: Path, timeout: float = DEFAULT_TIMEOUT) -> list[Outcome]:
     by_tree: dict[tuple[str, str], list[Case]] = defaultdict(list)
     for case in cases:
         by_tree[(case.repo, case.commit)].append(case)
@@ -249,7 +274,7 @@ def score(cases: list[Case], mirror: Path) -> list[Outcome]:
             tree.mkdir()
             try:
                 materialise(git_dir(mirror, repo), commit, tree)
-                findings = run_evallint(tree)
+                findings = run_evallint(tree, timeout)
             except (RuntimeError, ValueError) as error:
                 outcomes.extend(Outcome(case, error=f"{repo}@{commit[:12]}: {error}") for case in tree_cases)
                 continue
@@ -279,6 +304,7 @@ def summary(outcomes: list[Outcome]) -> dict:
         "correct_cases_with_false_alarms": sum(bool(o.false_alarms) for o in correct),
         "false_alarms": sum(len(o.false_alarms) for o in correct),
         "errors": sum(bool(o.error) for o in outcomes),
+        "evallint_left_processes_on": sorted(set(LEFT_RUNNING)),
         "per_rule": dict(sorted(per_rule.items())),
     }
 
@@ -323,6 +349,8 @@ def print_report(outcomes: list[Outcome]) -> None:
           f"  false alarms {s['false_alarms']}")
     if s["errors"]:
         print(f"cases not scored (errors): {s['errors']}")
+    if s["evallint_left_processes_on"]:
+        print("evallint exited but left processes running on: " + ", ".join(s["evallint_left_processes_on"]))
     print()
     print("| rule | cases | strict | ±2 lines |")
     print("|---|---|---|---|")
@@ -359,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=Path, default=HERE / "cases.toml", help="case file (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--only", nargs="+", metavar="ID", help="score only these case ids")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds one tree's evallint run may take (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         if not args.mirror.is_dir():
@@ -369,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             if unknown:
                 raise UsageError(f"unknown case id(s): {', '.join(sorted(unknown))}")
             cases = [case for case in cases if case.id in args.only]
-        outcomes = score(cases, args.mirror)
+        outcomes = score(cases, args.mirror, args.timeout)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
