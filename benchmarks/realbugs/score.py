@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ LENIENT_LINES = 2
 NEARBY_LINES = 10
 # One tree's run; the largest snapshots take a few minutes on two CPUs.
 DEFAULT_TIMEOUT = 1200
+# Seconds a process evallint started may take to exit after evallint itself has returned.
+LEFTOVER_GRACE = 10.0
 # Trees on which evallint exited but left processes of its own running (they are stopped).
 LEFT_RUNNING: list[str] = []
 # Project files evallint reads; everything else in the tree (data, images, weights) is left out.
@@ -182,9 +185,13 @@ def run_evallint(tree: Path, timeout: float) -> list[Finding]:
         try:
             status = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            stop_session(process.pid)
+            stop_session(process.pid, grace=0)
             process.wait()
             raise RuntimeError(f"evallint did not finish within {timeout:.0f} s") from None
+        except BaseException:  # interrupted: stop it before leaving
+            stop_session(process.pid, grace=0)
+            process.wait()
+            raise
     if stop_session(process.pid):
         LEFT_RUNNING.append(tree.name)
     stderr = err_path.read_text(encoding="utf-8", errors="replace").strip()
@@ -200,8 +207,20 @@ def run_evallint(tree: Path, timeout: float) -> list[Finding]:
     return findings
 
 
-def stop_session(session: int) -> bool:
-    """Kill every process left in the session; whether there was any."""
+def stop_session(session: int, grace: float = LEFTOVER_GRACE) -> bool:
+    """Kill what is still running in the session after `grace` seconds; whether there was any.
+
+    evallint may let a worker finish exiting on its own just after it returns: only what is
+    still there after the grace period counts as left running."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            os.killpg(session, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
     try:
         os.killpg(session, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
