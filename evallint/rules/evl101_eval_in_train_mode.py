@@ -21,10 +21,6 @@ def _deliberate(forward: ModelForward, poss) -> bool:
         # (A region told by data flow is the loop that also trains: train() there is for training.)
         return True
     same_function = origin.function == forward.function and origin.file == forward.file
-    if same_function and origin.region_kind == "" and not poss.carried:
-        # `net.train()` outside any training code, straight before the evaluation (MC dropout):
-        # no training step ran since, so nothing else could have wanted train mode there.
-        return True
     return bool(poss.guard) and same_function
 
 
@@ -99,9 +95,10 @@ the caller may rely on the model still being in train mode afterwards, so pair i
 ## Known problems
 A forward whose output leaves the function (returned, stored on `self`) is judged by the caller
 only when evallint sees the caller. Train mode chosen on purpose is recognised when `train()` is
-called inside the evaluation region, under a condition, or outside any training code right before
-the evaluation (MC dropout). A mode switched by code evallint cannot resolve (a library call that
-receives the model) is treated as unknown, and unknown is never reported.
+called inside the evaluation region or under a condition. Monte-Carlo dropout written as a plain `model.train()` before sampling is reported:
+say so with `# noqa: EVL101`, or pass the choice as a flag (`model.train(mc_dropout)`). A mode
+switched by code evallint cannot resolve (a library call that receives the model) is treated as
+unknown, and unknown is never reported.
 ''',
     valid=(
         '''
