@@ -50,13 +50,16 @@ def entry() -> None:
     it, as mypy's does; and the steps of a run keep what they built instead of
     freeing it as they return (``evallint.lifetime``).
     """
+    interrupted = _stop_on_signals()
     with kept_until_exit():  # never left: the process ends inside it
         try:
             main()
             code: object = 0
         except SystemExit as done:
             code = done.code
-        if code is None:
+        if interrupted:
+            code = 128 + interrupted[0]  # as a shell reports a process ended by that signal
+        elif code is None:
             code = EXIT_CLEAN
         elif not isinstance(code, int):
             print(code, file=sys.stderr)
@@ -67,6 +70,27 @@ def entry() -> None:
             except (OSError, ValueError):
                 pass  # a closed pipe or stream: nothing more can reach the reader
         os._exit(code)
+
+
+def _stop_on_signals() -> list[int]:
+    """Ctrl-C and SIGTERM unwind the run as an error does, so that its worker pools are stopped
+    (``evallint.lifetime.worker_pool``) before the process ends; the list gets the signal's number."""
+    import signal
+
+    received: list[int] = []
+
+    def stop(number, frame):
+        if received:  # asked again while stopping: end now (workers end with this process)
+            os._exit(128 + received[0])
+        received.append(number)
+        raise KeyboardInterrupt
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(number, stop)
+        except (ValueError, OSError):
+            pass  # not the main thread, or a signal this platform lacks
+    return received
 
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})

@@ -19,7 +19,7 @@ from pathlib import Path
 from evallint.analysis import ir
 from evallint.config import Settings
 from evallint.discovery import SourcePath, discover, project_files
-from evallint.lifetime import keep, pool_left_to_exit
+from evallint.lifetime import keep, worker_pool
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
 from evallint.selection import ignored_for_path, is_ignored, selected_codes
@@ -245,7 +245,6 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
     is retried in a worker."""
     if jobs <= 1 or len(tasks) < 4:
         return [_process(task) for task in tasks]
-    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     outcomes: list[_Outcome | None] = [None] * len(tasks)
@@ -254,7 +253,7 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
         if not shared:
             size = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 8)))
             chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
-            with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+            with worker_pool(max_workers=min(jobs, len(chunks))) as pool:
                 futures = [(chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk])) for chunk in chunks]
                 for chunk, future in futures:
                     try:
@@ -268,7 +267,7 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
     remaining = [i for i, outcome in enumerate(outcomes) if outcome is None]
     # After a crash, one worker takes the rest in order: the first unfinished task is the one that killed it.
     while remaining:
-        with ProcessPoolExecutor(max_workers=1) as pool:
+        with worker_pool(max_workers=1) as pool:
             futures = [(i, pool.submit(_pool_worker, tasks[i])) for i in remaining]
             culprit = None
             for i, future in futures:
@@ -315,7 +314,7 @@ class _ForkedShare:
         self.directory = None
         self.spools: list[_Spool] = []
         self.pool = None
-        self.exits = contextlib.ExitStack()  # the pool's, left to exit on its own (``pool_left_to_exit``)
+        self.exits = contextlib.ExitStack()  # the pool's (``worker_pool``)
         self.broken = False
 
     def __enter__(self) -> "_ForkedShare":
@@ -354,7 +353,7 @@ class _ForkedShare:
             return False
         self.bounds = context.Array("q", 2)
         _shared = self.bounds  # the workers, forked at the first submit, inherit it
-        self.pool = self.exits.enter_context(pool_left_to_exit(max_workers=self.workers, mp_context=context))
+        self.pool = self.exits.enter_context(worker_pool(max_workers=self.workers, mp_context=context))
         return True
 
     def run(self, tasks: list[_Task], outcomes: list, mentioned: set[str]) -> bool:
