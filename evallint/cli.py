@@ -1,6 +1,7 @@
 """The `evallint` command.
 
-Exit codes: 0 no findings, 1 findings, 2 usage or configuration error.
+Exit codes: 0 no findings, 1 findings, 2 usage or configuration error, or an internal error
+(contained: everything else is still reported).
 `evallint [PATHS...]` lints (the implicit `check` command); `evallint rule CODE`
 prints a rule's documentation; `evallint verify SCRIPT` runs a script under
 torch hooks (imported only for that command).
@@ -15,7 +16,9 @@ import click
 
 from evallint import __version__
 from evallint.errors import UsageError
+from evallint.internal_errors import InternalError, describe
 from evallint.lifetime import kept_until_exit
+from evallint.strict import strict
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -57,6 +60,11 @@ def entry() -> None:
             code: object = 0
         except SystemExit as done:
             code = done.code
+        except Exception as error:  # a bug of evallint's that nothing closer contained
+            if strict():
+                raise
+            print(InternalError("running", None, None, describe(error)).line(), file=sys.stderr)
+            code = EXIT_USAGE
         if interrupted:
             code = 128 + interrupted[0]  # as a shell reports a process ended by that signal
         elif code is None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from evallint.analysis import ir
 from evallint.config import Settings
 from evallint.discovery import SourcePath, discover, project_files
+from evallint.internal_errors import InternalError, describe, unique
 from evallint.lifetime import keep, worker_pool
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
@@ -37,6 +38,8 @@ class FileResult:
     cell_map: CellMap | None = None
     # `# noqa` comments, read only for a file with a diagnostic (tokenizing costs a tenth of the parse).
     suppressions: tuple[bool, dict[int, frozenset[str]]] | None = None
+    # A bug of evallint's met while indexing the file: the file is then unknown to the analysis.
+    internal_error: InternalError | None = None
 
 
 @dataclass
@@ -44,6 +47,7 @@ class LintReport:
     diagnostics: list[Diagnostic]
     files_checked: int
     results: dict[str, FileResult] = field(default_factory=dict)
+    internal_errors: list[InternalError] = field(default_factory=list)
 
 
 def module_name_for(absolute: str) -> tuple[str, bool]:
@@ -145,6 +149,10 @@ def _index_text(
         result.index = index_module(source.path, name, is_package, module)
     except RecursionError:
         result.error = ParseFailure("source is too deeply nested to analyse")
+    except Exception as error:
+        if strict():
+            raise
+        result.internal_error = InternalError("indexing", source.path, None, describe(error))
     return result
 
 
@@ -239,12 +247,27 @@ def _crashed(task: _Task) -> _Outcome:
     return _Outcome(None, FileResult(task.source.path, task.source.absolute, error=failure), _error_screen())
 
 
+def _failed(task: _Task, error: BaseException) -> _Outcome:
+    """A task that raised: a bug of evallint's, reported as one; the file is unknown to the analysis."""
+    internal = InternalError("reading", task.source.path, None, describe(error))
+    return _Outcome(None, FileResult(task.source.path, task.source.absolute, internal_error=internal), _error_screen())
+
+
+def _process_contained(task: _Task) -> _Outcome:
+    try:
+        return _process(task)
+    except Exception as error:
+        if strict():
+            raise
+        return _failed(task, error)
+
+
 def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_ForkedShare") -> list[_Outcome]:
     """Run tasks in worker processes and, where the ``share``'s workers can be forked, in this one
     too; results in task order. A worker that dies costs only its own file; a task that raises here
     is retried in a worker."""
     if jobs <= 1 or len(tasks) < 4:
-        return [_process(task) for task in tasks]
+        return [_process_contained(task) for task in tasks]
     from concurrent.futures.process import BrokenProcessPool
 
     outcomes: list[_Outcome | None] = [None] * len(tasks)
@@ -276,8 +299,10 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
                 except BrokenProcessPool:
                     culprit = i
                     break
-                except Exception:
-                    outcomes[i] = _crashed(tasks[i])  # its result could not be sent back
+                except Exception as error:  # it raised, or its result could not be sent back
+                    if strict():
+                        raise
+                    outcomes[i] = _failed(tasks[i], error)
         if culprit is not None:
             outcomes[culprit] = _crashed(tasks[culprit])
         remaining = [i for i in remaining if outcomes[i] is None]
@@ -533,7 +558,7 @@ def index_files(
             if outcome.screen is None:
                 outcome.screen = _indexed_screen(outcomes[position].screen, outcome.result)
             outcomes[position] = outcome
-            if cache is not None and outcome.key is not None:
+            if cache is not None and outcome.key is not None and outcome.result.internal_error is None:
                 indexed = outcome.result.index is not None or outcome.result.error is not None
                 cache.store(outcome.key, (outcome.screen, outcome.result if indexed else None))
 
@@ -552,7 +577,8 @@ def index_files(
             for i, outcome in enumerate(outcomes):
                 if i not in needed and outcome is not None and outcome.result.error is None:
                     # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
-                    outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
+                    outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map,
+                                                internal_error=outcome.result.internal_error)
     return [outcome.result for outcome in outcomes if outcome is not None]
 
 
@@ -619,13 +645,15 @@ def run(
     with _collector_paused():
         results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings,
                               file_keys=file_keys)
+        internal_errors = [r.internal_error for r in results if r.internal_error is not None]
         diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits=unsafe_fix_edits,
-                              jobs=jobs or os.cpu_count() or 1)
+                              jobs=jobs or os.cpu_count() or 1, internal_errors=internal_errors)
     keep(results)
     by_display = {r.path: r for r in results}
-    if run_key is not None:
+    # A run that met a bug is not kept: the next run reports it again instead of hiding it.
+    if run_key is not None and not internal_errors:
         cache.store(run_key, list(diagnostics))
-    return LintReport(diagnostics, len(targets), by_display)
+    return LintReport(diagnostics, len(targets), by_display, unique(internal_errors))
 
 
 @contextlib.contextmanager
@@ -683,30 +711,45 @@ def _cached_run(
 
 def analyse(
     results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = False,
-    jobs: int = 1,
+    jobs: int = 1, internal_errors: list[InternalError] | None = None,
 ) -> list[Diagnostic]:
     """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are announced, not computed
     (computing one rewrites the whole module; concise output only counts them). With ``jobs`` > 1
-    phase 2 may use a second process; the findings are the same."""
+    phase 2 may use a second process; the findings are the same. Bugs of evallint's met on the way
+    are appended to ``internal_errors``: what they touched is left out, the rest is reported."""
+    from evallint.analysis.facts import ProjectFacts
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.summaries import Analyzer
     from evallint.rules import ALL_RULES
 
+    errors = internal_errors if internal_errors is not None else []
     codes = selected_codes(settings.select, settings.ignore, settings.extend_select)
     indexes = [r.index for r in results if r.index is not None]
-    project = ProjectIndex(indexes)
     reported = frozenset(r.path for r in results if r.index is not None and r.absolute in report_paths)
-    # Only some files reported (pre-commit): the walk can skip what cannot reach them.
-    analyzer = Analyzer(project, settings)
-    facts = analyzer.run(reported if len(reported) < len(indexes) else None, jobs)
-    keep(analyzer)
+    try:
+        project = ProjectIndex(indexes)
+        # Only some files reported (pre-commit): the walk can skip what cannot reach them.
+        analyzer = Analyzer(project, settings)
+        facts = analyzer.run(reported if len(reported) < len(indexes) else None, jobs)
+        keep(analyzer)
+    except Exception as error:
+        if strict():
+            raise
+        errors.append(InternalError("analysing", None, None, describe(error)))
+        facts = ProjectFacts()
+    errors.extend(facts.internal_errors)
     by_path = {r.path: r for r in results}
     findings: list[Finding] = []
     for code, rule in ALL_RULES.items():
         if code in codes:
-            findings.extend(rule.check(facts))
+            try:
+                findings.extend(rule.check(facts))
+            except Exception as error:
+                if strict():
+                    raise
+                errors.append(InternalError(f"checking rule {code} in", None, None, describe(error)))
     findings = [f for f in findings if by_path[f.file].absolute in report_paths]
-    resolved = resolve_findings(findings, by_path, unsafe_fix_edits)
+    resolved = resolve_findings(findings, by_path, unsafe_fix_edits, errors)
     diagnostics = [d for d in resolved if _reported(d, by_path, settings)]
     if "EVL001" in codes:
         for result in results:
@@ -750,9 +793,12 @@ def _suppressions(result: FileResult) -> tuple[bool, dict[int, frozenset[str]]]:
 
 
 def resolve_findings(
-    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = False
+    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = False,
+    internal_errors: list[InternalError] | None = None,
 ) -> list[Diagnostic]:
-    """Give findings positions (and fixes), computing positions only for the files involved."""
+    """Give findings positions (and fixes), computing positions only for the files involved. A
+    file whose positions cannot be computed (a bug of evallint's, added to ``internal_errors``)
+    loses its findings, not the run."""
     from evallint.positions import PositionTable
 
     needed: dict[str, set[int]] = {}
@@ -760,7 +806,17 @@ def resolve_findings(
         needed.setdefault(finding.file, set()).add(finding.node)
         for file, node in finding.refs:
             needed.setdefault(file, set()).add(node)
-    tables = {path: PositionTable.build(by_path[path], nodes) for path, nodes in needed.items() if path in by_path}
+    tables = {}
+    for path, nodes in needed.items():
+        if path not in by_path:
+            continue
+        try:
+            tables[path] = PositionTable.build(by_path[path], nodes)
+        except Exception as error:
+            if strict():
+                raise
+            if internal_errors is not None:
+                internal_errors.append(InternalError("locating findings in", path, None, describe(error)))
     diagnostics = []
     for finding in findings:
         table = tables.get(finding.file)
