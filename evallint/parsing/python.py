@@ -19,6 +19,7 @@ reported instead of parsed.
 from __future__ import annotations
 
 import ast
+import codecs
 import io
 import re
 import tokenize
@@ -38,21 +39,44 @@ class ParseFailure:
 
 
 def decode_source(data: bytes) -> str | ParseFailure:
-    """Decode bytes as Python does: BOM, coding cookie, else UTF-8."""
-    import io
-    import tokenize
-
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as error:
-        return ParseFailure(f"cannot decode source: {error.msg if hasattr(error, 'msg') else error}")
+    """Decode bytes as Python does: BOM, coding cookie, else UTF-8 (see ``source_encoding``)."""
+    encoding = source_encoding(data)
+    if isinstance(encoding, ParseFailure):
+        return encoding
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
+        if encoding != _cookie_encoding(data):  # an unknown codec's file, read as UTF-8
+            return ParseFailure(f"cannot decode source: unknown encoding in its coding cookie, and it is not UTF-8 ({error})")
         return ParseFailure(f"cannot decode source as {encoding}: {error}")
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
+
+
+def source_encoding(data: bytes) -> str | ParseFailure:
+    """The codec to read a file's bytes with, as Python chooses it: BOM, coding cookie, else UTF-8.
+
+    A cookie may name a codec that is not installed here: ``future_fstrings`` and its kind
+    register themselves at interpreter start-up to rewrite new syntax for old interpreters,
+    and their files are UTF-8. Such a file is read as UTF-8 (``decode_source`` reports it if
+    its bytes are not UTF-8).
+    """
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except SyntaxError as error:
+        message = error.msg if hasattr(error, "msg") else str(error)
+        if message.startswith("unknown encoding"):
+            return "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+        return ParseFailure(f"cannot decode source: {message}")
+
+
+def _cookie_encoding(data: bytes) -> str | None:
+    """The codec the cookie names, where ``tokenize`` knows it; else None."""
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except SyntaxError:
+        return None
 
 
 # Deeper than any hand-written code (CPython itself allows 100 nested blocks and 200
