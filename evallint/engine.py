@@ -755,11 +755,12 @@ def analyse(
         for result in results:
             if result.error is not None and result.absolute in report_paths:
                 error = result.error
-                row, cell = error.row, None
+                row, cell, message = error.row, None, error.message
                 if result.cell_map is not None and result.cell_map.starts:
                     cell, row = result.cell_map.locate(row)
+                    message = result.cell_map.cell_rows_in(message, cell)
                 location = Location(row, error.column)
-                diagnostic = Diagnostic("EVL001", error.message, result.path, location, location, None, cell)
+                diagnostic = Diagnostic("EVL001", message, result.path, location, location, None, cell)
                 if _reported(diagnostic, by_path, settings):
                     diagnostics.append(diagnostic)
     return sorted(diagnostics, key=Diagnostic.sort_key)
