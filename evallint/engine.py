@@ -48,6 +48,8 @@ class LintReport:
     files_checked: int
     results: dict[str, FileResult] = field(default_factory=dict)
     internal_errors: list[InternalError] = field(default_factory=list)
+    # Files in a newer Python's syntax that this Python cannot read (not parse errors: no EVL001).
+    newer_python: list[str] = field(default_factory=list)
 
 
 def module_name_for(absolute: str) -> tuple[str, bool]:
@@ -653,7 +655,8 @@ def run(
     # A run that met a bug is not kept: the next run reports it again instead of hiding it.
     if run_key is not None and not internal_errors:
         cache.store(run_key, list(diagnostics))
-    return LintReport(diagnostics, len(targets), by_display, unique(internal_errors))
+    newer = sorted(r.path for r in results if r.error is not None and r.error.newer_python and r.absolute in report_paths)
+    return LintReport(diagnostics, len(targets), by_display, unique(internal_errors), newer)
 
 
 @contextlib.contextmanager
@@ -753,7 +756,7 @@ def analyse(
     diagnostics = [d for d in resolved if _reported(d, by_path, settings)]
     if "EVL001" in codes:
         for result in results:
-            if result.error is not None and result.absolute in report_paths:
+            if result.error is not None and not result.error.newer_python and result.absolute in report_paths:
                 error = result.error
                 row, cell, message = error.row, None, error.message
                 if result.cell_map is not None and result.cell_map.starts:

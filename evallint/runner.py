@@ -67,6 +67,8 @@ def run_check(options: CheckOptions) -> int:
     diagnostics = report.diagnostics
     for error in report.internal_errors:
         print(error.line(), file=sys.stderr)
+    if report.newer_python:
+        print(_newer_python_notice(report.newer_python), file=sys.stderr)
     outcome = None
     if options.fix or options.diff:
         from evallint.apply_fixes import apply_fixes, print_notes
@@ -95,6 +97,15 @@ def run_check(options: CheckOptions) -> int:
     if options.exit_zero:
         return 0
     return 1 if diagnostics else 0
+
+
+def _newer_python_notice(paths: list[str]) -> str:
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        f"evallint: not analysed: {shown} ({_plural(len(paths), 'file')} in the syntax of a Python newer than "
+        f"{running}, which runs evallint); run evallint with that newer Python to analyse them"
+    )
 
 
 def write_output_file(path: str, text: str) -> None:

@@ -36,6 +36,9 @@ class ParseFailure:
     message: str
     row: int = 1
     column: int = 1
+    # Valid Python of a newer version than this one, in a form evallint cannot read here:
+    # not a parse error (no EVL001); the run says which Python it needs.
+    newer_python: bool = False
 
 
 def decode_source(data: bytes) -> str | ParseFailure:
@@ -213,12 +216,25 @@ def parse_ast(text: str) -> ast.Module | ParseFailure:
             warnings.simplefilter("ignore")
             tree = ast.parse(text)
     except SyntaxError as error:
-        return ParseFailure(
-            f"SyntaxError: {error.msg}", max(error.lineno or 1, 1), max(error.offset or 1, 1)
-        )
+        failure = ParseFailure(f"SyntaxError: {error.msg}", max(error.lineno or 1, 1), max(error.offset or 1, 1))
+        return _newer_python(text, error, failure)
     except (RecursionError, MemoryError, ValueError, OverflowError) as error:
         return ParseFailure(f"source is too deeply nested or too large to parse ({type(error).__name__})")
     return tree
+
+
+def _newer_python(text: str, error: SyntaxError, failure: ParseFailure) -> ast.Module | ParseFailure:
+    """The tree of a file in a newer Python's syntax (``parsing.newer``), else the failure."""
+    from evallint.parsing import newer
+
+    if not newer.looks_newer(text, error):
+        return failure
+    valid, tree = newer.as_older_python(text)
+    if tree is not None:
+        return tree
+    if valid:
+        return ParseFailure(failure.message, failure.row, failure.column, newer_python=True)
+    return failure
 
 
 def parse_python(text: str) -> cst.Module | ParseFailure:
