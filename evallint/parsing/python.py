@@ -49,8 +49,9 @@ def decode_source(data: bytes) -> str | ParseFailure:
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
-        if encoding != _cookie_encoding(data):  # an unknown codec's file, read as UTF-8
-            return ParseFailure(f"cannot decode source: unknown encoding in its coding cookie, and it is not UTF-8 ({error})")
+        unknown = _unknown_codec(data)
+        if unknown is not None:  # read as UTF-8 in its stead
+            return ParseFailure(f"cannot decode source: {unknown}, and the file is not UTF-8 ({error})")
         return ParseFailure(f"cannot decode source as {encoding}: {error}")
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -74,12 +75,14 @@ def source_encoding(data: bytes) -> str | ParseFailure:
         return ParseFailure(f"cannot decode source: {message}")
 
 
-def _cookie_encoding(data: bytes) -> str | None:
-    """The codec the cookie names, where ``tokenize`` knows it; else None."""
+def _unknown_codec(data: bytes) -> str | None:
+    """Python's complaint about a cookie naming a codec that is not installed ("unknown
+    encoding: future_fstrings"); None if the cookie is fine."""
     try:
-        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-    except SyntaxError:
-        return None
+        tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        return error.msg if hasattr(error, "msg") else str(error)
+    return None
 
 
 # Deeper than any hand-written code (CPython itself allows 100 nested blocks and 200
