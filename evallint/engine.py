@@ -759,10 +759,12 @@ def analyse(
             if result.error is not None and not result.error.newer_python and result.absolute in report_paths:
                 error = result.error
                 row, cell, message = error.row, None, error.message
+                column = error.column
                 if result.cell_map is not None and result.cell_map.starts:
+                    column = result.cell_map.column(row, column)
                     cell, row = result.cell_map.locate(row)
                     message = result.cell_map.cell_rows_in(message, cell)
-                location = Location(row, error.column)
+                location = Location(row, column)
                 diagnostic = Diagnostic("EVL001", message, result.path, location, location, None, cell)
                 if _reported(diagnostic, by_path, settings):
                     diagnostics.append(diagnostic)
@@ -844,7 +846,10 @@ def resolve_findings(
         if result.cell_map is not None:
             cell, start_row = result.cell_map.locate(start.row)
             _, end_row = result.cell_map.locate(end.row)
-            start, end = Location(start_row, start.column), Location(end_row, end.column)
+            start, end = (
+                Location(start_row, result.cell_map.column(start.row, start.column)),
+                Location(end_row, result.cell_map.column(end.row, end.column)),
+            )
         diagnostics.append(Diagnostic(finding.code, message, finding.file, start, end, fix, cell))
     return diagnostics
 

@@ -204,3 +204,14 @@ def test_a_message_naming_a_line_of_another_cell_says_which():
     cells = CellMap(((1, 1), (3, 4)))
     assert cells.cell_rows_in("does not match '(' on line 2", 3) == "does not match '(' on line 2 of cell 1"
     assert cells.cell_rows_in("(detected at line 5)", 3) == "(detected at line 2)"
+
+
+def test_a_cell_indented_as_a_whole_is_dedented_as_ipython_does(tmp_path: Path):
+    indented = code(" # every line starts with a space\n", *(" " + line for line in EVALUATE))
+    diagnostics = lint(tmp_path, notebook(code("import torch\n"), indented))
+    # The column is the one in the cell as written: `model(x)` after 17 characters, plus the space.
+    assert [(d.code, d.cell, d.location.row, d.location.column) for d in diagnostics] == [("EVL101", 2, 4, 18)]
+
+
+def test_a_wildcard_help_search_is_masked():
+    assert mask_ipython("torch.*Tensor?\n") == "pass\n"

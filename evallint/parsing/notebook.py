@@ -14,7 +14,7 @@ from dataclasses import dataclass
 # (%%writefile writes its body to a file: text, not code this notebook runs.)
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "pypy", "python", "python3"}
 _LINE_MAGIC = re.compile(r"^\s*(%|!|\?)")
-_HELP_SUFFIX = re.compile(r"^\s*[\w.]+\?{1,2}\s*$")
+_HELP_SUFFIX = re.compile(r"^\s*[\w.*]+\?{1,2}\s*$")  # `obj?`, `torch.*Tensor?` (a wildcard search)
 _LINE_REFERENCE = re.compile(r"\bline (\d+)")
 _ASSIGNED_MAGIC = re.compile(r"^\s*[\w.,\s]+=\s*(%|!)")
 
@@ -24,6 +24,16 @@ class CellMap:
     """Where each code cell starts in the joined source: (cell number, first joined row)."""
 
     starts: tuple[tuple[int, int], ...]
+    # Joined rows IPython dedented (a cell whose first line is indented: IPython removes that
+    # indentation from every line that has it), with the width removed.
+    dedented: tuple[tuple[int, int], ...] = ()
+
+    def column(self, row: int, column: int) -> int:
+        """A column of a joined row, as a column of the cell's own line."""
+        for dedented_row, width in self.dedented:
+            if dedented_row == row:
+                return column + width
+        return column
 
     def locate(self, row: int) -> tuple[int, int]:
         """Joined 1-based row -> (cell number, 1-based row within the cell)."""
@@ -100,6 +110,7 @@ def notebook_to_python(data: bytes) -> tuple[str, CellMap]:
         raise NotebookError(f"notebook language is {language}, not Python")
     chunks: list[str] = []
     starts: list[tuple[int, int]] = []
+    dedented: list[tuple[int, int]] = []
     row = 1
     for number, cell in enumerate(document["cells"], start=1):
         if not isinstance(cell, dict):
@@ -112,10 +123,16 @@ def notebook_to_python(data: bytes) -> tuple[str, CellMap]:
             lines.pop()
         if not lines:
             lines = [""]
+        indent = next((_indent_of(line) for line in lines if line.strip()), "")
+        if indent:
+            for offset, line in enumerate(lines):
+                if line.startswith(indent):
+                    lines[offset] = line[len(indent) :]
+                    dedented.append((row + offset, len(indent)))
         starts.append((number, row))
         chunks.append("\n".join(lines) + "\n")
         row += len(lines)
-    return "".join(chunks), CellMap(tuple(starts))
+    return "".join(chunks), CellMap(tuple(starts), tuple(dedented))
 
 
 def mask_ipython(source: str) -> str:
