@@ -138,3 +138,23 @@ def test_output_file_that_cannot_be_written_is_a_usage_error(tmp_path, monkeypat
     result = runner.invoke(main, ["--no-cache", "-o", "blocker/out.txt", "."])
     assert result.exit_code == 2
     assert "cannot write the report to blocker/out.txt" in result.stderr
+
+
+def test_an_error_in_phase_twos_forked_worker_is_reported_too(tmp_path, monkeypatch, not_strict):
+    from evallint.analysis import parallel
+
+    if not parallel.can_fork():
+        pytest.skip("phase 2 forks only on Linux")
+    for number in range(4):
+        (tmp_path / f"train_{number}.py").write_text(BUGGY)
+    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    forks = []
+    real_split = parallel._in_two_processes
+    monkeypatch.setattr(parallel, "_in_two_processes", lambda *args: forks.append(1) or real_split(*args))
+    _failing_on(monkeypatch, "evaluate_other")
+    report = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=2)
+    assert forks
+    assert sorted(Path(e.file).name for e in report.internal_errors) == [f"train_{n}.py" for n in range(4)]
+    assert {(Path(d.path).name, d.location.row) for d in report.diagnostics if d.code == "EVL101"} == {
+        (f"train_{n}.py", 7) for n in range(4)
+    }
