@@ -9,7 +9,9 @@ and `--fix` writes each changed file once, at the end, atomically.
 
 Writing keeps what the file was: its encoding (coding cookie), BOM, newline
 style (fixes only insert text libcst generated in the file's own newline
-style) and permissions.
+style) and permissions. Notebooks are fixed as ruff fixes them: the code cells
+are rewritten, outputs, metadata and the JSON layout kept
+(``evallint.notebook_writer``).
 """
 
 from __future__ import annotations
@@ -94,36 +96,38 @@ def select_fixes(diagnostics: list[Diagnostic], unsafe: bool) -> list[Diagnostic
 
 def apply_fixes(report, options, settings=None) -> FixOutcome:
     """Fix what can be fixed; return the diagnostics that remain (and what was fixed)."""
-    from evallint.parsing.python import ParseFailure, parse_python
+    from evallint.parsing.python import ParseFailure
 
     unsafe = bool(getattr(options, "unsafe_fixes", False))
     outcome = FixOutcome(list(report.diagnostics))
     states: dict[str, _FileState] = {}
-    skipped_notebooks: Counter = Counter()
     diagnostics = report.diagnostics
-    for round_number in range(MAX_ROUNDS):
+    for _round in range(MAX_ROUNDS):
         by_path: dict[str, list[Diagnostic]] = {}
         for diagnostic in diagnostics:
             result = report.results.get(diagnostic.path)
             if result is None:
                 continue
-            if result.cell_map is not None:
-                if round_number == 0 and _fixable_code(diagnostic.code):
-                    skipped_notebooks[diagnostic.path] += 1
-                continue
-            if is_applicable(diagnostic.fix, unsafe):
+            if is_applicable(diagnostic.fix, unsafe) and diagnostic.fix.edits:
                 by_path.setdefault(diagnostic.path, []).append(diagnostic)
         changed = False
         for path, file_diagnostics in sorted(by_path.items()):
-            state = states.get(path) or _load(path, report.results[path].absolute, outcome.notes)
+            result = report.results[path]
+            if result.cell_map is not None:
+                state = states.get(path) or _load_notebook(path, result.absolute, outcome.notes)
+            else:
+                state = states.get(path) or _load(path, result.absolute, outcome.notes)
             if state is None:
                 continue
             states[path] = state
-            chosen = select_fixes(file_diagnostics, unsafe)
-            new_text = apply_edits(state.text, [e for d in chosen for e in d.fix.edits])
+            if isinstance(state, _NotebookState):
+                chosen, new_text = _fix_cells(state, file_diagnostics, unsafe, outcome.notes)
+            else:
+                chosen = select_fixes(file_diagnostics, unsafe)
+                new_text = apply_edits(state.text, [e for d in chosen for e in d.fix.edits])
             if new_text == state.text:
                 continue
-            parsed = parse_python(new_text)
+            parsed = _parse_fixed(path, new_text, isinstance(state, _NotebookState))
             if isinstance(parsed, ParseFailure):
                 codes = ", ".join(sorted({d.code for d in chosen}))
                 outcome.notes.append(
@@ -140,8 +144,6 @@ def apply_fixes(report, options, settings=None) -> FixOutcome:
     else:
         if any(is_applicable(d.fix, unsafe) for d in diagnostics):
             outcome.notes.append(f"stopped fixing after {MAX_ROUNDS} rounds; some fixes were not applied")
-    for path, count in sorted(skipped_notebooks.items()):
-        outcome.notes.append(f"{path}: {count} finding(s) not fixed: evallint does not rewrite notebooks")
     changed_states = [s for s in states.values() if s.text != s.original]
     if getattr(options, "diff", False):
         outcome.diff = "".join(_unified_diff(state) for state in sorted(changed_states, key=lambda s: s.path))
@@ -155,11 +157,58 @@ def apply_fixes(report, options, settings=None) -> FixOutcome:
     return outcome
 
 
-def _fixable_code(code: str) -> bool:
-    from evallint.rules import ALL_RULES
+@dataclass
+class _NotebookState(_FileState):
+    """A notebook being fixed: ``text`` is its JSON; only code cells' sources change."""
 
-    rule = ALL_RULES.get(code)
-    return rule is not None and rule.fix_safety != "none"
+
+def _load_notebook(path: str, absolute: str, notes: list[str]) -> _NotebookState | None:
+    from evallint.notebook_writer import NotebookText, NotebookWriteError
+
+    try:
+        with open(absolute, "rb") as handle:
+            text = handle.read().decode("utf-8")
+        NotebookText.parse(text)
+    except (OSError, UnicodeDecodeError, NotebookWriteError) as error:
+        notes.append(f"{path}: not fixed: cannot read it ({getattr(error, 'strerror', None) or error})")
+        return None
+    return _NotebookState(path, absolute, text, text, "utf-8")
+
+
+def _fix_cells(state: _NotebookState, diagnostics: list[Diagnostic], unsafe: bool, notes: list[str]):
+    """Apply one round of fixes cell by cell (a fix's edits all lie in its diagnostic's cell)."""
+    from evallint.notebook_writer import NotebookText, NotebookWriteError, apply_cell_edits
+
+    notebook = NotebookText.parse(state.text)
+    by_cell: dict[int, list[Diagnostic]] = {}
+    for diagnostic in diagnostics:
+        if diagnostic.cell is not None:
+            by_cell.setdefault(diagnostic.cell, []).append(diagnostic)
+    chosen_all: list[Diagnostic] = []
+    for cell, cell_diagnostics in sorted(by_cell.items()):
+        chosen = select_fixes(cell_diagnostics, unsafe)
+        try:
+            fixed = apply_cell_edits(notebook.cell_source(cell), [e for d in chosen for e in d.fix.edits])
+        except NotebookWriteError as error:
+            notes.append(f"{state.path}:cell {cell}: not fixed: {error}")
+            continue
+        notebook.set_cell_source(cell, fixed)
+        chosen_all.extend(chosen)
+    return chosen_all, notebook.dump() if chosen_all else state.text
+
+
+def _parse_fixed(path: str, text: str, notebook: bool):
+    """The fixed text parsed (a notebook's code cells joined as the linter joins them), or the failure."""
+    from evallint.parsing.python import ParseFailure, parse_python
+
+    if notebook:
+        from evallint.parsing.notebook import NotebookError, notebook_to_python
+
+        try:
+            text, _ = notebook_to_python(text.encode("utf-8"))
+        except NotebookError as error:
+            return ParseFailure(str(error))
+    return parse_python(text)
 
 
 def _load(path: str, absolute: str, notes: list[str]) -> _FileState | None:
@@ -187,9 +236,26 @@ def _relint(options, settings, texts: dict[str, str]) -> list[Diagnostic]:
 
 
 def _unified_diff(state: _FileState) -> str:
-    lines = difflib.unified_diff(
-        split_lines(state.original), split_lines(state.text), fromfile=f"a/{state.path}", tofile=f"b/{state.path}"
-    )
+    if isinstance(state, _NotebookState):
+        return _notebook_diff(state)
+    return _diff_text(state.original, state.text, state.path)
+
+
+def _notebook_diff(state: _NotebookState) -> str:
+    """One diff per changed code cell, named as ruff names them (``nb.ipynb:cell 3``)."""
+    from evallint.notebook_writer import NotebookText
+
+    before, after = NotebookText.parse(state.original), NotebookText.parse(state.text)
+    parts = []
+    for number in range(1, len(after.document["cells"]) + 1):
+        old, new = before.cell_source(number), after.cell_source(number)
+        if old != new:
+            parts.append(_diff_text(old, new, f"{state.path}:cell {number}"))
+    return "".join(parts)
+
+
+def _diff_text(original: str, text: str, name: str) -> str:
+    lines = difflib.unified_diff(split_lines(original), split_lines(text), fromfile=f"a/{name}", tofile=f"b/{name}")
     out = []
     for line in lines:
         # Show a missing final newline as diff does, and keep CRLF visible only as content.

@@ -131,9 +131,17 @@ def main() -> None:
 @click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Where to keep the cache.")
+@click.option("--show-settings", is_flag=True, help="Print the settings the run would use, and lint nothing.")
+@click.option("--show-files", is_flag=True, help="Print the files the run would lint, and lint nothing.")
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODES` to each line with findings; change nothing else.")
+@click.option(
+    "--stdin-filename", default=None,
+    help="Read the source from stdin and report it as this file, with that file's project and settings.",
+)
 def check(paths, select, ignore, extend_select, output_format, exit_zero, config_path, jobs, statistics, quiet,
-          output_file, fix, unsafe_fixes, diff, show_fixes, force_exclude, no_cache, cache_dir) -> None:
-    """Lint PATHS (files or directories; default: the current directory)."""
+          output_file, fix, unsafe_fixes, diff, show_fixes, force_exclude, no_cache, cache_dir, show_settings,
+          show_files, add_noqa, stdin_filename) -> None:
+    """Lint PATHS (files or directories; default: the current directory; `-`: stdin)."""
     from evallint.runner import CheckOptions, run_check
 
     options = CheckOptions(
@@ -155,6 +163,10 @@ def check(paths, select, ignore, extend_select, output_format, exit_zero, config
         no_cache=no_cache,
         cache_dir=cache_dir,
         force_exclude=force_exclude,
+        stdin_filename=stdin_filename,
+        add_noqa=add_noqa,
+        show_settings=show_settings,
+        show_files=show_files,
     )
     try:
         status = run_check(options)
@@ -166,20 +178,36 @@ def check(paths, select, ignore, extend_select, output_format, exit_zero, config
 
 @main.command()
 @click.argument("code", required=False)
-@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+@click.option("--all", "show_all", is_flag=True, help="Print the documentation of every rule.")
 def rule(code: str | None, show_all: bool) -> None:
-    """Print the documentation of rule CODE (or list them all with --all)."""
+    """Print the documentation of rule CODE (every rule's with --all; an index without either)."""
     from evallint.rules import ALL_RULES
 
-    if show_all or code is None:
+    if show_all:
+        click.echo("\n".join(item.render_doc() for item in ALL_RULES.values()), nl=False)
+        return
+    if code is None:
         for rule_code, item in ALL_RULES.items():
-            click.echo(f"{rule_code}  {item.name:<28} {item.summary}")
+            off = "" if item.default_enabled else " (off by default)"
+            click.echo(f"{rule_code}  {item.name:<28} {item.summary}{off}")
         return
     item = ALL_RULES.get(code.upper())
     if item is None:
-        click.echo(f"evallint: error: unknown rule code '{code}'; run `evallint rule --all` to list them", err=True)
+        click.echo(f"evallint: error: unknown rule code '{code}'; run `evallint rule` to list them", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(item.render_doc(), nl=False)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server on stdio (for editors: diagnostics as you type, fixes, rule docs)."""
+    try:
+        from evallint.server import serve
+    except ImportError as error:
+        message = f"the language server needs pygls ({error}); pip install 'evallint[server]'"
+        click.echo(f"evallint: error: {message}", err=True)
+        sys.exit(EXIT_USAGE)
+    serve()
 
 
 # `evallint verify` lives in evallint.runtime; its command module imports torch only when it runs.

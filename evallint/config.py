@@ -1,8 +1,17 @@
-"""Settings: defaults, then `[tool.evallint]` in the nearest pyproject.toml, then the command line."""
+"""Settings: defaults, then `[tool.evallint]` in the nearest pyproject.toml, then the command line.
+
+Hierarchical, as ruff's: the run's settings come from the config nearest the first path (or
+--config); a file under a directory with a pyproject.toml of its own that has a
+`[tool.evallint]` table is reported by that table's select, ignore, extend-select and
+per-file-ignores instead (``Settings.nested``; the command line's selection still wins). The
+keys that shape the run as a whole (exclude, the project's names, cache-dir, output-format)
+come from the run's config. With --config, that file is the only one.
+"""
 
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -71,6 +80,26 @@ class Settings:
     force_exclude: bool = False  # apply excludes to files named on the command line too
     project_root: str | None = None  # None when no pyproject.toml or .git marks a project
     config_path: str | None = None
+    hierarchical: bool = True  # False with --config: that file settles every file
+    # The command line's --select / --ignore / --extend-select, which override every config's.
+    command_line: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # (directory, settings) of the configs below the run's that report the files under them.
+    nested: tuple[tuple[str, "Settings"], ...] = ()
+
+    def config_directory(self) -> str:
+        """What per-file-ignores patterns are relative to: the directory of the config that holds them."""
+        if self.config_path is not None:
+            return os.path.dirname(os.path.realpath(self.config_path))
+        return os.path.realpath(self.project_root or ".")
+
+    def for_file(self, absolute: str) -> "Settings":
+        """The settings that report ``absolute``: those of the nearest nested config above it, else these."""
+        best = None
+        for directory, settings in self.nested:
+            inside = absolute.startswith(directory.rstrip(os.sep) + os.sep)
+            if inside and (best is None or len(directory) > len(best[0])):
+                best = (directory, settings)
+        return best[1] if best is not None else self
 
     def analysis_key(self) -> tuple:
         """What the per-file summaries depend on (part of the cache key)."""
@@ -105,17 +134,85 @@ def load_settings(config: str | None, paths: list[str]) -> Settings:
         table = _read_table(path, explicit=True)
         root = path.resolve().parent
     else:
-        first = Path(paths[0]) if paths else Path(".")
-        found = find_pyproject(first.resolve() if first.exists() else Path(".").resolve())
+        first = _existing_ancestor(Path(paths[0]) if paths else Path("."))
+        found = find_pyproject(first)
         path = found
         table = _read_table(found, explicit=False) if found is not None else {}
-        root = find_project_root(first if first.exists() else Path("."))
+        root = find_project_root(first)
         if found is not None and (root is None or found.resolve().parent.is_relative_to(root)):
             root = found.resolve().parent
     settings = settings_from_table(table, str(path) if path else "<defaults>")
     return replace(
-        settings, project_root=str(root) if root else None, config_path=str(path) if path else None
+        settings, project_root=str(root) if root else None, config_path=str(path) if path else None,
+        hierarchical=config is None,
     )
+
+
+def with_command_line(settings: Settings, **selection) -> Settings:
+    """Apply the command line's --select / --ignore / --extend-select (those given) to the run's
+    settings and remember them for the nested configs."""
+    given = tuple((key, tuple(value)) for key, value in selection.items() if value is not None)
+    return replace(settings, command_line=given, **dict(given))
+
+
+def with_nested_configs(settings: Settings, files: list[str]) -> Settings:
+    """``settings`` with the configs that report some of ``files`` (absolute paths) instead of the
+    run's own: the nearest pyproject.toml with a [tool.evallint] table above each file, below the
+    run's config."""
+    if not settings.hierarchical:
+        return settings
+    own = os.path.abspath(settings.config_path) if settings.config_path else None
+    found: dict[str, Settings] = {}
+    seen: dict[str, str | None] = {}  # directory -> its nearest evallint config (None: the run's)
+    for file in files:
+        directory = os.path.dirname(file)
+        chain = []
+        nearest = None
+        while directory not in seen:
+            chain.append(directory)
+            candidate = os.path.join(directory, "pyproject.toml")
+            if candidate == own:
+                break
+            if os.path.isfile(candidate) and _has_evallint_table(candidate):
+                nearest = candidate
+                break
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        else:
+            nearest = seen[directory]
+        for item in chain:
+            seen[item] = nearest
+        if nearest is not None and os.path.dirname(nearest) not in found:
+            nested = settings_from_table(_read_table(Path(nearest), explicit=False), nearest)
+            nested = replace(
+                nested, config_path=nearest, project_root=settings.project_root, **dict(settings.command_line)
+            )
+            found[os.path.dirname(nearest)] = nested
+    if not found:
+        return settings
+    return replace(settings, nested=tuple(sorted(found.items())))
+
+
+def _has_evallint_table(path: str) -> bool:
+    """Does this pyproject.toml configure evallint? (One that does not is passed over, as ruff does.)"""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("tool"), dict) and "evallint" in data["tool"]
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """``path``, or the nearest directory above it that exists (a buffer not saved yet, stdin's
+    ``--stdin-filename``), resolved."""
+    path = path.absolute()
+    for candidate in [path, *path.parents]:
+        if candidate.exists():
+            return candidate.resolve()
+    return Path(".").resolve()
 
 
 def _read_table(path: Path, explicit: bool) -> dict:
@@ -172,3 +269,33 @@ def settings_from_table(table: dict, source: str) -> Settings:
         validate_codes(codes, f"per-file-ignores '{pattern}' in {source}")
     return settings
 
+
+
+def describe_settings(settings: Settings) -> str:
+    """The settings a run uses, as `[tool.evallint]` TOML (for --show-settings)."""
+    import json
+
+    def table(values: Settings) -> list[str]:
+        lines = []
+        for key, attribute in sorted({**_LIST_KEYS, **_STRING_KEYS, **_BOOL_KEYS}.items()):
+            value = getattr(values, attribute)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = list(value)
+            lines.append(f"{key} = {json.dumps(value)}")
+        ignores = ", ".join(
+            f"{json.dumps(pattern)} = {json.dumps(list(codes))}" for pattern, codes in values.per_file_ignores
+        )
+        lines.append(f"per-file-ignores = {{{ignores}}}")
+        return lines
+
+    lines = [
+        f"# settings file: {settings.config_path or '(none: defaults)'}",
+        f"# project root: {settings.project_root or '(none)'}",
+        "[tool.evallint]",
+        *table(settings),
+    ]
+    for directory, nested in settings.nested:
+        lines += ["", f"# files under {directory} are reported with {nested.config_path}:", *table(nested)]
+    return "\n".join(lines) + "\n"

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import gc
 import os
-import re
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,6 @@ from evallint.internal_errors import InternalError, describe, unique
 from evallint.lifetime import keep, worker_pool
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
-from evallint.selection import ignored_for_path, is_ignored, selected_codes
 from evallint.strict import strict
 from evallint.types import Diagnostic, Finding, Fix, Location
 
@@ -37,7 +35,7 @@ class FileResult:
     error: ParseFailure | None = None
     cell_map: CellMap | None = None
     # `# noqa` comments, read only for a file with a diagnostic (tokenizing costs a tenth of the parse).
-    suppressions: tuple[bool, dict[int, frozenset[str]]] | None = None
+    suppressions: object = None  # evallint.suppression.Suppressions once read
     # A bug of evallint's met while indexing the file: the file is then unknown to the analysis.
     internal_error: InternalError | None = None
 
@@ -76,12 +74,12 @@ def _packages_of(directory: str) -> tuple[str, ...]:
 
 
 # Texts to read instead of the files on disk, by absolute path: fixed-but-unwritten text during the
-# fix loop, or the lines flake8 read. Worker processes do not see them: lint with jobs=1 inside.
-_OVERLAYS: ContextVar[dict[str, str] | None] = ContextVar("evallint_source_overlays", default=None)
+# fix loop, the lines flake8 read, an editor's buffer (a notebook's: its JSON). Worker processes do not see them: lint with jobs=1 inside.
+_OVERLAYS: ContextVar[dict[str, str | bytes] | None] = ContextVar("evallint_source_overlays", default=None)
 
 
 @contextlib.contextmanager
-def overlaid_sources(texts: dict[str, str]):
+def overlaid_sources(texts: dict[str, str | bytes]):
     """Read these texts instead of the files on disk while the block runs."""
     token = _OVERLAYS.set({**(_OVERLAYS.get() or {}), **texts})
     try:
@@ -94,7 +92,11 @@ def read_source(absolute: str) -> tuple[str | None, CellMap | None, ParseFailure
     """Text of a file as Python (notebooks converted), or the failure to report."""
     overlays = _OVERLAYS.get()
     if overlays and absolute in overlays:
-        return overlays[absolute], None, None
+        text = overlays[absolute]
+        # A notebook's overlay is its JSON, and bytes are what the file would hold: both read as a file is.
+        if isinstance(text, bytes) or absolute.endswith(".ipynb"):
+            return source_from_bytes(absolute, text if isinstance(text, bytes) else text.encode("utf-8"))
+        return text, None, None
     try:
         with open(absolute, "rb") as handle:
             data = handle.read()
@@ -129,9 +131,6 @@ def index_file(source: SourcePath) -> FileResult:
         return result
     assert text is not None
     return _index_text(source, text, cells)
-
-
-_NOQA_WORD = re.compile("noqa", re.IGNORECASE)
 
 
 def _index_text(
@@ -622,11 +621,12 @@ def run(
     unsafe_fix_edits: bool = False,
 ) -> LintReport:
     """Lint ``paths``. ``use_cache`` reads and writes the cache (the CLI turns it on; the API leaves it off)."""
-    from evallint.config import load_settings
+    from evallint.config import load_settings, with_nested_configs
 
     if settings is None:
         settings = load_settings(None, paths)
     targets = discover(paths or ["."], settings)
+    settings = with_nested_configs(settings, [t.absolute for t in targets])
     sources = list(targets)
     if settings.project_root is not None and any(Path(p).is_file() for p in paths):
         # Explicit files (pre-commit passes only the staged ones): read the rest of the project for summaries.
@@ -723,17 +723,18 @@ def analyse(
     from evallint.analysis.facts import ProjectFacts
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.summaries import Analyzer
+    from evallint.reporting import codes_of_run, reported
     from evallint.rules import ALL_RULES
 
     errors = internal_errors if internal_errors is not None else []
-    codes = selected_codes(settings.select, settings.ignore, settings.extend_select)
+    codes = codes_of_run(settings)
     indexes = [r.index for r in results if r.index is not None]
-    reported = frozenset(r.path for r in results if r.index is not None and r.absolute in report_paths)
+    reported_files = frozenset(r.path for r in results if r.index is not None and r.absolute in report_paths)
     try:
         project = ProjectIndex(indexes)
         # Only some files reported (pre-commit): the walk can skip what cannot reach them.
         analyzer = Analyzer(project, settings)
-        facts = analyzer.run(reported if len(reported) < len(indexes) else None, jobs)
+        facts = analyzer.run(reported_files if len(reported_files) < len(indexes) else None, jobs)
         keep(analyzer)
     except Exception as error:
         if strict():
@@ -753,49 +754,7 @@ def analyse(
                 errors.append(InternalError(f"checking rule {code} in", None, None, describe(error)))
     findings = [f for f in findings if by_path[f.file].absolute in report_paths]
     resolved = resolve_findings(findings, by_path, unsafe_fix_edits, errors)
-    diagnostics = [d for d in resolved if _reported(d, by_path, settings)]
-    if "EVL001" in codes:
-        for result in results:
-            if result.error is not None and not result.error.newer_python and result.absolute in report_paths:
-                error = result.error
-                row, cell, message = error.row, None, error.message
-                column = error.column
-                if result.cell_map is not None and result.cell_map.starts:
-                    column = result.cell_map.column(row, column)
-                    cell, row = result.cell_map.locate(row)
-                    message = result.cell_map.cell_rows_in(message, cell)
-                location = Location(row, column)
-                diagnostic = Diagnostic("EVL001", message, result.path, location, location, None, cell)
-                if _reported(diagnostic, by_path, settings):
-                    diagnostics.append(diagnostic)
-    return sorted(diagnostics, key=Diagnostic.sort_key)
-
-
-def _reported(diagnostic: Diagnostic, by_path: dict[str, FileResult], settings: Settings) -> bool:
-    from evallint.suppression import is_suppressed
-
-    result = by_path.get(diagnostic.path)
-    if result is not None:
-        file_noqa, lines = _suppressions(result)
-        if file_noqa:
-            return False
-        row = diagnostic.location.row
-        if result.cell_map is not None and diagnostic.cell is not None:
-            row = result.cell_map.joined_row(diagnostic.cell, row)
-        if is_suppressed(diagnostic.code, row, lines):
-            return False
-    ignored = ignored_for_path(diagnostic.path, settings.per_file_ignores)
-    return not is_ignored(diagnostic.code, ignored)
-
-
-def _suppressions(result: FileResult) -> tuple[bool, dict[int, frozenset[str]]]:
-    """The file's `# noqa` comments, read from the same text the analysis read (unsaved text too)."""
-    if result.suppressions is None:
-        from evallint.suppression import noqa_map
-
-        text = read_source(result.absolute)[0]
-        result.suppressions = noqa_map(text) if text is not None and _NOQA_WORD.search(text) else (False, {})
-    return result.suppressions
+    return sorted(reported(resolved, results, settings, report_paths), key=Diagnostic.sort_key)
 
 
 def resolve_findings(
@@ -844,12 +803,15 @@ def resolve_findings(
         cell = None
         result = by_path[finding.file]
         if result.cell_map is not None:
+            from evallint.notebook_writer import fix_in_cell
+
             cell, start_row = result.cell_map.locate(start.row)
             _, end_row = result.cell_map.locate(end.row)
             start, end = (
                 Location(start_row, result.cell_map.column(start.row, start.column)),
                 Location(end_row, result.cell_map.column(end.row, end.column)),
             )
+            fix = fix_in_cell(fix, cell, result.cell_map)
         diagnostics.append(Diagnostic(finding.code, message, finding.file, start, end, fix, cell))
     return diagnostics
 

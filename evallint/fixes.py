@@ -37,7 +37,7 @@ _GRAD_OFF_CONTEXTS = frozenset({"no_grad", "inference_mode", "set_grad_enabled"}
 
 def build_fix(table, finding: Finding) -> Fix | None:
     spec = finding.fix
-    if spec is None or table.module is None or getattr(table, "cell_map", None) is not None:
+    if spec is None or table.module is None:
         return None
     node = table.nodes[finding.node] if 0 <= finding.node < len(table.nodes) else None
     if node is None:

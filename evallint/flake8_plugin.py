@@ -50,37 +50,17 @@ class EvallintChecker:
 # flake8 calls the plugin once per file, in a few long-lived processes. Each call needs the
 # summaries of the whole project; re-indexing it every time would make a flake8 run quadratic
 # in the project's size, so a process keeps the per-file results of unchanged files.
-_index_memo: dict[tuple, object] = {}
+_linter = None
 
 
 def _lint_in_project(filename: str, text: str | None, settings):
-    """What `evallint FILENAME` reports (engine.run's steps), with the file's text as flake8 read it."""
-    from pathlib import Path
+    """What `evallint FILENAME` reports, with the file's text as flake8 read it."""
+    global _linter
+    from evallint.buffer_lint import BufferLinter
+    from evallint.engine import read_source
 
-    from evallint.engine import overlaid_sources
-    from evallint.discovery import discover, project_files
-    from evallint.engine import analyse, index_file
-
-    targets = discover([filename], settings)
-    sources = list(targets)
-    if settings.project_root is not None:
-        known = {s.absolute for s in sources}
-        sources += [s for s in project_files(settings) if s.absolute not in known]
-    target_paths = {t.absolute for t in targets}
-    overlay = {t.absolute: text for t in targets} if text is not None else {}
-    results = []
-    with overlaid_sources(overlay):
-        for source in sources:
-            if source.absolute in target_paths:
-                results.append(index_file(source))
-                continue
-            try:
-                stat = Path(source.absolute).stat()
-            except OSError:
-                results.append(index_file(source))
-                continue
-            key = (source.absolute, source.path, stat.st_mtime_ns, stat.st_size)
-            if key not in _index_memo:
-                _index_memo[key] = index_file(source)
-            results.append(_index_memo[key])
-        return analyse(results, settings, target_paths)
+    if _linter is None:
+        _linter = BufferLinter(use_cache=False)
+    if text is None:
+        text = read_source(os.path.abspath(filename))[0] or ""
+    return _linter.lint(filename, text, settings, unsafe_fix_edits=False).diagnostics

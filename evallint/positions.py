@@ -86,8 +86,8 @@ class PositionTable:
 
         from evallint.parsing.python import parse_python
 
-        if self.cell_map is not None or not self.source:
-            return None  # notebooks are not rewritten
+        if not self.source:
+            return None
         module = parse_python(self.source)
         return module if isinstance(module, cst.Module) else None
 

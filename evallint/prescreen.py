@@ -53,6 +53,8 @@ _EVIDENCE_WORDS = frozenset(
         "trainer",
         "lightning",
         "reveal",
+        # Loaded weights make a forward an evaluation; a whole-model `torch.load` alone is no seed.
+        "load_state_dict",
     }
 )
 

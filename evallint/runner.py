@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from evallint.config import load_settings
+from evallint.config import load_settings, with_command_line
 from evallint.engine import run, with_overrides
 from evallint.errors import UsageError
 from evallint.selection import validate_codes
@@ -35,22 +35,38 @@ class CheckOptions:
     cache_dir: str | None = None
     force_exclude: bool = False
     color: bool = False
+    add_noqa: bool = False
+    show_settings: bool = False
+    show_files: bool = False
+    stdin_filename: str | None = None  # lint stdin as this file (`-` alone among the paths: as "-")
 
 
 def run_check(options: CheckOptions) -> int:
+    reads_stdin = options.stdin_filename is not None or "-" in options.paths
+    if reads_stdin:
+        if options.paths not in ([], ["."], ["-"]):
+            raise UsageError("with stdin (`-` or --stdin-filename) name no other path")
+        options.stdin_filename = options.stdin_filename or "-"
+        options.paths = [options.stdin_filename]
+        if options.fix or options.diff or options.add_noqa:
+            raise UsageError("--fix, --diff and --add-noqa rewrite files; they do not read stdin")
+    if options.add_noqa and (options.fix or options.diff):
+        raise UsageError("--add-noqa cannot be combined with --fix or --diff")
     settings = load_settings(options.config_path, options.paths)
     for name in ("select", "ignore", "extend_select"):
         value = getattr(options, name)
         if value is not None:
             validate_codes(value, f"--{name.replace('_', '-')}")
+    settings = with_command_line(
+        settings, select=options.select, ignore=options.ignore, extend_select=options.extend_select
+    )
     settings = with_overrides(
         settings,
-        select=options.select,
-        ignore=options.ignore,
-        extend_select=options.extend_select,
         cache_dir=options.cache_dir,
         force_exclude=options.force_exclude or None,
     )
+    if options.show_files or options.show_settings:
+        return _show(options, settings)
     output_format = options.output_format or settings.output_format or "concise"
     from evallint.output import EDIT_FORMATS, FORMATS
 
@@ -61,14 +77,25 @@ def run_check(options: CheckOptions) -> int:
     needs_unsafe_edits = (
         options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format in EDIT_FORMATS
     )
-    report = run(
-        options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
-    )
+    if reads_stdin:
+        from evallint.buffer_lint import BufferLinter
+
+        report = BufferLinter(use_cache=not options.no_cache).lint(
+            options.stdin_filename, _read_stdin(), settings, unsafe_fix_edits=needs_unsafe_edits
+        )
+    else:
+        report = run(
+            options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
+        )
     diagnostics = report.diagnostics
     for error in report.internal_errors:
         print(error.line(), file=sys.stderr)
     if report.newer_python:
         print(_newer_python_notice(report.newer_python), file=sys.stderr)
+    if report.files_checked == 0 and not reads_stdin:
+        _warn_no_files(options.paths)
+    if options.add_noqa:
+        return _add_noqa(report)
     outcome = None
     if options.fix or options.diff:
         from evallint.apply_fixes import apply_fixes, print_notes
@@ -81,7 +108,7 @@ def run_check(options: CheckOptions) -> int:
             return EXIT_INTERNAL_ERROR if report.internal_errors else status
     options.color = options.output_file is None and _stream_is_terminal() and not _no_color()
     if options.statistics:
-        text = _statistics(diagnostics)
+        text = _statistics(diagnostics, output_format)
     else:
         from evallint.output import renderer
 
@@ -122,6 +149,23 @@ def write_output_file(path: str, text: str) -> None:
         raise UsageError(f"cannot write the report to {path}: {error.strerror or error}") from None
 
 
+def _add_noqa(report) -> int:
+    """`--add-noqa`: write the directives, say how many (on stderr, as ruff does), exit 0."""
+    from evallint.add_noqa import add_noqa
+    from evallint.apply_fixes import print_notes
+
+    outcome = add_noqa(report)
+    print_notes(outcome.notes)
+    added = sum(outcome.added.values())
+    print(f"Added {added} noqa {_plural(added, 'directive')}.", file=sys.stderr)
+    return 0
+
+
+def _read_stdin() -> bytes:
+    """stdin's bytes, decoded later as the file's would be (coding cookie, BOM; a notebook's JSON)."""
+    return sys.stdin.buffer.read()
+
+
 def _summary(diagnostics, outcome=None, options=None) -> str:
     """ruff's closing lines: counts, what `--fix` would do, what it did (with `--show-fixes`, per file)."""
     fixed = outcome.fixed_count if outcome is not None else 0
@@ -141,6 +185,9 @@ def _summary(diagnostics, outcome=None, options=None) -> str:
         lines.append(f"Found {total} {_plural(total, 'error')} ({fixed} fixed, {len(diagnostics)} remaining).")
     else:
         lines.append(f"Found {total} {_plural(total, 'error')}.")
+    # A fix whose edits cannot be built is None (JSON `"fix": null`), and not counted; but without
+    # --unsafe-fixes an unsafe fix is only announced, not built (that costs a libcst parse and
+    # rewrite of its file), so the hidden count can include one that would turn out null.
     safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
     unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "unsafe")
     unsafe_enabled = options is not None and options.unsafe_fixes
@@ -174,14 +221,46 @@ def _report_diff(outcome, options) -> int:
     return 1 if outcome.diff else 0
 
 
-def _statistics(diagnostics) -> str:
+def _statistics(diagnostics, output_format: str = "concise") -> str:
+    """A count per rule: ruff's tab-separated lines, or with --output-format json ruff's list of
+    {code, name, count, fixable}."""
     from collections import Counter
 
     from evallint.rules import ALL_RULES
 
     counts = Counter(d.code for d in diagnostics)
+    fixable = Counter(d.code for d in diagnostics if d.fix is not None and d.fix.edits)
+    if output_format == "json":
+        import json
+
+        rows = [
+            {"code": code, "name": ALL_RULES[code].name, "count": count, "fixable": fixable[code] > 0}
+            for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        return json.dumps(rows, indent=2) + "\n"
     lines = [f"{count:>5}\t{code}\t{ALL_RULES[code].name}" for code, count in sorted(counts.items())]
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _warn_no_files(paths: list[str]) -> None:
+    print(f"evallint: warning: no Python files found under {', '.join(paths)}", file=sys.stderr)
+
+
+def _show(options: CheckOptions, settings) -> int:
+    """--show-files: the files a run would lint; --show-settings: the settings it would use."""
+    from evallint.config import describe_settings, with_nested_configs
+    from evallint.discovery import discover
+
+    targets = discover(options.paths, settings)
+    if not targets:
+        _warn_no_files(options.paths)
+    if options.show_files:
+        for target in targets:
+            print(target.path)
+    if options.show_settings:
+        settings = with_nested_configs(settings, [t.absolute for t in targets])
+        print(describe_settings(settings), end="")
+    return 0
 
 
 def _stream_is_terminal() -> bool:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from evallint.rules import ALL_RULES
+
 from .conftest import REPO
 
 BUGGY = textwrap.dedent(
@@ -210,8 +212,11 @@ def test_rule_docs_command():
     assert result.returncode == 0
     for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety", "## Known problems"):
         assert heading in result.stdout
-    listing = evallint("rule", "--all", cwd=REPO)
-    assert len(listing.stdout.splitlines()) == 7
+    listing = evallint("rule", cwd=REPO)
+    assert [line.split()[0] for line in listing.stdout.splitlines()] == list(ALL_RULES)
+    every = evallint("rule", "--all", cwd=REPO).stdout
+    assert every == "\n".join(rule.render_doc() for rule in ALL_RULES.values())
+    assert every.count("## What it does") == len(ALL_RULES)
     assert evallint("rule", "EVL999", cwd=REPO).returncode == 2
 
 

@@ -145,23 +145,21 @@ def test_unsafe_fixes_are_shown_but_applied_only_when_asked(tmp_path: Path):
     assert "Fixed 1 error:" in output and "1 × EVL101 (eval-in-train-mode)" in output
 
 
-def test_fix_and_diff_skip_notebooks_with_a_note(tmp_path: Path):
+def test_fix_rewrites_a_notebook_in_its_own_json_layout(tmp_path: Path):
     notebook = tmp_path / "nb.ipynb"
     cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
             "source": ["import torch\n", "def validate(model, x):\n", "    model.eval\n", "    with torch.no_grad():\n", "        return model(x)\n"]}
     document = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    notebook.write_text(json.dumps(document))
-    before = notebook.read_bytes()
-    runner = CliRunner(mix_stderr=False) if "mix_stderr" in CliRunner.__init__.__code__.co_varnames else CliRunner()
+    notebook.write_text(json.dumps(document))  # one line, no final newline
+    before = notebook.read_text()
     previous = os.getcwd()
     os.chdir(tmp_path)
     try:
-        result = runner.invoke(main, ["--fix", "nb.ipynb"])
+        result = CliRunner().invoke(main, ["--fix", "nb.ipynb"])
     finally:
         os.chdir(previous)
-    assert notebook.read_bytes() == before
-    assert "nb.ipynb: 2 finding(s) not fixed: evallint does not rewrite notebooks" in result.stderr
-    assert "nb.ipynb:cell 1:3:5: EVL104" in result.stdout
+    assert notebook.read_text() == before.replace('"    model.eval\\n"', '"    model.eval()\\n"')
+    assert "Found 1 error (1 fixed, 0 remaining)." in result.output
 
 
 def test_unparsable_result_is_not_written(tmp_path: Path, monkeypatch):
@@ -222,4 +220,7 @@ def test_fixing_every_fixture_parses_settles_and_is_idempotent(tmp_path: Path):
     assert (status, output) == (0, "No errors would be fixed.\n")
     remaining = json.loads(evallint("--output-format", "json", "--exit-zero", ".", cwd=project)[1])
     assert all(d["fix"] is None for d in remaining)
-    assert {d["code"] for d in remaining} <= {"EVL103", "EVL202"}, "only findings without fixes remain"
+    # Findings with no fix: EVL103, EVL202, and evaluations told by data flow (no single place
+    # for eval() or no_grad() follows from where a forward's output goes).
+    for d in remaining:
+        assert d["code"] in {"EVL103", "EVL202"} or "never reaches a backward()" in d["message"], d

@@ -126,3 +126,21 @@ def test_flake8_sees_the_lines_it_read(flake8_env, tmp_path: Path):
     )
     codes = sorted(line.split()[1] for line in result.stdout.splitlines())
     assert codes == ["EVL101", "F401"], result.stdout + result.stderr
+
+
+def test_file_level_codes_and_unused_noqa_agree_with_the_cli(flake8_env, tmp_path: Path):
+    """`# evallint: noqa: EVL201` hides only EVL201, and EVL901 (when enabled) reports an unknown
+    code, under flake8 as under the CLI."""
+    (tmp_path / "pyproject.toml").write_text("[tool.evallint]\nextend-select = ['EVL901']\n")
+    source = "# evallint: noqa: EVL201\n" + SOURCE.format(noqa="  # noqa: EVL101, EVL2")
+    (tmp_path / "evaluate.py").write_text(source)
+    result = flake8(flake8_env, "evaluate.py", cwd=tmp_path)
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        expected = concise(lint_paths(["evaluate.py"]))
+    finally:
+        os.chdir(previous)
+    assert [line.split()[1] for line in result.stdout.splitlines()] == ["EVL901"], result.stdout + result.stderr
+    assert result.stdout.splitlines() == expected
+    assert "unknown: `EVL2`" in result.stdout

@@ -144,7 +144,8 @@ def test_what_a_callee_hands_back_carries_no_marks_of_its_own_loops(tmp_path):
         "def train(model, loader):\n"
         "    for epoch in range(3):\n"
         "        warm_up(model, loader)\n"
-        "        reveal_state(model)\n",
+        "        reveal_state(model)\n"
+        "        model(loader).sum().backward()\n",
         encoding="utf-8",
     )
     result = index_file(SourcePath(path.name, str(path)))
@@ -155,6 +156,6 @@ def test_what_a_callee_hands_back_carries_no_marks_of_its_own_loops(tmp_path):
     warm_up_loops = analyzer.own_loops(functions[f"{path.name}::warm_up"])
     assert train_loops and warm_up_loops and not train_loops & warm_up_loops
     marks = {mark for reveal in facts.reveals for p in reveal.modes for mark in p.carried}
-    assert marks == train_loops  # what warm_up left crossed train's loop, and only that
+    assert marks == train_loops  # what warm_up left crossed train's (training) loop, and only that
     # warm_up's loop may run no pass: the model leaves it in eval, or as it came.
     assert {p.value for reveal in facts.reveals for p in reveal.modes} == {"eval", "train"}

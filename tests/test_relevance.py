@@ -94,7 +94,7 @@ def test_relevant_through_an_instance_method(lint):
             return self.model(x)  # EVL101, EVL201
 
     def main():
-        model = nn.Linear(4, 4)
+        model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())
         runner = Runner(model)
         runner.validate(torch.randn(2, 4))
     """
@@ -113,7 +113,7 @@ def test_relevant_through_a_function_passed_as_a_value(lint):
         hook(model, torch.randn(2, 4))
 
     def main():
-        model = nn.Linear(4, 4)
+        model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())
         model.train()
         run_hook(evaluate, model)
     """
@@ -127,7 +127,7 @@ def test_relevant_through_a_subclass_override(lint):
 
     class Loop:
         def __init__(self):
-            self.model = nn.Linear(4, 4)
+            self.model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())
 
         def run(self):
             self.model.train()

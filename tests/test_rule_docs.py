@@ -33,9 +33,16 @@ def test_headings_are_the_fixed_ones_in_order(code: str):
     assert tuple(headings) == DOC_HEADINGS
 
 
-def test_rule_all_lists_every_rule():
-    output = CliRunner().invoke(main, ["rule", "--all"]).output
+def test_rule_without_a_code_lists_every_rule():
+    output = CliRunner().invoke(main, ["rule"]).output
     assert [line.split()[0] for line in output.splitlines()] == list(ALL_RULES)
+
+
+def test_rule_all_prints_every_rules_documentation():
+    output = CliRunner().invoke(main, ["rule", "--all"]).output
+    for code, rule in ALL_RULES.items():
+        assert rule.render_doc() in output
+        assert f"# {code} {rule.name}\n" in output
 
 
 def test_unknown_rule_is_a_usage_error():

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from evallint.config import Settings
 from evallint.rules import ALL_RULES
 from evallint.rules.base import DOC_HEADINGS
 
@@ -15,9 +16,15 @@ VALID = [(code, index, source) for code, rule in ALL_RULES.items() for index, so
 INVALID = [(code, index, source) for code, rule in ALL_RULES.items() for index, source in enumerate(rule.invalid)]
 
 
+def enabling(tmp_path, code: str) -> Settings:
+    """Default settings, plus the rule itself when it is off by default."""
+    extra = () if ALL_RULES[code].default_enabled else (code,)
+    return Settings(project_root=str(tmp_path), extend_select=extra)
+
+
 @pytest.mark.parametrize(("code", "index", "source"), VALID, ids=[f"{c}-valid-{i}" for c, i, _ in VALID])
 def test_valid_example_is_clean(tmp_path, code, index, source):
-    assert found(lint_snippet(tmp_path, source)) == set()
+    assert found(lint_snippet(tmp_path, source, settings=enabling(tmp_path, code))) == set()
 
 
 @pytest.mark.parametrize(("code", "index", "source"), INVALID, ids=[f"{c}-invalid-{i}" for c, i, _ in INVALID])
@@ -25,7 +32,7 @@ def test_invalid_example_flags_marked_lines(tmp_path, code, index, source):
     source = textwrap.dedent(source).lstrip("\n")
     expected = expected_findings(source)
     assert any(c == code for _, c in expected), "an INVALID example must mark the rule's own code"
-    assert found(lint_snippet(tmp_path, source)) == expected
+    assert found(lint_snippet(tmp_path, source, settings=enabling(tmp_path, code))) == expected
 
 
 @pytest.mark.parametrize("code", sorted(ALL_RULES))

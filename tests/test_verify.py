@@ -136,7 +136,7 @@ def test_crash_midway_reports_the_error_and_earlier_verdicts(reports):
 def test_endless_training_is_stopped_by_the_step_budget(reports):
     report = reports["runtime_endless_training.py"]
     assert report.stopped_by == "budget", _describe(report)
-    assert report.training_steps >= 20
+    assert report.training_steps == 20
     assert report.seconds < 30
     assert [v.verdict for v in report.verdicts] == ["confirmed"]
 
@@ -348,13 +348,14 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_forked_process_does_not_break_the_report(tmp_path):
+    # Trained first: a forward of a model that was never trained is not an evaluation.
     path = _script(tmp_path, MODEL + """
+train_steps(2)
 pid = os.fork()
 if pid == 0:
     evaluate()
     os._exit(0)
 os.waitpid(pid, 0)
-train_steps(2)
 """)
     report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=60)
     assert report.stopped_by == "exit" and report.exit_status == 0, report_to_text(report)
@@ -393,7 +394,8 @@ def test_json_output_shape(reports):
     from evallint.runtime.command import report_to_json
 
     data = report_to_json(reports["runtime_dynamic_mode_switch.py"])
-    assert set(data) == {"script", "device", "exit_status", "stopped_by", "script_error",
+    assert set(data) == {"script", "device", "exit_status", "stopped_by", "training_steps",
+                         "seconds", "script_ran", "failure", "stderr_tail", "script_error",
                          "findings", "runtime_findings"}
     assert data["stopped_by"] == "exit" and data["device"] == "cpu"
     (item,) = data["runtime_findings"]
@@ -547,3 +549,400 @@ def test_the_console_script_delivers_the_whole_report_and_leaves_no_scratch_file
     assert verdicts == {(d.code, d.location.row): "confirmed" for d in marked_findings(path)}
     # torch itself may leave its compile cache there; evallint's own scratch must be gone.
     assert [entry.name for entry in scratch.iterdir() if entry.name.startswith("evallint")] == []
+
+
+# ---- a script that did not run fails the command (exit 2) --------------------------
+
+
+def _invoke(args):
+    from click.testing import CliRunner
+
+    return CliRunner().invoke(verify, [str(a) for a in args])
+
+
+ARGPARSE_SCRIPT = MODEL + """
+import argparse
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=1)
+args = parser.parse_args()
+print("parsed the arguments")
+train_steps(args.epochs)
+evaluate()
+"""
+
+
+def test_a_misspelt_script_option_is_a_run_that_did_not_happen(tmp_path):
+    path = _script(tmp_path, ARGPARSE_SCRIPT)
+    result = _invoke([path, "--device", "cpu", "--", "--epohcs", "1"])
+    assert result.exit_code == 2, result.output
+    assert ("the script did not run: it exited with status 2 before its first training step"
+            in result.output)
+    # argparse's own message, from the script's stderr, is in the report.
+    assert "  | script.py: error: unrecognized arguments: --epohcs 1" in result.output
+    # The same script with the right option runs and confirms its finding.
+    result = _invoke([path, "--device", "cpu", "--", "--epochs", "1"])
+    assert result.exit_code == 1, result.output
+    assert "CONFIRMED" in result.output and "did not run" not in result.output
+
+
+def test_a_missing_data_file_fails_the_run_with_fields_in_json(tmp_path):
+    path = _script(tmp_path, MODEL + """
+rows = open("data/train.csv").read()
+train_steps(2)
+evaluate()
+""")
+    result = _invoke([path, "--device", "cpu", "--output-format", "json", "--quiet"])
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    assert data["script_ran"] is False
+    assert data["failure"].startswith("the script did not run: it failed before its first "
+                                      "training step: FileNotFoundError:")
+    assert "data/train.csv" in data["failure"]
+    assert data["stderr_tail"][-1].startswith("FileNotFoundError: [Errno 2] No such file")
+    # The traceback the user sees is the script's, as `python script.py` prints it.
+    assert data["stderr_tail"][:2] == ["Traceback (most recent call last):",
+                                       f'  File "{path}", line 20, in <module>']
+    assert data["training_steps"] == 0
+    assert [f["verdict"] for f in data["findings"]] == ["not-reached"]
+
+
+def test_a_failed_import_fails_the_run_and_quiet_hides_only_the_live_output(tmp_path):
+    path = _script(tmp_path, """
+import torch
+print("before the import")
+from missing_package_of_the_user import Net
+""")
+    quiet = _invoke([path, "--device", "cpu", "--quiet"])
+    assert quiet.exit_code == 2, quiet.output
+    assert ("the script did not run: it failed before its first training step: "
+            "ModuleNotFoundError: No module named 'missing_package_of_the_user'") in quiet.output
+    assert "  | ModuleNotFoundError: No module named 'missing_package_of_the_user'" in quiet.output
+    assert "before the import" not in quiet.output
+    loud = _invoke([path, "--device", "cpu"])
+    assert loud.exit_code == 2
+    assert "before the import" in loud.output
+
+
+def test_the_scripts_output_is_shown_as_it_runs(tmp_path):
+    path = _script(tmp_path, ARGPARSE_SCRIPT + """
+import sys
+print("a warning of the script", file=sys.stderr)
+""")
+    result = _invoke([path, "--device", "cpu"])
+    assert result.exit_code == 1, result.output
+    output = result.output
+    assert output.index("parsed the arguments") < output.index("CONFIRMED")
+    assert "a warning of the script" in output
+
+
+def test_a_script_that_fails_after_its_findings_got_verdicts_keeps_its_verdicts(reports):
+    report = reports["runtime_crash_midway.py"]
+    assert report.failure is None
+    assert report.exit_code == 1
+
+
+# ---- suppressions -----------------------------------------------------------------
+
+MC_DROPOUT = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+def train_steps(n):
+    for _ in range(n):
+        loss = model(torch.randn(8, 4)).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+def mc_predict(x):
+    # Dropout stays active on purpose: Monte Carlo dropout.
+    with torch.no_grad():
+        return torch.stack([model(x) for _ in range(4)]){noqa}
+
+def predict_with_grad():
+    model.eval()
+    out = model(torch.randn(8, 4)){noqa_grad}
+    model.train()
+    return out
+
+train_steps(2)
+mc_predict(torch.randn(8, 4))
+predict_with_grad()
+"""
+
+
+def _verify_json(path, *options):
+    result = _invoke([path, "--device", "cpu", "--output-format", "json", "--quiet", *options])
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads(result.stdout)
+    reported = sorted((f["code"], f["location"]["row"]) for f in data["findings"] + data["runtime_findings"])
+    return result.exit_code, reported
+
+
+def test_without_suppressions_the_runtime_sees_both_bugs(tmp_path):
+    path = _script(tmp_path, MC_DROPOUT.format(noqa="", noqa_grad=""))
+    code, reported = _verify_json(path)
+    assert code == 1
+    assert {c for c, _ in reported} == {"EVL101", "EVL201"}, reported
+
+
+@pytest.mark.parametrize("case", ["noqa-code", "noqa-bare", "file-noqa", "config-ignore",
+                                  "option-ignore", "option-select"])
+def test_a_suppressed_finding_never_comes_back_at_runtime(tmp_path, case):
+    noqa = {"noqa-code": "  # noqa: EVL101", "noqa-bare": "  # noqa"}.get(case, "")
+    body = MC_DROPOUT.format(noqa=noqa, noqa_grad="  # noqa: EVL201" if noqa else "")
+    if case == "file-noqa":
+        body = "# evallint: noqa\n" + body
+    if case == "config-ignore":
+        (tmp_path / "pyproject.toml").write_text('[tool.evallint]\nignore = ["EVL101", "EVL201"]\n')
+    path = _script(tmp_path, body)
+    options = {"option-ignore": ["--ignore", "EVL101,EVL201"],
+               "option-select": ["--select", "EVL102"]}.get(case, [])
+    code, reported = _verify_json(path, *options)
+    assert reported == [] and code == 0
+
+
+@pytest.mark.parametrize("line", ["forward", "caller"])
+def test_noqa_anywhere_on_the_call_stack_silences_a_runtime_only_finding(tmp_path, line):
+    # The fixture's bug is seen only at runtime (EVL102 at the training forward).
+    source = (FIXTURES / "runtime_dynamic_mode_switch.py").read_text()
+    target = {"forward": "# runtime-only: train-in-eval-mode", "caller": "    main()"}[line]
+    assert source.count(target) == 1
+    path = _script(tmp_path, source.replace(target, target + "  # noqa: EVL102"))
+    code, reported = _verify_json(path)
+    assert reported == [] and code == 0
+    # A noqa for another code silences nothing.
+    path.write_text(source.replace(target, target + "  # noqa: EVL101"))
+    code, reported = _verify_json(path)
+    assert [c for c, _ in reported] == ["EVL102"] and code == 1
+
+
+def test_select_of_verify_is_validated(tmp_path):
+    path = _script(tmp_path, "pass\n")
+    result = _invoke([path, "--select", "EVL8"])  # no rule's code starts so (EVL9 is EVL901's prefix)
+    assert result.exit_code == 2 and "EVL8" in result.output
+
+
+# ---- notebooks ------------------------------------------------------------------------
+
+
+def _notebook(tmp_path: Path, cells: list[tuple[str, str]], name: str = "nb.ipynb") -> Path:
+    document = {
+        "cells": [
+            {"cell_type": kind, "metadata": {}, "source": textwrap.dedent(source).lstrip("\n"),
+             **({"execution_count": None, "outputs": []} if kind == "code" else {})}
+            for kind, source in cells
+        ],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+NOTEBOOK_CELLS = [
+    ("markdown", "# Training\n"),
+    ("code", """
+        %matplotlib inline
+        import torch
+        import torch.nn as nn
+        model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 1))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    """),
+    ("code", """
+        !nvidia-smi
+        for _ in range(3):
+            loss = model(torch.randn(8, 4)).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    """),
+    ("code", """
+        def evaluate():
+            with torch.no_grad():
+                return model(torch.randn(8, 4))
+
+        evaluate()
+    """),
+    ("code", """
+        def switch(name):
+            getattr(model, name)()
+
+        switch("eval")
+        for _ in range(2):
+            loss = model(torch.randn(8, 4)).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    """),
+]
+
+
+def test_a_notebook_runs_its_code_cells_in_order_and_reports_by_cell(tmp_path):
+    path = _notebook(tmp_path, NOTEBOOK_CELLS)
+    result = _invoke([path, "--device", "cpu", "--output-format", "json", "--quiet"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["stopped_by"] == "exit" and data["exit_status"] == 0, data
+    assert data["training_steps"] == 5
+    static = [(f["cell"], f["location"]["row"], f["code"], f["verdict"]) for f in data["findings"]]
+    assert ("4", 3, "EVL101", "confirmed") in [(str(c), r, k, v) for c, r, k, v in static], static
+    # Training after a switch no static pass can follow: seen at runtime, in cell 5.
+    runtime = [(f["cell"], f["location"]["row"], f["code"]) for f in data["runtime_findings"]]
+    assert runtime == [(5, 6, "EVL102")], runtime
+    assert "switch() at nb.ipynb:cell 5:2" in data["runtime_findings"][0]["evidence"]
+
+
+def test_a_notebook_cell_that_fails_stops_the_notebook_with_its_cell_in_the_traceback(tmp_path):
+    cells = NOTEBOOK_CELLS[:2] + [("code", "import os\nos.listdir('/no/such/folder')\n")] + NOTEBOOK_CELLS[2:]
+    path = _notebook(tmp_path, cells)
+    result = _invoke([path, "--device", "cpu", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "FileNotFoundError" in result.output
+    assert f'  |   File "{path.resolve()}:cell 3", line 2, in <module>' in result.output
+    assert "  |     os.listdir('/no/such/folder')" in result.output
+
+
+def test_noqa_in_a_notebook_cell_silences_the_runtime_finding(tmp_path):
+    cells = list(NOTEBOOK_CELLS)
+    kind, source = cells[4]
+    cells[4] = (kind, source.replace("loss = model(torch.randn(8, 4)).pow(2).mean()",
+                                     "loss = model(torch.randn(8, 4)).pow(2).mean()  # noqa: EVL102"))
+    path = _notebook(tmp_path, cells)
+    result = _invoke([path, "--device", "cpu", "--output-format", "json", "--quiet"])
+    data = json.loads(result.stdout)
+    assert data["runtime_findings"] == [], data["runtime_findings"]
+
+
+def test_a_file_that_is_not_a_notebook_is_a_usage_error(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    path.write_text("{not json")
+    result = _invoke([path, "--device", "cpu"])
+    assert result.exit_code == 2
+    assert "broken.ipynb" in result.output and "not valid JSON" in result.output
+
+
+# ---- evidence, crashes, the step limit --------------------------------------------------
+
+
+def test_evidence_names_the_function_around_a_comprehension(tmp_path):
+    path = _script(tmp_path, MODEL + """
+def validate(batches):
+    with torch.no_grad():
+        return sum(model(x).sum() for x in batches)  # EVL101
+
+def predict(batches):
+    with torch.no_grad():
+        return [model(x) for x in batches]  # EVL101
+
+train_steps(2)
+validate([torch.randn(2, 4)] * 3)
+predict([torch.randn(2, 4)] * 3)
+""")
+    report = build_report(str(path), diagnostics=marked_findings(path)[1:], device="cpu", timeout=60)
+    evidence = [v.evidence for v in report.verdicts]
+    assert evidence == [
+        "validate() ran 3 forwards of Sequential in train mode with Dropout(p=0.5) active",
+        "predict() ran 3 forwards of Sequential in train mode with Dropout(p=0.5) active",
+    ], report_to_text(report)
+
+
+def test_a_finding_whose_line_ran_before_the_crash_is_not_not_reached(tmp_path):
+    path = _script(tmp_path, MODEL + """
+def load(i):
+    raise KeyError(f"sample {i}")
+
+def predict():
+    with torch.no_grad():
+        return model(load(3))  # EVL101
+
+def evaluate_lazily(batches):
+    model.eval  # EVL104
+    total = 0
+    for x in batches:
+        total += x.sum()
+    raise RuntimeError("a bad batch")
+
+train_steps(2)
+if len(sys.argv) > 1:
+    evaluate_lazily([torch.randn(2, 4)])
+predict()
+""")
+    diagnostics = marked_findings(path)[1:]
+    report = build_report(str(path), diagnostics=diagnostics, device="cpu", timeout=60)
+    (verdict,) = [v for v in report.verdicts if v.diagnostic.code == "EVL101"]
+    assert verdict.verdict == "not-reproduced", report_to_text(report)
+    assert verdict.evidence.startswith("line 25 ran and raised KeyError: 'sample 3' before it called a model")
+    report = build_report(str(path), ["lazy"], diagnostics=diagnostics, device="cpu", timeout=60)
+    (verdict,) = [v for v in report.verdicts if v.diagnostic.code == "EVL104"]
+    assert verdict.verdict == "not-reproduced", report_to_text(report)
+    assert verdict.evidence.startswith("nothing called a model after line 28 in evaluate_lazily()")
+
+
+def test_max_steps_stops_after_exactly_that_many_optimizer_steps():
+    path = FIXTURES / "runtime_endless_training.py"
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu",
+                          max_steps=10, timeout=FIXTURE_TIMEOUT)
+    assert report.stopped_by == "budget", report_to_text(report)
+    assert report.training_steps == 10
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+    assert "was stopped by --max-steps after 10 training steps" in report_to_text(report)
+
+
+def test_without_max_steps_a_script_stops_once_every_finding_has_a_verdict():
+    from evallint.runtime.command import SETTLE_STEPS
+
+    path = FIXTURES / "runtime_endless_training.py"
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu",
+                          timeout=FIXTURE_TIMEOUT)
+    assert report.stopped_by == "settled", report_to_text(report)
+    assert SETTLE_STEPS <= report.training_steps < SETTLE_STEPS + 100
+    assert [v.verdict for v in report.verdicts] == ["confirmed"]
+
+
+def test_max_steps_counts_backward_calls_in_a_script_without_an_optimizer(tmp_path):
+    path = _script(tmp_path, """
+import torch
+weight = torch.zeros(4, requires_grad=True)
+calls = 0
+while True:
+    loss = (torch.randn(8, 4) @ weight - 1).pow(2).mean()
+    loss.backward()
+    calls += 1
+    with torch.no_grad():
+        weight -= 0.1 * weight.grad
+        weight.grad = None
+""")
+    report = build_report(str(path), diagnostics=[], device="cpu", max_steps=10, timeout=60)
+    assert report.stopped_by == "budget" and report.training_steps == 10, report_to_text(report)
+
+
+def test_json_reports_the_training_steps_and_the_duration(tmp_path):
+    path = _script(tmp_path, MODEL + "\ntrain_steps(3)\n")
+    started = time.monotonic()
+    result = _invoke([path, "--device", "cpu", "--output-format", "json", "--quiet"])
+    elapsed = time.monotonic() - started
+    data = json.loads(result.stdout)
+    assert data["training_steps"] == 3
+    assert 0 < data["seconds"] <= elapsed
+    assert data["script_ran"] is True and data["failure"] is None
+
+
+def test_a_script_that_changes_directory_still_finds_its_lines(tmp_path):
+    path = _script(tmp_path, MODEL + f"""
+os.chdir({str(tmp_path.parent)!r})
+train_steps(1)
+evaluate()
+""")
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        report = build_report("script.py", diagnostics=marked_findings(path), device="cpu", timeout=60)
+    finally:
+        os.chdir(old)
+    assert [v.verdict for v in report.verdicts] == ["confirmed"], report_to_text(report)

@@ -27,6 +27,9 @@ class ContextInfo:
     label: str  # "validate()", "the loop over val_loader"
     file: str = ""
     node: int = -1
+    # Told by where the forward's output goes rather than by a function, loop or block: no
+    # single place to put `eval()` or `no_grad()` follows from it, so its findings carry no fix.
+    by_flow: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class ModelForward:
     grad: Facts
     needs_grad: bool  # the enclosing evaluation region asks for gradients on purpose
     caller: CallerInfo | None
+    mode_matters: bool = True  # False for modules with no mode-dependent layer (`nn.Linear`)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,24 @@ implements ``on_call``, ``on_assign`` and the other transfer functions.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from evallint.analysis import ir
 from evallint.analysis.lattice import State, join_all
 
 MAX_LOOP_ITERATIONS = 6
+_RANGE = re.compile(r"^range\((?:(\d+)\s*,\s*)?(\d+)\)$")
+
+
+def _trains(region) -> bool:
+    return region is not None and region.kind in ("train", "managed-train")
+
+
+def _runs_at_least_once(loop: ir.Loop) -> bool:
+    match = None if loop.is_while else _RANGE.match(loop.iter_text)
+    return match is not None and int(match.group(2)) > int(match.group(1) or 0)
 
 
 @dataclass
@@ -197,14 +209,22 @@ class Walker:
             # Joined with the head itself, not only the entry: the heads only grow, so the widening
             # in join_facts (one possibility per value past MAX_POSSIBILITIES) cannot make them
             # alternate between a widened and an unwidened state until the iteration limit.
-            new_head = head.join(back.mark_carried(loop_id)) if not back.dead else head
+            # Only a training loop's back edge carries a mode "into the next step" (EVL102/EVL103
+            # read it); crossing any other loop's leaves a mode as set here.
+            carried = back.mark_carried(loop_id) if _trains(region) else back
+            new_head = head.join(carried) if not back.dead else head
             if new_head.same_as(head):
                 break
             head = new_head
         if stmt.infinite:
             exit_state = join_all(frame.breaks)
         else:
-            exit_state = self.walk(stmt.orelse, head.copy()).join(join_all(frame.breaks))
+            # `for epoch in range(10):` runs its body at least once: leaving it never skips it.
+            if _runs_at_least_once(stmt) and not back.dead:
+                after = back.mark_carried(loop_id) if _trains(region) else back
+            else:
+                after = head
+            exit_state = self.walk(stmt.orelse, after.copy()).join(join_all(frame.breaks))
         return exit_state
 
     def _with(self, stmt: ir.With, state: State) -> State:

@@ -187,8 +187,10 @@ class Indexer:
             if node.value is not None:
                 self.assign(node.target, self.value(node.value, out), out, node)
         elif kind is ast.AugAssign:
-            self.value(node.value, out)
-            self.assign(node.target, ir.OTHER, out, node)
+            value = self.value(node.value, out)
+            target = chain_of(node.target)
+            # `loss += criterion(out, y)`: the total is computed from the old total and the new term.
+            self.assign(node.target, ir.mix((self.ref(key_of_chain(target)) if target else ir.OTHER, value)), out, node)
         elif kind is ast.If:
             self.if_statement(node, out)
         elif kind in (ast.For, ast.AsyncFor):
@@ -278,7 +280,7 @@ class Indexer:
         out.append(ir.If(self.number(node), cond, body, orelse))
 
     def for_statement(self, node: ast.For | ast.AsyncFor, out: list[ir.Stmt]) -> None:
-        self.value(node.iter, out)
+        source = self.value(node.iter, out)
         targets = _target_names(node.target)
         self.scope.assigned.update(targets)
         loop_node = self.number(node)
@@ -295,6 +297,7 @@ class Indexer:
                 body=body,
                 orelse=orelse,
                 frozen_params_of=_frozen_params_of(node),
+                source=ir.mix((source,)),
             )
         )
 
@@ -450,38 +453,29 @@ class Indexer:
                 return receiver
             if isinstance(receiver, ir.RefValue):
                 return self.ref(f"{receiver.key}.{expr.attr}")
-            return ir.OTHER
+            return ir.mix((receiver,))
         if kind is ast.Constant:
             literal = _literal(expr)
             return self.const(literal) if literal is not _NO_LITERAL else ir.OTHER
         if kind is ast.Subscript:
             base = self.value(expr.value, out)
             index_literal = _literal(expr.slice)
-            if index_literal is _NO_LITERAL:
-                self.value(expr.slice, out)
+            index = self.value(expr.slice, out) if index_literal is _NO_LITERAL else ir.OTHER
             if isinstance(base, ir.RefValue) and index_literal is not _NO_LITERAL:
                 return self.ref(f"{base.key}[{index_literal}]")
-            return ir.OTHER
+            return ir.mix((base, index))
         if kind is ast.BinOp:  # arithmetic on tensors: by far the most common expression not modelled
-            self.value(expr.left, out)
-            self.value(expr.right, out)
-            return ir.OTHER
+            return ir.mix((self.value(expr.left, out), self.value(expr.right, out)))
         # A comparison or a boolean operation evaluates to a condition, but only a branch's test
         # and a call's arguments (`model.train(phase == "train")`) are read as one: those two ask
         # for it (``condition``), instead of every nested operand, assert and assignment rendering
         # its text (a seventh of the index's time, mostly in the fallback to ast.unparse).
         if kind is ast.Compare:
-            self.value(expr.left, out)
-            for comparator in expr.comparators:
-                self.value(comparator, out)
-            return ir.OTHER
+            return ir.mix([self.value(expr.left, out), *(self.value(item, out) for item in expr.comparators)])
         if kind is ast.BoolOp:
-            for operand in expr.values:
-                self.value(operand, out)
-            return ir.OTHER
+            return ir.mix([self.value(operand, out) for operand in expr.values])
         if kind is ast.UnaryOp:
-            self.value(expr.operand, out)
-            return ir.OTHER
+            return ir.mix((self.value(expr.operand, out),))
         if kind in (ast.Tuple, ast.List):
             return ir.TupleValue(tuple(self.value(element, out) for element in expr.elts))
         if kind is ast.IfExp:
@@ -489,12 +483,11 @@ class Indexer:
             body: list[ir.Stmt] = []
             orelse: list[ir.Stmt] = []
             self.enter()
-            self.value(expr.body, body)
-            self.value(expr.orelse, orelse)
+            chosen = (self.value(expr.body, body), self.value(expr.orelse, orelse))
             self.depth -= 1
             if body or orelse:
                 out.append(ir.If(self.number(expr), cond, tuple(body), tuple(orelse)))
-            return ir.OTHER
+            return ir.mix(chosen)
         if kind is ast.NamedExpr:
             value = self.value(expr.value, out)
             self.assign(expr.target, value, out, expr)
@@ -510,17 +503,14 @@ class Indexer:
         if kind is ast.Lambda:
             return ir.OTHER
         if kind is ast.Starred:
-            self.value(expr.value, out)
-            return ir.OTHER
+            return ir.mix((self.value(expr.value, out),))
         # The common expressions nothing models, evaluated as ``generic`` would (children in
         # field order) without its generic walk over the fields.
         if kind is ast.Dict:
             for key in expr.keys:
                 if key is not None:  # `**mapping`
                     self.value(key, out)
-            for item in expr.values:
-                self.value(item, out)
-            return ir.OTHER
+            return ir.mix([self.value(item, out) for item in expr.values])
         if kind is ast.JoinedStr:
             for part in expr.values:
                 if type(part) is ast.FormattedValue:
@@ -531,15 +521,16 @@ class Indexer:
         if kind in _COMPREHENSIONS:
             if kind is ast.DictComp:
                 self.value(expr.key, out)
-                self.value(expr.value, out)
+                element = self.value(expr.value, out)
             else:
-                self.value(expr.elt, out)
+                element = self.value(expr.elt, out)
+            sources = [element]
             for generator in expr.generators:
                 self.value(generator.target, out)
-                self.value(generator.iter, out)
+                sources.append(self.value(generator.iter, out))
                 for condition in generator.ifs:
                     self.value(condition, out)
-            return ir.OTHER
+            return ir.mix(sources)
         self.generic(expr, out)
         return ir.OTHER
 

@@ -97,12 +97,31 @@ class TupleValue:
 
 
 @record
+class MixValue:
+    """A value computed from others (arithmetic, indexing, an attribute of a call's result...).
+
+    Only the data flow reads it (``dataflow``: does a forward's output reach a backward?); for
+    everything else it is as opaque as ``OtherValue``.
+    """
+
+    parts: tuple["Value", ...]
+
+
+@record
 class OtherValue:
     pass
 
 
-Value = Union[RefValue, ConstValue, CondValue, TrainingFlagValue, CallValue, TupleValue, OtherValue]
+Value = Union[RefValue, ConstValue, CondValue, TrainingFlagValue, CallValue, TupleValue, MixValue, OtherValue]
 OTHER = OtherValue()
+
+
+def mix(values) -> "Value":
+    """The value computed from ``values``: a MixValue of those that carry data, else OTHER."""
+    parts = tuple(value for value in values if type(value) in _CARRIES_DATA)
+    return MixValue(parts) if parts else OTHER
+
+_CARRIES_DATA = frozenset({RefValue, CallValue, TupleValue, MixValue})
 
 # -- statements -----------------------------------------------------------------
 
@@ -153,6 +172,7 @@ class Loop:
     body: tuple["Stmt", ...]
     orelse: tuple["Stmt", ...]
     frozen_params_of: str | None = None  # `for p in X.parameters(): p.requires_grad = False`
+    source: "Value" = OTHER  # what the loop iterates over, for the data flow
 
 
 @record

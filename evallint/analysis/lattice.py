@@ -32,6 +32,7 @@ ENTRY = "entry"  # nothing in the analysed code sets it
 UNRESOLVED = "unresolved"  # an unresolved call may have changed it
 DEFAULT = "default"  # grad on by default
 CONTEXT = "context"  # a `with` block or decorator
+LOADED = "loaded"  # torch.load(...) of a whole model: in the mode it was saved in
 
 MAX_POSSIBILITIES = 12
 

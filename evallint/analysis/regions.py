@@ -96,6 +96,7 @@ NOT_MODEL_WORDS = frozenset(
         # Verbs: `model.get_classifier()` is a method call, not a forward of a submodule.
         "get",
         "set",
+        "add",
         "reset",
         "build",
         "create",

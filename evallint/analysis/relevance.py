@@ -93,7 +93,7 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
         for stmt in statements:
             kind = type(stmt)
             if kind is ir.Call:
-                if not local_source and analyzer.is_training_call(fref, stmt) is not None:
+                if not local_source and (analyzer.is_training_call(fref, stmt) is not None or _loads_weights(analyzer, fref, stmt)):
                     local_source = True
                 _scan_call(analyzer, fref, stmt, scan, callees, instances_of)
             elif kind is ir.With:
@@ -204,6 +204,13 @@ def _is_source_by_name(analyzer, fref: FunctionRef) -> bool:
         if base in torch_api.HF_TRAINER_BASES or base.endswith(".Trainer"):
             return True
     return False
+
+
+def _loads_weights(analyzer, fref: FunctionRef, call: ir.Call) -> bool:
+    """Weights loaded here make a forward of that model an evaluation (see ``roles``)."""
+    if call.method in torch_api.LOAD_WEIGHTS_METHODS:
+        return True
+    return call.func is not None and analyzer.project.qualify(fref.file.path, call.func) in torch_api.WHOLE_MODEL_LOADERS
 
 
 def _disables_grad(analyzer, fref: FunctionRef, stmt: ir.With) -> bool:

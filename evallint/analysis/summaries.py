@@ -16,11 +16,12 @@ possibility) rather than guessing; rules stay silent on unknown.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
 
-from evallint.analysis import ir, torch_api
+from evallint.analysis import dataflow, ir, roles, torch_api
 from evallint.analysis.callgraph import FUNCTION_VALUE, FunctionRef, ProjectIndex, function_id
 from evallint.analysis.facts import (
     BareModeAttribute,
@@ -42,6 +43,7 @@ from evallint.analysis.lattice import (
     EVAL,
     GRAD_OFF,
     GRAD_ON,
+    LOADED,
     PRETRAINED,
     SET_BY_CALL,
     TRAIN,
@@ -57,6 +59,7 @@ from evallint.analysis.lattice import (
     join_all,
     join_facts,
 )
+from evallint.analysis.roles import constructs_module
 from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_file, looks_like_model
 from evallint.strict import strict
 from evallint.internal_errors import InternalError, describe
@@ -75,6 +78,7 @@ class Summary:
     exit: State
     yielded: State | None
     returned: Facts | None
+    returned_role: str | None = None  # roles.NOT_MODEL or MODE_FREE: a factory of losses or plain layers
 
 
 class Analyzer:
@@ -104,6 +108,7 @@ class Analyzer:
         self._statements: dict[str, tuple[ir.Stmt, ...]] = {}
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
+        self._module_assigned: dict[str, frozenset[str]] = {}
         self._entry_origins: dict[str, Origin] = {}
         self._method_kinds: dict[str, tuple[bool, bool]] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
@@ -111,6 +116,9 @@ class Analyzer:
         self.extra_eval_patterns = extra_eval
         self.extra_model_names = frozenset(getattr(settings, "model_names", ()) or ())
         self.extra_step_calls = frozenset(getattr(settings, "training_step_calls", ()) or ())
+        self.roles = roles.Roles(
+            project, self.statements, self.is_module_class, self.sink_kind, lambda fref: self.trains(fref.id, steps_only=True)
+        )
 
     def statements(self, fref: FunctionRef) -> tuple[ir.Stmt, ...]:
         """Every statement of a function's body, nested blocks included (pre-order), computed once."""
@@ -247,6 +255,7 @@ class Analyzer:
         other._receivers_in = self._receivers_in
         other._module_classes = self._module_classes
         other.model_verdicts = self.model_verdicts
+        other.roles = self.roles
         return other
 
     def walk_roots(self, roots: list[str]) -> ProjectFacts:
@@ -266,7 +275,8 @@ class Analyzer:
         entry = State(entry=self.entry_origin(fref))
         # Grad is on by default; one shared origin keeps callees' memo entries from splitting per caller.
         entry.grad = _GRAD_ON_BY_DEFAULT
-        if self.module_grad_off(fref.file):
+        if fref.info.qualname != "<module>" and self.module_grad_off(fref.file):
+            # (The module's own code meets the switch where it stands, in its walk.)
             entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
         unseen_callers = fref.id in self.referenced or self.overrides_framework_method(fref)
         if unseen_callers:
@@ -282,6 +292,9 @@ class Analyzer:
                     if key.startswith("self."):
                         entry.modes[key] = facts
                 entry.frozen = frozenset(k for k in init_state.frozen if k.startswith("self."))
+                for key, type_id in init_state.types.items():
+                    if type_id in roles.MARKERS and key.startswith("self."):
+                        entry.types[key] = type_id
         return entry
 
     def overrides_framework_method(self, fref: FunctionRef) -> bool:
@@ -395,7 +408,22 @@ class Analyzer:
         if method in torch_api.STEP_METHODS and isinstance(call.receiver, ir.RefValue):
             if _names_an_optimizer(call.receiver.key.rpartition(".")[2]):
                 return "step"
+        if _hands_over_an_optimizer(call) and (call.func is None or self.project.resolve(fref, call.func) is None):
+            # `loss_scaler(loss, optimizer, ...)` (timm, apex, Swin): it backpropagates and steps.
+            return "step"
         return None
+
+    def sink_kind(self, fref: FunctionRef, call: ir.Call) -> int:
+        """A sink of the data flow: the call backpropagates its operands (``loss.backward()``,
+        ``accelerator.backward(loss)``), or it is a project function that trains inside."""
+        if call.method in torch_api.BACKWARD_SINK_METHODS:
+            return dataflow.BACKWARD
+        if call.func is None:
+            return 0
+        if self.project.qualify(fref.file.path, call.func) in torch_api.BACKWARD_FUNCTIONS:
+            return dataflow.BACKWARD
+        target = self.project.resolve(fref, call.func)
+        return dataflow.TRAINS if target in self.project.functions and target != fref.id and self.trains(target) else 0
 
     def free_names(self, fid: str) -> frozenset[str]:
         """Names a function reads without binding them, with those of the same-file functions it calls."""
@@ -487,6 +515,28 @@ class Analyzer:
             self._class_train_calls[class_id] = cached
         return cached
 
+    def module_rebinds(self, path: str, name: str) -> bool:
+        """Does the module's own code assign ``name`` (an imported module's name reused for a value)?"""
+        found = self._module_assigned.get(path)
+        if found is None:
+            fref = self.project.functions.get(function_id(path, "<module>"))
+            statements = self.statements(fref) if fref is not None else ()
+            found = self._module_assigned[path] = frozenset(
+                target for stmt in statements if type(stmt) is ir.Assign for target in stmt.targets if target
+            )
+        return name in found
+
+    def is_model_type(self, type_id: str) -> bool:
+        """False for values known not to be models: losses, metrics, parameter-free modules."""
+        return self.type_role(type_id) != roles.NOT_MODEL
+
+    def type_role(self, type_id: str) -> str:
+        if type_id in roles.MARKERS:
+            return type_id
+        if type_id in self.project.classes and self.is_module_class(type_id):
+            return self.roles.class_role(type_id)
+        return roles.UNSEEN
+
     def is_module_class(self, class_id: str) -> bool:
         verdict = self._module_classes.get(class_id)
         if verdict is None:
@@ -577,6 +627,7 @@ class Interpreter(Walker):
         self.results: dict[int, tuple] = {}
         self.returned: Facts | None = None
         self.exit_stack: list[tuple] = []  # what `stack.enter_context(...)` entered, as with-item tokens
+        self.returned_role: str | None = None
         class_id = self.project.class_of_method(fref)
         self.class_id = class_id
         self.module_receivers = analyzer.receivers_in(fref, class_id)
@@ -626,7 +677,8 @@ class Interpreter(Walker):
             exit_state = exit_state.forget_loops(own_loops)
             yielded = yielded.forget_loops(own_loops) if yielded is not None else None
             returned = forget_loops(returned, own_loops) if returned is not None else None
-        return Summary(exit_state, yielded, returned)
+        exit_state = _outside_own_loops(exit_state, own_loops | {(self.file, self.fn.info.node)})
+        return Summary(exit_state, yielded, returned, self.returned_role)
 
     def loop_id(self, stmt: ir.Loop) -> tuple:
         return (self.file, stmt.node)
@@ -703,6 +755,9 @@ class Interpreter(Walker):
     # -- keys ---------------------------------------------------------------------------------------------
 
     def is_model(self, key: str, state: State) -> bool:
+        cls = state.types.get(key)
+        if cls is not None and not self.analyzer.is_model_type(cls):
+            return False
         verdict = self.model_verdicts.get(key, _UNSEEN)
         if verdict is _UNSEEN:
             verdict = self.model_verdicts[key] = self._model_verdict(key)
@@ -719,9 +774,12 @@ class Interpreter(Walker):
         receiver or a name people give to models, None where the state decides."""
         root = key.partition(".")[0].partition("[")[0]
         info = self.fn.info
+        # `import model` then `model = model.RNNModel(...)`: the module's name now holds a model.
+        rebound = self.analyzer.module_rebinds(self.file, root)
         if root not in info.local_names and root != "self" and self.project.is_imported_or_defined(self.file, root):
-            return False
-        if root in info.imported_names:
+            if not rebound:
+                return False
+        if root in info.imported_names and not rebound:
             return False
         if key in self.module_receivers:
             return True
@@ -750,13 +808,19 @@ class Interpreter(Walker):
             state.set_mode(key, frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, self.file, -1, self.fn.info.qualname))}))
             return state
         key = None
-        if cond.text in state.saved_flag_keys:
-            key = state.saved_flag_keys[cond.text]
-        elif cond.text.endswith(".training"):
+        wanted = TRAIN if truth != cond.negated else EVAL
+        saved = state.saved_flags.get(cond.text)
+        if saved is not None:
+            # `was_training = model.training; model.eval(); ...; if was_training: model.train()`:
+            # the flag tells the mode when it was saved, not now. A branch the saved mode rules
+            # out is never taken.
+            if not any(p.value in (wanted, UNKNOWN) for p in saved):
+                return State.unreachable()
+            return state
+        if cond.text.endswith(".training"):
             key = state.canonical(cond.text[: -len(".training")])
         if key is None:
             return state
-        wanted = TRAIN if truth != cond.negated else EVAL
         facts = state.mode_of(key)
         kept = frozenset(p for p in facts if p.value in (wanted, UNKNOWN))
         if not kept:
@@ -794,9 +858,11 @@ class Interpreter(Walker):
             if self.is_model(key, state):
                 facts = state.mode_of(key)
         elif isinstance(value, ir.CallValue):
-            result = self.results.get(value.node)
-            if result is not None and result[0] == "fresh":
-                facts = result[1]
+            # `return VGG(...)`: a factory's module, in train mode like any new one.
+            facts = self.value_facts(value)
+            role = self.value_role(value, state)
+            if role in roles.MARKERS:
+                self.returned_role = role
         if facts is not None:
             self.returned = facts if self.returned is None else join_facts(self.returned, facts)
 
@@ -855,15 +921,19 @@ class Interpreter(Walker):
                 self._unknown_if_model(target, value.node, state)
                 return
             kind = result[0]
-            if kind == "fresh":
+            if kind == "not-model":
+                state.types[target] = roles.NOT_MODEL
+            elif kind == "fresh":
                 state.set_mode(target, result[1])
+                if len(result) > 2:
+                    state.types[target] = result[2]
             elif kind == "alias":
                 if result[1] != target:
                     state.aliases[target] = result[1]
             elif kind == "instance":
                 class_id, call = result[1], result[2]
                 state.types[target] = class_id
-                if self.analyzer.is_module_class(class_id):
+                if self.analyzer.is_module_class(class_id) and self.analyzer.roles.class_role(class_id) != roles.NOT_MODEL:
                     state.set_mode(target, frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
                 init = self.project.method_of(class_id, "__init__")
                 if init is not None:
@@ -972,6 +1042,12 @@ class Interpreter(Walker):
         method = call.method
         receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
 
+        if call.method == "__enter__" and isinstance(call.receiver, ir.CallValue):
+            # `torch.no_grad().__enter__()`: grad stays off until the matching `__exit__`.
+            entered = self.results.get(call.receiver.node)
+            if entered is not None and entered[0] == "grad-context":
+                state.grad = entered[1]
+            return state
         if call.method == "enter_context" and call.args and isinstance(call.args[0], ir.CallValue):
             entered = self.results.get(call.args[0].node)
             if entered is not None and entered[0] == "grad-context":
@@ -989,7 +1065,10 @@ class Interpreter(Walker):
                     self.switch_mode(key, ir.Call(call.node, None, None, attr, call.args, call.kwargs), state)
                 else:
                     state.set_mode(key, frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, call.node, "getattr"))}))
-            return state
+                return state
+            if call.method not in torch_api.SELF_RETURNING_METHODS:
+                return state
+            # `Net().to(device)`, `Net().cuda().train()`: the chain returns the new module.
         if qualified == "getattr" and len(call.args) >= 2 and isinstance(call.args[0], ir.RefValue):
             key = state.canonical(call.args[0].key)
             if self.is_model(key, state):
@@ -1021,8 +1100,12 @@ class Interpreter(Walker):
                 return state
             if isinstance(call.receiver, ir.CallValue):
                 previous = self.results.get(call.receiver.node)
-                if previous is not None and previous[0] == "fresh":
-                    self.results[call.node] = ("fresh", self.mode_facts(call, state))
+                role = self.value_role(call.receiver, state)
+                if previous is not None and role == roles.NOT_MODEL:
+                    self.results[call.node] = previous
+                elif previous is not None and previous[0] in ("fresh", "instance"):
+                    marker = (roles.MODE_FREE,) if role == roles.MODE_FREE else ()
+                    self.results[call.node] = ("fresh", self.mode_facts(call, state), *marker)
                 return state
 
         if method == "requires_grad_" and receiver_key is not None and target is None:
@@ -1037,6 +1120,10 @@ class Interpreter(Walker):
         if method in torch_api.PRETRAINED_METHODS and target is None:
             # Hugging Face's from_pretrained returns the model in eval mode. A project's own
             # from_pretrained is analysed like any other function below.
+            owner = call.receiver.key.rpartition(".")[2] if isinstance(call.receiver, ir.RefValue) else ""
+            if owner.endswith(torch_api.NOT_MODEL_PRETRAINED_ENDINGS):
+                self.results[call.node] = ("not-model",)
+                return state
             self.results[call.node] = (
                 "fresh",
                 frozenset({Poss(EVAL, self.origin(PRETRAINED, call.node, call.func or method or ""))}),
@@ -1087,7 +1174,26 @@ class Interpreter(Walker):
             return state
 
         if qualified is not None and constructs_module(qualified):
-            self.results[call.node] = ("fresh", frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
+            role = self.constructed_role(qualified, call, state)
+            if role == roles.NOT_MODEL:
+                self.results[call.node] = ("not-model",)
+            else:
+                facts = frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))})
+                self.results[call.node] = ("fresh", facts, roles.MODE_FREE) if role == roles.MODE_FREE else ("fresh", facts)
+            return state
+        if (
+            call.func is not None
+            and call.func.rpartition(".")[2] in torch_api.WRAPPER_CALL_NAMES
+            and call.args
+            and isinstance(call.args[0], ir.CallValue)
+            and call.args[0].node in self.results
+        ):
+            # `torch.compile(Net())`, `DataParallel(Net().cuda())`: the wrapped module itself.
+            self.results[call.node] = self.results[call.args[0].node]
+            return state
+        if qualified in torch_api.WHOLE_MODEL_LOADERS:
+            detail = qualified.partition("torch.")[2] and qualified
+            self.results[call.node] = ("fresh", frozenset({Poss(TRAIN, self.origin(LOADED, call.node, detail))}))
             return state
         if qualified in torch_api.COPY_FUNCTIONS and call.args and isinstance(call.args[0], ir.RefValue):
             source = state.canonical(call.args[0].key)
@@ -1108,6 +1214,38 @@ class Interpreter(Walker):
             return state
         self.lower_unresolved(call, state)
         return state
+
+    def constructed_role(self, qualified: str, call: ir.Call, state: State) -> str:
+        role = roles.constructor_role(qualified, call)
+        if role != roles.CONTAINER:
+            return role
+        parts = [*call.args, *(value for _, value in call.kwargs)]
+        return roles.container_role(self.value_role(value, state) for value in parts)
+
+    def value_role(self, value: ir.Value, state: State) -> str:
+        """Is this argument of a container (``nn.Sequential(...)``, ``DataParallel(...)``) a model?"""
+        if isinstance(value, ir.RefValue):
+            key = state.canonical(value.key)
+            if key in state.types:
+                return self.analyzer.type_role(state.types[key])
+            return roles.MODEL
+        if isinstance(value, ir.CallValue):
+            result = self.results.get(value.node)
+            if result is None:
+                return roles.UNSEEN
+            if result[0] == "not-model":
+                return roles.NOT_MODEL
+            if result[0] == "instance":
+                if not self.analyzer.is_module_class(result[1]):
+                    return roles.NOT_MODEL
+                return self.analyzer.roles.class_role(result[1])
+            if result[0] == "fresh" and len(result) > 2:
+                return result[2]
+            return roles.MODEL
+        if isinstance(value, (ir.TupleValue, ir.MixValue)):
+            items = value.items if isinstance(value, ir.TupleValue) else value.parts
+            return roles.container_role(self.value_role(item, state) for item in items)
+        return roles.NOT_MODEL
 
     def mode_facts(self, call: ir.Call, state: State) -> Facts:
         if call.method == "eval":
@@ -1134,21 +1272,31 @@ class Interpreter(Walker):
             # A module's own submodules follow the module's mode; whoever runs the module sets it.
             # (Lightning hooks are the exception: there the module is the training program.)
             return
+        ctx, reaches_backward = self.forward_context(key, call, ctx, state)
+        if ctx is None:
+            return
         path = tuple(self.path)
         modes = feasible(state.mode_of(key), path)
         grad = feasible(state.grad, path)
         method = call.method if call.method in ("forward", "generate") else "call"
         needs_grad = self._region_needs_grad()
+        mode_matters = self.mode_matters(key, state)
         self.analyzer.facts.forwards.append(
-            ModelForward(self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller)
+            ModelForward(
+                self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller, mode_matters
+            )
         )
+        if not mode_matters:
+            # Its mode changes nothing: no training step can run it in the wrong one.
+            self.results[call.node] = None  # type: ignore[assignment]
+            return
         if ctx.kind == "managed-train":
             if self.class_id is None or not self._class_restores_train(key):
                 self.record_training_forward(key, self.file, call.node, self.fn.info.qualname, modes, call, "lightning")
             return
         grad_may_be_on = any(p.value in (GRAD_ON, UNKNOWN) for p in grad)
         # A forward in evaluation code is not a training forward, even with grad on (that is EVL201).
-        trainable = ctx.kind not in ("eval", "managed-eval") and method != "generate"
+        trainable = ctx.kind not in ("eval", "managed-eval") and method != "generate" and reaches_backward
         if grad_may_be_on and trainable and not self.is_frozen(key, state):
             earlier = state.pending.get(key)
             if earlier is None:
@@ -1165,6 +1313,79 @@ class Interpreter(Walker):
                 )
         self.results[call.node] = None  # type: ignore[assignment]
 
+    def mode_matters(self, key: str, state: State) -> bool:
+        """Does the mode of this model change what it computes (Dropout, BatchNorm inside)?"""
+        parts = key.split(".")
+        for cut in range(len(parts), 0, -1):
+            type_id = state.types.get(".".join(parts[:cut]))
+            if type_id is not None:
+                return self.analyzer.type_role(type_id) not in roles.MARKERS
+        return True
+
+    def forward_context(self, key: str, call: ir.Call, ctx: ContextInfo, state: State):
+        """The context a forward runs in, by where its output goes (see ``roles``), and whether
+        that output may reach a backward pass. None for a forward that is no evaluation at all:
+        an untrained model built in the same function (a shape check)."""
+        if ctx.kind.startswith("managed"):
+            return ctx, True
+        role = self.analyzer.roles.forward_role(self.fn, call.node)
+        if ctx.kind == "eval":
+            # A backward here takes gradients on purpose (saliency, adversarial examples): the
+            # region asks for them (``needs_grad``) and trains nothing.
+            if self.built_untrained_here(key, call, state):
+                return None, False
+            return ctx, False
+        if role == roles.TRAINING:
+            return ctx, True
+        if role == roles.LOCAL and self.has_weights(key, call) and not is_test_file(self.file):
+            # (A project's own tests compare outputs of models they load or train: no evaluation.)
+            label = f"an evaluation forward in {_function_words(self.fn.info)} (its output never reaches a backward())"
+            loops = self.analyzer.roles.flow(self.fn).places.get(call.node, ((), -1))[0]
+            region = loops[-1] if loops else self.fn.info.node
+            return ContextInfo("eval", label, self.file, region, by_flow=True), False
+        return ctx, role == roles.RETURNED or not self.analyzer.roles.flow(self.fn).sinks
+
+    def callee_context(self, target: str, call: ir.Call, state: State) -> ContextInfo:
+        """A helper that gets a model this function trains, trains nothing itself and whose result
+        never reaches a backward evaluates that model (``compute_metrics(model, val_loader)``),
+        whatever its name."""
+        ctx = self.context()
+        if ctx.kind not in ("train", "neutral") or is_test_file(self.file):
+            return ctx
+        found = self.analyzer.roles
+        if found.forward_role(self.fn, call.node) != roles.LOCAL or self.analyzer.trains(target):
+            return ctx
+        if set(identifier_words(self.project.functions[target].info.name)) & _TRAINING_WORDS:
+            # `train_one_epoch(model, ...)` whose backward evallint cannot see (a loss scaler
+            # from a library): its name says what it is.
+            return ctx
+        keys = found.weighted_keys(self.fn)
+        if not keys:
+            return ctx
+        passed = [value.key for value in (*call.args, *(v for _, v in call.kwargs)) if isinstance(value, ir.RefValue)]
+        if isinstance(call.receiver, ir.RefValue):
+            passed.append(call.receiver.key)
+        for key in passed:
+            canonical = state.canonical(key)
+            if any(k in (key, canonical) or k.startswith((key + ".", canonical + ".")) for k in keys):
+                name = self.project.functions[target].info.name
+                label = f"{name}() (its result never reaches a backward())"
+                return ContextInfo("eval", label, self.file, call.node, by_flow=True)
+        return ctx
+
+    def has_weights(self, key: str, call: ir.Call) -> bool:
+        """The model is trained or its weights are loaded in this function, by the time of this
+        forward: worth evaluating (a forward before any training only probes the new model)."""
+        return self.analyzer.roles.has_weights_at(self.fn, {key, roles.forward_key(call)}, call.node)
+
+    def built_untrained_here(self, key: str, call: ir.Call, state: State) -> bool:
+        """A model this very function builds and neither trains nor loads weights into: running
+        it checks shapes or smoke-tests the code; it evaluates nothing."""
+        modes = state.mode_of(key)
+        if not modes or any(not _built_here(p.origin, self.fn.info.qualname) for p in modes):
+            return False
+        return not self.has_weights(key, call)
+
     def _class_restores_train(self, key: str) -> bool:
         calls = self.analyzer.class_train_calls(self.class_id)  # type: ignore[arg-type]
         parts = key.split(".")
@@ -1176,7 +1397,10 @@ class Interpreter(Walker):
         return self.analyzer.needs_grad(self.fn)
 
     def training_step(self, call: ir.Call, state: State, kind: str) -> None:
+        optimized = self.analyzer.roles.optimized(self.fn)
         for key, pending in list(state.pending.items()):
+            if optimized is not None and not _among(key, optimized, state):
+                continue  # not handed to the optimizer built here: not trained by this step
             self.record_training_forward(key, pending.file, pending.node, pending.function, None, call, kind, pending)
 
     def record_training_forward(self, key, file, node, function, modes, call, kind, pending: Pending | None = None):
@@ -1248,6 +1472,9 @@ class Interpreter(Walker):
                 entry.frozen = entry.frozen | {callee_key}
             if caller_key in state.types:
                 entry.types[callee_key] = state.types[caller_key]
+            for key, type_id in state.types.items():
+                if type_id in roles.MARKERS and key.startswith(prefix):
+                    entry.types[callee_key + key[len(caller_key) :]] = type_id
             for key, pending in state.pending.items():
                 if key == caller_key or key.startswith(caller_key + "."):
                     entry.pending[callee_key + key[len(caller_key) :]] = pending
@@ -1286,7 +1513,7 @@ class Interpreter(Walker):
             return None
         if result[0] == "fresh":
             return result[1]
-        if result[0] == "instance" and self.analyzer.is_module_class(result[1]):
+        if result[0] == "instance" and self.analyzer.is_model_type(result[1]) and self.analyzer.is_module_class(result[1]):
             return frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, value.node))})
         return None
 
@@ -1338,12 +1565,15 @@ class Interpreter(Walker):
 
     def call_function(self, target: str, call: ir.Call, state: State, receiver: str | None = None) -> None:
         entry, mapping = self.callee_entry(target, call, state, receiver)
-        summary = self.analyzer.analyze(target, entry, self.context(), self.here(call))
+        summary = self.analyzer.analyze(target, entry, self.callee_context(target, call, state), self.here(call))
         if summary is None:
             self.lower_unresolved(call, state)
             return
         if summary.returned is not None:
-            self.results[call.node] = ("fresh", summary.returned)
+            marker = (roles.MODE_FREE,) if summary.returned_role == roles.MODE_FREE else ()
+            self.results[call.node] = ("fresh", summary.returned, *marker)
+        elif summary.returned_role == roles.NOT_MODEL:
+            self.results[call.node] = ("not-model",)
         if summary.exit.dead:
             return
         self.map_back(summary.exit, mapping, state)
@@ -1359,6 +1589,9 @@ class Interpreter(Walker):
                     state.set_mode(caller_key + key[len(callee_key) :], callee_state.modes[key])
             if callee_key in callee_state.frozen:
                 state.frozen = state.frozen | {caller_key}
+            for key, type_id in callee_state.types.items():
+                if (key == callee_key or key.startswith(prefix)) and type_id in roles.MARKERS:
+                    state.types[caller_key + key[len(callee_key) :]] = type_id
             for key, pending in callee_state.pending.items():
                 if key == callee_key or key.startswith(prefix):
                     mapped_pending[caller_key + key[len(callee_key) :]] = pending
@@ -1380,6 +1613,50 @@ _PLAIN_BASES = frozenset(
 )
 
 
+def _built_here(origin: Origin, function: str) -> bool:
+    """The module was built in ``function``: a constructor, or a call evallint cannot follow that
+    returned it (``rm.EncoderRNN(...)`` from a module it cannot see)."""
+    built = origin.kind == CONSTRUCTED or (origin.kind == UNRESOLVED and origin.detail == "a call")
+    return built and origin.function == function
+
+
+def _among(key: str, owners: frozenset[str], state: State) -> bool:
+    """Is ``key`` (or what holds it, or what it holds) one of ``owners``, aliases followed?"""
+    for owner in owners:
+        for candidate in {owner, state.canonical(owner)}:
+            if key == candidate or key.startswith(candidate + ".") or candidate.startswith(key + "."):
+                return True
+    return False
+
+
+def _outside_own_loops(state: State, own_loops: frozenset) -> State:
+    """Once a function returns, a mode its loops set is no longer "set inside this training step"
+    for the steps that follow its return: the next call's first step gets it from outside
+    (EVL102), not from an ``eval()`` in its own step (EVL103)."""
+    changed = {}
+    for key, facts in state.modes.items():
+        if any(p.origin.region in own_loops for p in facts):
+            changed[key] = frozenset(
+                Poss(p.value, dataclasses.replace(p.origin, region=_RETURNED), p.guard, p.carried)
+                if p.origin.region in own_loops
+                else p
+                for p in facts
+            )
+    if not changed:
+        return state
+    state = state.copy()
+    state.modes.update(changed)
+    return state
+
+
+_RETURNED = ("", -2)
+_TRAINING_WORDS = frozenset({"train", "training", "fit", "step", "optimize", "optimise", "finetune", "tune", "learn"})  # the region of a mode set in a loop of a function that has returned
+
+
+def _function_words(info: ir.FunctionInfo) -> str:
+    return "module-level code" if info.qualname == "<module>" else f"{info.name}()"
+
+
 def _is_plain_base(name: str) -> bool:
     """Bases whose methods are not hooks a framework calls (modules' methods are their own business)."""
     return name in _PLAIN_BASES or name.endswith(".Module") or name == "Module" or name.startswith("typing.")
@@ -1393,23 +1670,28 @@ def _const(value) -> object:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def constructs_module(qualified: str) -> bool:
-    """Does calling this (qualified) name build a torch module (``nn.Linear``, ``timm.create_model``)?"""
-    if qualified in torch_api.MODULE_FACTORY_FUNCTIONS:
-        return True
-    if qualified.startswith(torch_api.NON_MODULE_PREFIXES):
-        return False
-    last = qualified.split(".")[-1]
-    if qualified.startswith(torch_api.MODULE_FACTORY_PREFIXES) and not last.startswith(("_", "get_")):
-        return True
-    return qualified.startswith(torch_api.MODULE_CONSTRUCTOR_PREFIXES) and last[:1].isupper()
-
-
-@functools.lru_cache(maxsize=1 << 16)
 def _names_an_optimizer(receiver: str) -> bool:
     """Is ``receiver`` (the last part of a key) named like what ``.step()`` trains with?"""
     words = set(identifier_words(receiver))
     return bool(words & torch_api.STEP_RECEIVER_WORDS) and not words & torch_api.STEP_RECEIVER_EXCLUDE_WORDS
+
+
+def _hands_over_an_optimizer(call: ir.Call) -> bool:
+    """A call given an optimizer and something else computed (a loss), whose name says nothing of
+    saving, loading, scheduling or setting up: it runs the training step."""
+    values = [*call.args, *(value for _, value in call.kwargs)]
+    if len(values) < 2 or not any(isinstance(v, ir.RefValue) and _names_an_optimizer(v.key.rpartition(".")[2]) for v in values):
+        return False
+    if not any(isinstance(v, (ir.CallValue, ir.MixValue)) or (isinstance(v, ir.RefValue) and "loss" in v.key) for v in values):
+        return False
+    name = (call.func or call.method or "").rpartition(".")[2]
+    return not set(identifier_words(name)) & _NOT_A_STEP_WORDS
+
+
+_NOT_A_STEP_WORDS = frozenset(
+    {"save", "load", "sched", "scheduler", "lr", "prepare", "init", "initialize", "build", "create", "make",
+     "log", "print", "checkpoint", "state", "wrap", "setup", "get", "restore", "resume"}
+)
 
 
 @functools.lru_cache(maxsize=1 << 16)

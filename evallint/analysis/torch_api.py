@@ -117,7 +117,8 @@ MODULE_FACTORY_PREFIXES = ("torchvision.models.",)
 # `torch.nn.functional` and friends live under torch.nn but are not modules.
 NON_MODULE_PREFIXES = ("torch.nn.functional.", "torch.nn.init.", "torch.nn.utils.", "torch.nn.parallel.")
 
-# Methods on a module whose receiver is therefore a module (evidence of model-ness).
+# Methods on a module whose receiver is therefore a module (evidence of model-ness). Not
+# `state_dict`/`load_state_dict`/`zero_grad`: optimizers, schedulers and loss scalers have them too.
 MODULE_ONLY_METHODS = frozenset(
     {
         "eval",
@@ -128,10 +129,7 @@ MODULE_ONLY_METHODS = frozenset(
         "named_modules",
         "children",
         "named_children",
-        "state_dict",
-        "load_state_dict",
         "requires_grad_",
-        "zero_grad",
         "buffers",
         "named_buffers",
         "register_forward_hook",
@@ -198,3 +196,61 @@ MODE_NEUTRAL_CALLS = frozenset(
         "convert_sync_batchnorm",
     }
 )
+
+# -- what a model is (read by analysis.roles) ----------------------------------------------------
+# torch.nn layers whose behaviour depends on train/eval mode, always.
+MODE_SENSITIVE_LAYERS = frozenset(
+    {
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm",
+        "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
+    }
+)
+# Mode-sensitive only when a keyword says so: (layer, keyword, default is sensitive).
+MODE_SENSITIVE_IF = {
+    "RNN": ("dropout", False), "LSTM": ("dropout", False), "GRU": ("dropout", False),
+    "MultiheadAttention": ("dropout", False),
+    "Transformer": ("dropout", True), "TransformerEncoderLayer": ("dropout", True),
+    "TransformerDecoderLayer": ("dropout", True),
+    "InstanceNorm1d": ("track_running_stats", False), "InstanceNorm2d": ("track_running_stats", False),
+    "InstanceNorm3d": ("track_running_stats", False),
+}
+# Functions that behave by mode when given `training=self.training` (or drop always by default).
+MODE_SENSITIVE_FUNCTIONS = frozenset(
+    {
+        "torch.nn.functional.dropout", "torch.nn.functional.dropout1d", "torch.nn.functional.dropout2d",
+        "torch.nn.functional.dropout3d", "torch.nn.functional.alpha_dropout",
+        "torch.nn.functional.feature_alpha_dropout", "torch.nn.functional.batch_norm", "torch.dropout",
+    }
+)
+# torch.nn containers: what they hold decides (their arguments are calls of their own).
+MODULE_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+# torch.nn layers without parameters (pooling layers are told by "Pool" in their name): not models.
+PARAMETER_FREE_LAYERS = frozenset(
+    {
+        "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
+        "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "Softplus", "Softsign", "Softshrink", "Hardshrink",
+        "Hardtanh", "Hardswish", "Hardsigmoid", "Tanhshrink", "Threshold", "GLU", "LogSigmoid", "Flatten",
+        "Unflatten", "Identity", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle",
+        "PixelUnshuffle", "ChannelShuffle", "CosineSimilarity", "PairwiseDistance", "Fold", "Unfold",
+        "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+        "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+        "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
+    }
+)
+# Class-name endings of modules that are losses or metrics, never models.
+LOSS_NAME_ENDINGS = ("Loss", "Criterion", "Metric", "Metrics", "Meter")
+# `X.from_pretrained(...)` of these classes loads no model: `AutoTokenizer`, `CLIPProcessor`...
+NOT_MODEL_PRETRAINED_ENDINGS = ("Tokenizer", "TokenizerFast", "Processor", "Config", "FeatureExtractor",
+                                "ImageProcessor", "Scheduler", "GenerationConfig")
+# Calls whose result is a library model evallint cannot see into (mode matters).
+LIBRARY_MODEL_PREFIXES = ("torchvision.models.", "timm.", "transformers.", "segmentation_models_pytorch.",
+                          "torch.hub.", "efficientnet_pytorch.", "pretrainedmodels.", "clip.")
+# Attribute names read in a module's methods that make it mode-dependent.
+TRAINING_FLAG = "training"
+
+# -- weights (a model whose weights are loaded or trained is worth evaluating) ----------------------
+WHOLE_MODEL_LOADERS = frozenset({"torch.load", "torch.jit.load", "torch.hub.load", "torch.export.load"})
+LOAD_WEIGHTS_METHODS = frozenset({"load_state_dict", "load_weights", "load_checkpoint", "load_pretrained"})
+# Sinks of the data flow: calls that backpropagate their operand (matched by method name).
+BACKWARD_SINK_METHODS = frozenset({"backward", "manual_backward"})

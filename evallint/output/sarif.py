@@ -14,10 +14,10 @@ from pathlib import PurePath
 from urllib.parse import quote
 
 from evallint import __version__
-from evallint.types import DOCS_URL, Diagnostic
+from evallint.types import DOCS_URL, REPOSITORY_URL, Diagnostic
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/evallint/evallint"
+INFORMATION_URI = REPOSITORY_URL
 
 
 def _uri(path: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from evallint.analysis.facts import CallerInfo, ProjectFacts
-from evallint.analysis.lattice import CONSTRUCTED, ENTRY, PRETRAINED, SET_BY_CALL, Poss
+from evallint.analysis.lattice import CONSTRUCTED, ENTRY, LOADED, PRETRAINED, SET_BY_CALL, Poss
 from evallint.types import Finding
 
 DOC_HEADINGS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety", "Known problems")
@@ -27,6 +27,8 @@ class Rule:
     valid: tuple[str, ...]  # code that must not trigger the rule
     invalid: tuple[str, ...]  # code that must trigger it (marked lines end with "# <CODE>")
     check: Callable[[ProjectFacts], Iterable[Finding]]
+    # Off by default (as ruff's RUF100): selected only by its code, a prefix longer than `EVL`, or ALL.
+    default_enabled: bool = True
 
     def render_doc(self) -> str:
         return f"# {self.code} {self.name}\n\n{self.summary}\n\n{self.doc.strip()}\n"
@@ -62,6 +64,11 @@ def describe_mode_origin(poss: Poss, key: str, refs: MessageRefs) -> str:
             f"{key} comes from from_pretrained() at line {refs.line(origin.file, origin.node)}, "
             "which returns a model in eval mode"
         )
+    if origin.kind == LOADED:
+        return (
+            f"{key} comes from {origin.detail or 'torch.load'}() at line {refs.line(origin.file, origin.node)}, "
+            "which returns a whole model in the mode it was saved in"
+        )
     if origin.kind == ENTRY:
         return f"nothing in {where or 'this code'} sets the mode of {key}"
     return f"{key} was last set by {origin.detail or 'a call'}"
@@ -74,10 +81,18 @@ def describe_caller(caller: CallerInfo | None, refs: MessageRefs) -> str:
 
 
 def first_per(findings: Iterable[tuple[tuple, tuple, Finding]]) -> list[Finding]:
-    """Keep the first finding (by sort position) for each dedupe key."""
+    """Keep the first finding (by sort position) for each dedupe key, and one per line: a helper
+    reached from two callers is one finding at its forward, not two."""
     best: dict[tuple, tuple[tuple, Finding]] = {}
     for key, order, finding in findings:
         current = best.get(key)
         if current is None or order < current[0]:
             best[key] = (order, finding)
-    return [finding for _, finding in sorted(best.values(), key=lambda item: item[0])]
+    kept: list[Finding] = []
+    seen: set[tuple] = set()
+    for _, finding in sorted(best.values(), key=lambda item: item[0]):
+        place = (finding.code, finding.file, finding.node)
+        if place not in seen:
+            seen.add(place)
+            kept.append(finding)
+    return kept

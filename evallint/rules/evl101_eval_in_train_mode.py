@@ -17,15 +17,21 @@ def _deliberate(forward: ModelForward, poss) -> bool:
     origin = poss.origin
     if origin.kind != SET_BY_CALL:
         return False
-    if origin.region == (forward.context.file, forward.context.node):
+    if origin.region == (forward.context.file, forward.context.node) and not forward.context.by_flow:
+        # (A region told by data flow is the loop that also trains: train() there is for training.)
         return True
-    return bool(poss.guard) and origin.function == forward.function and origin.file == forward.file
+    same_function = origin.function == forward.function and origin.file == forward.file
+    if same_function and origin.region_kind == "" and not poss.carried:
+        # `net.train()` outside any training code, straight before the evaluation (MC dropout):
+        # no training step ran since, so nothing else could have wanted train mode there.
+        return True
+    return bool(poss.guard) and same_function
 
 
 def check(facts: ProjectFacts):
     candidates = []
     for forward in facts.forwards:
-        if forward.context.kind != "eval":
+        if forward.context.kind != "eval" or not forward.mode_matters:
             continue
         train = sorted(p for p in forward.modes if p.value == TRAIN and not _deliberate(forward, p))
         if not train:
@@ -36,9 +42,11 @@ def check(facts: ProjectFacts):
             f"{forward.key} may be in train mode in {forward.context.label}: {evidence} and nothing calls "
             f"{forward.key}.eval() before this forward{describe_caller(forward.caller, refs)}"
         )
-        fix = FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
+        fix = None if forward.context.by_flow else FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
         finding = Finding("EVL101", message, forward.file, forward.node, fix, tuple(refs.refs))
-        candidates.append(((forward.file, forward.function, forward.key), (forward.file, forward.node), finding))
+        # Once per model and evaluation region (a function, a loop over evaluation data, a block).
+        region = (forward.context.file, forward.context.node)
+        candidates.append(((forward.file, forward.function, forward.key, region), (forward.file, forward.node), finding))
     return first_per(candidates)
 
 
@@ -49,10 +57,16 @@ RULE = Rule(
     fix_safety="unsafe",
     doc='''
 ## What it does
-Finds forwards of a model inside evaluation code (a function named like `validate`, `evaluate`,
-`test`, `predict` or `infer`, a loop over a `val`/`test`/`dev` loader, a `torch.no_grad()` block)
-where, on some path, nothing has called `model.eval()` since the model was built or last switched
-to train mode.
+Finds evaluation forwards of a model that holds Dropout, BatchNorm or another mode-dependent
+layer, where, on some path, nothing has called `model.eval()` since the model was built or last
+switched to train mode.
+
+An evaluation forward is one whose output never reaches `backward()`, of a model that is trained
+or whose weights are loaded by then: a validation pass inline in the training loop, a helper such
+as `compute_metrics(model, loader)` called by the code that trains the model, inference after
+`load_state_dict` or `torch.load`. Functions named like `validate`, `evaluate`, `test`, `predict`
+or `infer`, loops over `val`/`test`/`dev` loaders and a script's `torch.no_grad()` blocks are
+evaluation too. Losses, metrics and modules with no mode-dependent layer are never reported.
 
 ## Why is this bad?
 In train mode Dropout keeps dropping activations and BatchNorm normalises with batch statistics and
@@ -83,9 +97,11 @@ the caller may rely on the model still being in train mode afterwards, so pair i
 `model.train()` where training continues.
 
 ## Known problems
-Evaluation is recognised by names and by the data loader; an evaluation function with a neutral
-name, called from a neutral place, is not checked. A mode switched by code evallint cannot resolve
-(a library call that receives the model) is treated as unknown, and unknown is never reported.
+A forward whose output leaves the function (returned, stored on `self`) is judged by the caller
+only when evallint sees the caller. Train mode chosen on purpose is recognised when `train()` is
+called inside the evaluation region, under a condition, or outside any training code right before
+the evaluation (MC dropout). A mode switched by code evallint cannot resolve (a library call that
+receives the model) is treated as unknown, and unknown is never reported.
 ''',
     valid=(
         '''
@@ -104,6 +120,18 @@ def main(model, loader):
     model.eval()
     evaluate(model, loader)
 ''',
+        '''
+def probe_shapes():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5))
+    print(net(torch.randn(2, 4)).shape)
+''',
+        '''
+net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Dropout(0.3), torch.nn.Linear(8, 1))
+net.load_state_dict(torch.load("net.pt"))
+net.train()  # Monte-Carlo dropout: sample with dropout on
+with torch.no_grad():
+    samples = [net(torch.randn(4, 1)) for _ in range(20)]
+''',
     ),
     invalid=(
         '''
@@ -115,10 +143,22 @@ def validate(model, loader):
         '''
 
 model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5))
+model.load_state_dict(torch.load("model.pt"))
 val_loader = [torch.randn(2, 4)]
 with torch.no_grad():
     for x in val_loader:
         out = model(x)  # EVL101
+''',
+        '''
+model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    model.train()
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        accuracy = model(torch.randn(8, 4)).argmax(1)  # EVL101
 ''',
     ),
     check=check,

@@ -25,9 +25,11 @@ def check(facts: ProjectFacts):
             f"{forward.key} runs in {forward.context.label} with autograd enabled: {evidence}, so every forward "
             f"builds a graph nobody uses{describe_caller(forward.caller, refs)}"
         )
-        fix = FixSpec("wrap-no-grad", "unsafe", "Run the evaluation under `torch.no_grad()`", (forward.key,))
+        fix = None if forward.context.by_flow else FixSpec("wrap-no-grad", "unsafe", "Run the evaluation under `torch.no_grad()`", (forward.key,))
         finding = Finding("EVL201", message, forward.file, forward.node, fix, tuple(refs.refs))
-        candidates.append(((forward.file, forward.function, forward.key), (forward.file, forward.node), finding))
+        # Once per model and evaluation region (a function, a loop over evaluation data, a block).
+        region = (forward.context.file, forward.context.node)
+        candidates.append(((forward.file, forward.function, forward.key, region), (forward.file, forward.node), finding))
     return first_per(candidates)
 
 

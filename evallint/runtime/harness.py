@@ -4,8 +4,9 @@ The child runs in its own session, so one ``killpg`` reaches everything it
 started (DataLoader workers, subprocesses, forks). Its records arrive through
 a file that the harness tails while it runs: that is how the step budget is
 checked, and why a child that dies abruptly (``os._exit``, SIGKILL, OOM) still
-leaves its evidence behind. Its stdout and stderr are captured in bounded
-buffers, so a script that prints gigabytes costs a few kilobytes here.
+leaves its evidence behind. Its stdout and stderr are passed on as they arrive
+(when the caller asks) and kept in bounded buffers, so a script that prints
+gigabytes costs a few kilobytes here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from evallint.runtime.bootstrap import ORIGINAL_PYTHONPATH_ENV, PATH_ENV, RECORDS_ENV, STOP_SIGNAL
+from evallint.runtime.bootstrap import (
+    MAX_STEPS_ENV, ORIGINAL_PYTHONPATH_ENV, PATH_ENV, RECORDS_ENV, STOP_SIGNAL,
+)
 from evallint.runtime.matcher import Observations
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -73,7 +76,7 @@ class BoundedOutput:
 class RunResult:
     device: str
     exit_status: int | None
-    stopped_by: str  # exit | error | timeout | budget
+    stopped_by: str  # exit | error | timeout | budget (--max-steps) | settled (every finding judged)
     script_error: dict | None
     observations: Observations
     stdout: BoundedOutput
@@ -81,15 +84,25 @@ class RunResult:
     seconds: float
 
 
-def _drain(stream, sink: BoundedOutput) -> None:
+def _drain(stream, sink: BoundedOutput, echo=None) -> None:
     try:
         while True:
             chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
             if not chunk:
                 break
             sink.add(chunk)
+            if echo is not None:
+                _echo(echo, chunk)
     except (OSError, ValueError):
         pass
+
+
+def _echo(stream, chunk: bytes) -> None:
+    try:
+        stream.write(chunk)
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # the reader went away: the report still gets the copy
 
 
 class RecordTail:
@@ -119,9 +132,11 @@ class RecordTail:
         self._handle.close()
 
 
-def child_environment(device: str, records_path: str) -> dict[str, str]:
+def child_environment(device: str, records_path: str, max_steps: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env[RECORDS_ENV] = records_path
+    if max_steps is not None:
+        env[MAX_STEPS_ENV] = str(max_steps)
     # evallint must be importable by the bootstrap even when it is run from a
     # checkout; the bootstrap takes the entry out again before the script runs.
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -175,14 +190,20 @@ def run_script(
     device: str = "auto",
     timeout: float = 300.0,
     should_stop: Callable[[Observations], bool] | None = None,
+    max_steps: int | None = None,
     cwd: str | None = None,
+    echo_stdout=None,
+    echo_stderr=None,
 ) -> RunResult:
     """Run ``script`` as ``python script args`` would, under the probes.
 
-    ``should_stop`` is asked a few times a second whether the evidence is
-    complete; when it says so the child is asked to stop (``stopped_by`` is
-    ``budget``). At ``timeout`` seconds the child is asked to stop and its
-    whole process group is killed a moment later.
+    ``max_steps`` stops the script, from inside, after exactly that many
+    training steps (``stopped_by`` is ``budget``). ``should_stop`` is asked a
+    few times a second whether the evidence is complete; when it says so the
+    child is asked to stop (``stopped_by`` is ``settled``). At ``timeout``
+    seconds the child is asked to stop and its whole process group is killed a
+    moment later. ``echo_stdout`` / ``echo_stderr`` (binary streams) receive
+    the script's output as it writes it.
     """
     check_device(device)
     started = time.monotonic()
@@ -192,7 +213,7 @@ def run_script(
         process = subprocess.Popen(
             [sys.executable, "-m", "evallint.runtime.bootstrap", script, *args],
             cwd=cwd,
-            env=child_environment(device, records_path),
+            env=child_environment(device, records_path, max_steps),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -200,8 +221,8 @@ def run_script(
         )
         stdout, stderr = BoundedOutput(), BoundedOutput()
         readers = [
-            threading.Thread(target=_drain, args=(process.stdout, stdout), daemon=True),
-            threading.Thread(target=_drain, args=(process.stderr, stderr), daemon=True),
+            threading.Thread(target=_drain, args=(process.stdout, stdout, echo_stdout), daemon=True),
+            threading.Thread(target=_drain, args=(process.stderr, stderr, echo_stderr), daemon=True),
         ]
         for reader in readers:
             reader.start()
@@ -227,7 +248,7 @@ def run_script(
                 elif should_stop is not None and now >= next_budget_check:
                     next_budget_check = now + BUDGET_CHECK_SECONDS
                     if should_stop(observations):
-                        stop_reason = "budget"
+                        stop_reason = "settled"
                         stop_requested_at = now
                         _signal_child(process.pid, STOP_SIGNAL)
                 time.sleep(POLL_SECONDS)

@@ -13,9 +13,12 @@ Records (one JSON object per line, ``t`` names the kind):
           ``kind`` is ``forward`` / ``step`` / ``backward`` / ``mode``, with the
           user's stack (``frames``) and the state that matters for that kind.
 ``f``     an outermost model call: signature ``s``, sequence number ``q``,
-          ``g`` (1 when its output carries an autograd graph), ``mem`` (CUDA
-          bytes the call left allocated, when CUDA is in use).
+          ``g`` (1 when its output carries an autograd graph), ``o`` (1 when no
+          tensor was found in its output), ``mem`` (CUDA bytes the call left
+          allocated, when CUDA is in use).
 ``bp``    gradient reached the output of forward ``q`` (it was a training forward).
+``fd``    a tensor computed from the output of forward ``q`` fed a computation that
+          was backpropagated (``dataflow``: pseudo-labels, targets).
 ``b``     a ``backward()`` call (signature ``s``).
 ``st``    an optimizer step (signature ``s`` lists the trained modules and their mode).
 ``mo``    a ``Module.train(mode)`` / ``eval()`` call made by user code.
@@ -36,7 +39,10 @@ import sys
 import sysconfig
 import threading
 import weakref
-from collections import Counter
+from collections import Counter, deque
+
+from evallint.runtime import roles
+from evallint.runtime.dataflow import OutputFlow
 
 MAX_USER_FRAMES = 8
 # Tensors of one module output that get a gradient probe; a model returning a
@@ -64,6 +70,19 @@ class RecordWriter:
             while view:
                 written = os.write(self.fd, view)
                 view = view[written:]
+
+
+def _function_name(code) -> str:
+    """The user's function a code object belongs to: a comprehension, generator
+    expression or lambda is named after the function that contains it."""
+    name = code.co_name
+    if not name.startswith("<") or name == "<module>":
+        return name
+    qualname = getattr(code, "co_qualname", None)  # Python 3.11+
+    if qualname is None:
+        return name
+    named = [part for part in qualname.split(".") if not part.startswith("<")]
+    return named[-1] if named else "<module>"
 
 
 def _internal_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -107,6 +126,14 @@ class Probes:
         self._top_modules: weakref.WeakSet = weakref.WeakSet()
         self._optimizer_params: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._bn_passes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Modules trained (stepped or backpropagated) or loaded so far: their
+        # later forwards that reach no backward are evaluation (``roles``).
+        self._trained_modules: weakref.WeakSet = weakref.WeakSet()
+        self._loaded_modules: weakref.WeakSet = weakref.WeakSet()
+        self._trained_version = 0
+        self._trained_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._parameter_holders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.flow: OutputFlow | None = None
         self._tls = threading.local()
         self._reported_internal = False
         self.backward_count = 0
@@ -128,6 +155,10 @@ class Probes:
             module_mod.register_module_forward_hook(self._forward_post, always_call=True)
         )
         self._handles.append(optimizer_mod.register_optimizer_step_pre_hook(self._step_pre))
+        self._handles.append(optimizer_mod.register_optimizer_step_post_hook(self._step_post))
+        self._install_load_probes()
+        self.flow = OutputFlow(torch, self._on_fed, self._internal_error)
+        self.flow.install()
 
         original_backward = torch.autograd.backward
         probes = self
@@ -158,7 +189,37 @@ class Probes:
         torch.nn.Module.train = train
         self._saved.append((torch.nn.Module, "train", original_train))
 
+    def _install_load_probes(self) -> None:
+        """Mark modules whose weights were loaded: ``load_state_dict`` (through
+        ``_load_from_state_dict``, which also Hugging Face's loader calls per
+        module) and whole models from ``torch.load`` / ``torch.jit.load``."""
+        torch = self.torch
+        probes = self
+        original_load_from = torch.nn.Module._load_from_state_dict
+
+        def _load_from_state_dict(module, *args, **kwargs):
+            probes._mark_loaded(module)
+            return original_load_from(module, *args, **kwargs)
+
+        _load_from_state_dict.__wrapped__ = original_load_from  # type: ignore[attr-defined]
+        torch.nn.Module._load_from_state_dict = _load_from_state_dict
+        self._saved.append((torch.nn.Module, "_load_from_state_dict", original_load_from))
+
+        for owner in (torch, torch.jit):
+            original = owner.load
+
+            def load(*args, _original=original, **kwargs):
+                result = _original(*args, **kwargs)
+                probes._mark_loaded_result(result)
+                return result
+
+            load.__wrapped__ = original  # type: ignore[attr-defined]
+            owner.load = load
+            self._saved.append((owner, "load", original))
+
     def uninstall(self) -> None:
+        if self.flow is not None:
+            self.flow.uninstall()
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
@@ -173,6 +234,7 @@ class Probes:
         if not hasattr(state, "depth"):
             state.depth = 0
             state.mode_depth = 0
+            state.step_suspended = []
             state.calls = []
         return state
 
@@ -225,7 +287,7 @@ class Probes:
             path = self._user_path(code.co_filename)
             if path is not None:
                 col, end_line, end_col = self._position(code, frame.f_lasti)
-                frames.append((path, frame.f_lineno, code.co_name, col, end_line, end_col))
+                frames.append((path, frame.f_lineno, _function_name(code), col, end_line, end_col))
             frame = frame.f_back
         return tuple(frames)
 
@@ -249,26 +311,62 @@ class Probes:
     def _sensitive_layers(self, module) -> list:
         """(layer, description, tracks_running_stats) for the layers whose output depends on mode."""
         cached = self._layers.get(module)
-        if cached is not None:
-            return cached
-        nn = self.torch.nn
-        found = []
-        for layer in module.modules():
-            if isinstance(layer, nn.modules.dropout._DropoutNd):
-                found.append((layer, f"{type(layer).__name__}(p={layer.p:g})", False))
-            elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
-                found.append((layer, type(layer).__name__, bool(layer.track_running_stats)))
-            elif isinstance(layer, nn.modules.instancenorm._InstanceNorm):
-                if layer.track_running_stats:
-                    found.append((layer, f"{type(layer).__name__}(track_running_stats)", True))
-            elif isinstance(layer, nn.RNNBase) and layer.dropout:
-                found.append((layer, f"{type(layer).__name__}(dropout={layer.dropout:g})", False))
-            elif isinstance(layer, nn.MultiheadAttention) and layer.dropout:
-                found.append(
-                    (layer, f"MultiheadAttention(dropout={layer.dropout:g})", False)
-                )
-        self._layers[module] = found
-        return found
+        if cached is None:
+            cached = roles.mode_dependent_layers(module, self.torch.nn)
+            self._layers[module] = cached
+        return cached
+
+    # ---- trained and loaded modules --------------------------------------------
+
+    def _mark_trained(self, module) -> None:
+        if module not in self._trained_modules:
+            self._trained_modules.add(module)
+            self._trained_version += 1
+
+    def _mark_loaded(self, module) -> None:
+        try:
+            if module not in self._loaded_modules:
+                self._loaded_modules.add(module)
+                self._trained_version += 1
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _mark_loaded_result(self, result) -> None:
+        try:
+            module_type = self.torch.nn.Module
+            values = result.values() if isinstance(result, dict) else [result]
+            for value in list(values)[:64]:
+                if isinstance(value, module_type):
+                    self._mark_loaded(value)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _has_parameters(self, module) -> bool:
+        """Whether ``module`` holds parameters at all (a loss module holds none)."""
+        cached = self._parameter_holders.get(module)
+        if cached is None:
+            cached = any(True for _ in module.parameters())
+            self._parameter_holders[module] = cached
+        return cached
+
+    def _backpropagated(self, module) -> None:
+        """A forward of ``module`` was backpropagated: it is trained if gradient reaches its weights."""
+        if module not in self._trained_modules and any(
+            p.requires_grad for p in module.parameters()
+        ):
+            self._mark_trained(module)
+
+    def _trained_model(self, module) -> bool:
+        """Whether ``module`` was trained or loaded before now (``roles``: evaluation needs a trained model)."""
+        cached = self._trained_cache.get(module)
+        if cached is not None and cached[0] == self._trained_version:
+            return cached[1]
+        owner = self._mode_owner(module)
+        trained = module in self._trained_modules or owner in self._trained_modules
+        if not trained and len(self._loaded_modules):
+            trained = any(sub in self._loaded_modules for sub in module.modules())
+        self._trained_cache[module] = (self._trained_version, trained)
+        return trained
 
     def _mode_owner(self, module):
         """The module whose ``training`` flag decides a wrapper's behaviour.
@@ -309,28 +407,36 @@ class Probes:
             state.depth += 1
             return None
         state.depth = 1
+        suspended = self.flow.suspend() if self.flow is not None else False
         try:
-            call = self._begin_call(module)
+            call = self._begin_call(module, args)
         except Exception as exc:  # a probe must never break the script
             self._internal_error(exc)
             call = None
-        state.calls.append(call)
+        state.calls.append((call, suspended))
         return None
 
-    def _begin_call(self, module):
+    def _begin_call(self, module, args):
+        torch = self.torch
+        if torch._C._current_graph_task_id() != -1:
+            # Run by the autograd engine (activation checkpointing recomputes
+            # forwards during backward): part of a backward, not a user's call.
+            return None
         frames = self._user_frames()
         if not frames:
             # Library-internal parallelism (DataParallel replicas run in
             # threads started by torch): the outer call was already recorded.
             return None
-        torch = self.torch
         self._top_modules.add(module)
         serial = self._serial(module)
         name, training = self._describe(module)
         grad = torch.is_grad_enabled()
         inference = torch.is_inference_mode_enabled()
         active, inactive = self._mode_summary(module)
-        key = ("forward", frames, serial, training, grad, inference, active, inactive)
+        trained_model = self._trained_model(module)
+        params = self._has_parameters(module)
+        key = ("forward", frames, serial, training, grad, inference, active, inactive,
+               trained_model, params)
         sig = self._intern(
             "forward",
             key,
@@ -343,13 +449,16 @@ class Probes:
                 "inference": inference,
                 "active": [list(a) for a in active],
                 "inactive": [list(a) for a in inactive],
+                "trained_model": trained_model,
+                "params": params,
             },
         )
+        inputs = self.flow.sources_of(args) if self.flow is not None else frozenset()
         bn_pass = self._bn_pass(module, frames[0][:2], sig)
         mem = None
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             mem = torch.cuda.memory_allocated()
-        return (module, sig, next(self._seq), bn_pass, mem)
+        return (module, sig, next(self._seq), bn_pass, mem, inputs)
 
     def _forward_post(self, module, args, output):
         state = self._thread_state()
@@ -359,25 +468,32 @@ class Probes:
         if state.depth == 0:
             return None
         state.depth = 0
-        call = state.calls.pop() if state.calls else None
-        if call is None:
-            return None
+        call, suspended = state.calls.pop() if state.calls else (None, False)
         try:
-            self._end_call(call, output)
+            if call is not None:
+                self._end_call(call, output)
         except Exception as exc:
             self._internal_error(exc)
+        finally:
+            if self.flow is not None:
+                self.flow.resume(suspended)
         return None
 
     def _end_call(self, call, output) -> None:
-        module, sig, seq, bn_pass, mem_before = call
-        graph_tensors = self._graph_tensors(output)
+        module, sig, seq, bn_pass, mem_before, inputs = call
+        graph_tensors, seen = self._graph_tensors(output)
         record = {"t": "f", "s": sig, "q": seq, "g": 1 if graph_tensors else 0}
+        if not seen:
+            # No tensor in an output of a type not followed here: where it goes is unknown.
+            record["o"] = 1
         if mem_before is not None and graph_tensors:
             record["mem"] = self.torch.cuda.memory_allocated() - mem_before
         self.writer.write(record)
         if graph_tensors:
             fired = [False]
             writer = self.writer
+            probes = self
+            module_ref = weakref.ref(module)
 
             def on_gradient(_grad, seq=seq, fired=fired, bn_pass=bn_pass):
                 if not fired[0]:
@@ -386,29 +502,44 @@ class Probes:
                         bn_pass["trained"] = True
                     try:
                         writer.write({"t": "bp", "q": seq})
+                        trained = module_ref()
+                        if trained is not None:
+                            probes._backpropagated(trained)
+                        if inputs:
+                            # The call's inputs came from other forwards: they fed training too.
+                            probes._on_fed(inputs)
                     except Exception:
                         pass
                 return None
 
             for tensor in graph_tensors:
                 tensor.register_hook(on_gradient)
+        if self.flow is not None:
+            self.flow.model_output(output, seq, inputs)
 
-    def _graph_tensors(self, output) -> list:
+    def _graph_tensors(self, output) -> tuple[list, bool]:
+        """(output tensors that carry a graph, whether any tensor was found at all).
+
+        Breadth first, in order: the first entries of a tuple or dict output
+        (a loss, the logits) are the ones a training step backpropagates.
+        """
         tensor_type = self.torch.Tensor
         found = []
-        pending = [output]
+        seen = False
+        pending = deque([output])
         visited = 0
         while pending and len(found) < MAX_PROBED_OUTPUTS and visited < 64:
-            item = pending.pop()
+            item = pending.popleft()
             visited += 1
             if isinstance(item, tensor_type):
+                seen = True
                 if item.grad_fn is not None:
                     found.append(item)
             elif isinstance(item, (list, tuple)):
                 pending.extend(item[:16])
             elif isinstance(item, dict):
                 pending.extend(list(item.values())[:16])
-        return found
+        return found, seen
 
     # ---- BatchNorm statistics -------------------------------------------------
 
@@ -482,6 +613,13 @@ class Probes:
 
     # ---- backward, optimizer steps, mode switches -----------------------------
 
+    def _on_fed(self, sources) -> None:
+        try:
+            for seq in sorted(sources):
+                self.writer.write({"t": "fd", "q": seq})
+        except Exception as exc:
+            self._internal_error(exc)
+
     def _on_backward(self) -> None:
         try:
             frames = self._user_frames()
@@ -504,6 +642,9 @@ class Probes:
         return cached
 
     def _step_pre(self, optimizer, args, kwargs):
+        # An update reads no model output: the flow probe sits the step out.
+        if self.flow is not None:
+            self._thread_state().step_suspended.append(self.flow.suspend())
         try:
             self.step_count += 1
             _, param_ids, trains_module = self._optimized_param_ids(optimizer)
@@ -514,6 +655,7 @@ class Probes:
                     hit = any(id(p) in param_ids for p in module.parameters())
                     trains_module[module] = hit
                 if hit:
+                    self._mark_trained(module)
                     active, inactive = self._mode_summary(module)
                     name, training = self._describe(module)
                     trained.append((name, self._serial(module), training, active, inactive))
@@ -536,6 +678,12 @@ class Probes:
             self.writer.write({"t": "st", "s": sig})
         except Exception as exc:
             self._internal_error(exc)
+        return None
+
+    def _step_post(self, optimizer, args, kwargs):
+        suspended = self._thread_state().step_suspended
+        if self.flow is not None and suspended:
+            self.flow.resume(suspended.pop())
         return None
 
     def _on_mode_switch(self, module, mode) -> None:

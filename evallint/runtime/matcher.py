@@ -5,6 +5,9 @@ arrives (the harness feeds it while the script runs, so the step budget can be
 checked, and memory stays bounded by the number of distinct call sites, not
 the number of calls). ``judge`` reads the aggregates once per finding.
 
+Which forwards are evaluation and which modules have a mode that matters is
+decided by ``roles``, with the static analysis's definitions.
+
 How a finding is joined to what ran, by code:
 
 * EVL101 / EVL201 / EVL102 sit on a model call (or, for EVL102, an optimizer
@@ -22,13 +25,14 @@ How a finding is joined to what ran, by code:
 from __future__ import annotations
 
 import ast
+import linecache
 import os
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
+from evallint.runtime import roles
 from evallint.types import Diagnostic, Location
 
 CONFIRMED = "confirmed"
@@ -39,12 +43,6 @@ NOT_REACHED = "not-reached"
 # number; older ones are settled for all practical purposes.
 MAX_OPEN_FORWARDS = 65536
 
-EVALUATION_NAME = re.compile(
-    r"(?:^|_)(?:val|valid|validate|validation|eval|evaluate|evaluation|test|testing|"
-    r"predict|prediction|infer|inference)(?:_|$)",
-    re.IGNORECASE,
-)
-
 
 @dataclass
 class ForwardStats:
@@ -52,6 +50,8 @@ class ForwardStats:
     calls: int = 0
     graphs: int = 0
     trained: int = 0
+    fed: int = 0
+    opaque: int = 0
     mem_max: int | None = None
     first_index: int = 0
 
@@ -87,6 +87,7 @@ class Observations:
     pending_eval: dict = field(default_factory=dict)
     last_eval_switch: dict = field(default_factory=dict)
     open_forwards: OrderedDict = field(default_factory=OrderedDict)
+    unfed_forwards: OrderedDict = field(default_factory=OrderedDict)
     step_count: int = 0
     backward_count: int = 0
     last_training_index: int = -1
@@ -116,6 +117,11 @@ class Observations:
             if stats is None:
                 return
             stats.calls += 1
+            if record.get("o"):
+                stats.opaque += 1
+            self.unfed_forwards[(pid, record["q"])] = stats
+            if len(self.unfed_forwards) > MAX_OPEN_FORWARDS:
+                self.unfed_forwards.popitem(last=False)
             if record.get("g"):
                 stats.graphs += 1
                 self.open_forwards[(pid, record["q"])] = stats
@@ -130,6 +136,10 @@ class Observations:
                 self.last_training_index = self.index
                 if not stats.sig["training"]:
                     self._training_in_eval((pid, stats.sig["m"]), backprop=True)
+        elif kind == "fd":
+            stats = self.unfed_forwards.pop((pid, record["q"]), None)
+            if stats is not None:
+                stats.fed += 1
         elif kind == "b":
             self.backward_count += 1
             self.last_training_index = self.index
@@ -186,8 +196,9 @@ class Observations:
         elif kind == "step":
             for trained in record["trained"]:
                 self.optimized_modules.add((pid, trained["m"]))
-        for frame in record["frames"]:
-            self.sites.setdefault((frame[0], frame[1]), []).append((kind, key))
+        # A comprehension's frame and its function's frame can share a line: one entry per line.
+        for site in dict.fromkeys((frame[0], frame[1]) for frame in record["frames"]):
+            self.sites.setdefault(site, []).append((kind, key))
 
     def _training_in_eval(self, module_key, backprop: bool) -> None:
         switch = self.pending_eval.get(module_key)
@@ -236,8 +247,15 @@ class RuntimeFinding:
 def _parsed(path: str) -> ast.Module | None:
     try:
         with open(path, "rb") as handle:
-            return ast.parse(handle.read(), filename=path)
-    except (OSError, SyntaxError, ValueError):
+            source = handle.read()
+    except OSError:
+        # Code that is not a file of its own (a notebook's cell) is in linecache.
+        source = "".join(linecache.getlines(path))
+        if not source:
+            return None
+    try:
+        return ast.parse(source, filename=path)
+    except (SyntaxError, ValueError):
         return None
 
 
@@ -340,18 +358,49 @@ def _forward_keys(obs: Observations, path: str, line: int) -> list:
     return obs.at(path, line, "forward")
 
 
+def _not_an_evaluation(stats: list, calls: int, line: int, who: str) -> tuple[list, str]:
+    """(the evaluation forwards among ``stats``, why there are none when the list is empty)."""
+    training = [s for s in stats if roles.is_training_forward(s)]
+    if len(training) == len(stats):
+        if any(s.trained for s in training):
+            return [], (f"the {_plural(calls, 'forward')} of {_modules(stats)} at line {line} were "
+                        "backpropagated: this is a training step, not an evaluation pass")
+        return [], (f"the outputs of the {_plural(calls, 'forward')} of {_modules(stats)} at line "
+                    f"{line} fed a loss that was backpropagated (pseudo-labels or targets of a "
+                    "training step): this is training, not an evaluation pass")
+    evaluation = [s for s in stats if roles.is_evaluation_forward(s)]
+    if evaluation:
+        return evaluation, ""
+    rest = [s for s in stats if not roles.is_training_forward(s)]
+    n = sum(s.calls for s in rest)
+    if any(s.opaque for s in rest):
+        return [], (f"{who} ran {_plural(n, 'forward')} of {_modules(rest)} whose output holds no "
+                    "tensor the verifier can follow: it cannot tell whether they were evaluation")
+    return [], (f"{who} ran {_plural(n, 'forward')} of {_modules(rest)} before it was trained or "
+                "its weights were loaded: a forward of an untrained model is not an evaluation")
+
+
+def _no_mode_layers(stats: list) -> str:
+    """Evidence when no module at the line has a mode-dependent layer; empty otherwise."""
+    if any(roles.has_mode_dependent_layers(s.sig) for s in stats):
+        return ""
+    return f"{_modules(stats)} {roles.NO_MODE_LAYER_REASON}"
+
+
 def _judge_eval_mode(diag, obs, path, line) -> tuple[str, str]:
     keys = _forward_keys(obs, path, line)
     if not keys:
         return NOT_REACHED, f"line {line} never called a model"
     stats = [obs.forwards[k] for k in keys]
-    evaluation = [s for s in stats if s.trained == 0]
+    reason = _no_mode_layers(stats)
+    if reason:
+        return NOT_REPRODUCED, reason
+    stats = [s for s in stats if roles.has_mode_dependent_layers(s.sig)]
     calls = sum(s.calls for s in stats)
+    who = _caller(stats, path, line)
+    evaluation, reason = _not_an_evaluation(stats, calls, line, who)
     if not evaluation:
-        return NOT_REPRODUCED, (
-            f"the {_plural(calls, 'forward')} of {_modules(stats)} at line {line} were "
-            "backpropagated: this is a training step, not an evaluation pass"
-        )
+        return NOT_REPRODUCED, reason
     who = _caller(evaluation, path, line)
     in_train = [s for s in evaluation if s.sig["training"]]
     if not in_train:
@@ -361,13 +410,13 @@ def _judge_eval_mode(diag, obs, path, line) -> tuple[str, str]:
         )
     n = sum(s.calls for s in in_train)
     active = _union(in_train, "active")
-    if active:
-        text = (f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode "
-                f"with {_layers(active)} active")
-    else:
-        text = (f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode "
-                "(it holds no Dropout or BatchNorm layer; only code that reads "
-                "`self.training` behaves differently)")
+    if not active:
+        return NOT_REPRODUCED, (
+            f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode, but its "
+            f"{_layers(_union(in_train, 'inactive'))} were in eval mode"
+        )
+    text = (f"{who} ran {_plural(n, 'forward')} of {_modules(in_train)} in train mode "
+            f"with {_layers(active)} active")
     return CONFIRMED, text + _bn_phrase(obs, [k for k in keys if obs.forwards[k] in in_train])
 
 
@@ -376,13 +425,16 @@ def _judge_eval_grad(diag, obs, path, line) -> tuple[str, str]:
     if not keys:
         return NOT_REACHED, f"line {line} never called a model"
     stats = [obs.forwards[k] for k in keys]
-    evaluation = [s for s in stats if s.trained == 0]
-    calls = sum(s.calls for s in stats)
-    if not evaluation:
+    if not any(s.sig.get("params", True) for s in stats):
         return NOT_REPRODUCED, (
-            f"the {_plural(calls, 'forward')} of {_modules(stats)} at line {line} were "
-            "backpropagated: this is a training step, not an evaluation pass"
+            f"{_modules(stats)} has no parameters: a graph through it belongs to the model "
+            "call whose output it was given"
         )
+    stats = [s for s in stats if s.sig.get("params", True)]
+    calls = sum(s.calls for s in stats)
+    evaluation, reason = _not_an_evaluation(stats, calls, line, _caller(stats, path, line))
+    if not evaluation:
+        return NOT_REPRODUCED, reason
     who = _caller(evaluation, path, line)
     with_grad = [s for s in evaluation if s.sig["grad"] and not s.sig["inference"]]
     n_eval = sum(s.calls for s in evaluation)
@@ -428,6 +480,10 @@ def _judge_train_in_eval(diag, obs, path, line) -> tuple[str, str]:
                                  for f in s.sig["frames"])
         ]
         bad_forwards = _eval_mode_training(obs, related)
+    # Eval mode changes nothing in a module without mode-dependent layers.
+    unaffected = {s.sig["module"] for s in bad_forwards
+                  if not roles.has_mode_dependent_layers(s.sig)}
+    bad_forwards = [s for s in bad_forwards if roles.has_mode_dependent_layers(s.sig)]
     if bad_forwards:
         n = sum(s.trained for s in bad_forwards)
         inactive = _union(bad_forwards, "inactive")
@@ -438,14 +494,21 @@ def _judge_train_in_eval(diag, obs, path, line) -> tuple[str, str]:
     step_modules = set()
     for key in step_keys:
         for trained in obs.sigs[key]["trained"]:
-            if not trained["training"]:
-                bad_steps += obs.steps[key]
-                step_modules.add(trained["module"])
+            if trained["training"]:
+                continue
+            if not roles.has_mode_dependent_layers(trained):
+                unaffected.add(trained["module"])
+                continue
+            bad_steps += obs.steps[key]
+            step_modules.add(trained["module"])
     if bad_steps:
         parts.append(f"optimizer.step() updated {'/'.join(sorted(step_modules))} "
                      f"{_plural(bad_steps, 'time')} while it was in eval mode")
     if parts:
         return CONFIRMED, "; ".join(parts)
+    if unaffected:
+        return NOT_REPRODUCED, (f"{'/'.join(sorted(unaffected))} was trained in eval mode, but "
+                                f"{roles.NO_MODE_LAYER_REASON}")
     trained_here = [obs.forwards[k] for k in keys if obs.forwards[k].trained]
     if keys and not trained_here and not step_keys and not backward_keys:
         calls = sum(obs.forwards[k].calls for k in keys)
@@ -483,6 +546,9 @@ def _later_forwards(obs, path, line) -> tuple[tuple, list]:
 
 
 def _scope_ran_after(obs, path, line, scope) -> bool:
+    if obs.error and any(_in_scope_after(tuple(frame), path, line, scope)
+                         for frame in obs.error.get("frames", [])):
+        return True  # the script failed further down in the same function
     return any(_in_scope_after(frame, path, line, scope) for key in obs.sigs
                for frame in obs.sigs[key]["frames"])
 
@@ -611,8 +677,10 @@ def _diagnostic_at(code: str, message: str, frame: tuple) -> Diagnostic:
     return Diagnostic(code, message, path, location, end)
 
 
-def _statically_found(sig: dict, found: set, code: str) -> bool:
-    return any((code, f[0], f[1]) in found for f in sig["frames"])
+def _statically_found(sig: dict, found: set, code: str, suppressed=None) -> bool:
+    if any((code, f[0], f[1]) in found for f in sig["frames"]):
+        return True
+    return suppressed is not None and any(suppressed(code, f[0], f[1]) for f in sig["frames"])
 
 
 def _modules_explained(diagnostics: list, obs: Observations) -> set:
@@ -649,12 +717,16 @@ def runtime_findings(
     *,
     finished: bool,
     project_root: str | None = None,
+    suppressed: Callable[[str, str, int], bool] | None = None,
 ) -> list[RuntimeFinding]:
     """What the probes saw that no static finding covers.
 
     ``finished`` says the script ran to its end, so a forward that was never
     backpropagated is final; otherwise only forwards older than the last
     training step count (the newest one may have been cut before its backward).
+    ``suppressed(code, path, line)`` says a finding of ``code`` at that line
+    was silenced (`# noqa`): like a static finding, it covers every runtime
+    finding whose call stack passes through the line.
     """
     diagnostics = list(diagnostics)
     found = {(d.code, os.path.realpath(d.path), d.location.row) for d in diagnostics}
@@ -674,14 +746,12 @@ def runtime_findings(
         if not sig["frames"]:
             continue
         frame = _location_frame(sig, project_root)
-        names = [f[2] for f in sig["frames"]]
-        evaluation_named = any(EVALUATION_NAME.search(n) for n in names)
         # Trained in eval mode: backpropagated while its top module was in eval
         # mode, and an optimizer updates it (a frozen feature extractor kept in
         # eval on purpose, e.g. a perceptual-loss network, is not optimized).
         if (stats.trained and not sig["training"] and sig["inactive"]
                 and module_key in obs.optimized_modules):
-            if module_key not in trained_by_forward and not _statically_found(sig, found, "EVL102"):
+            if module_key not in trained_by_forward and not _statically_found(sig, found, "EVL102", suppressed):
                 # One finding per module: its other training call sites share the cause.
                 trained_by_forward.add(module_key)
                 results.append(RuntimeFinding(
@@ -695,14 +765,17 @@ def runtime_findings(
                     f"eval mode and were backpropagated"
                     + _switch_phrase(obs, pid, sig["m"], project_root),
                 ))
+            elif _statically_found(sig, set(), "EVL102", suppressed):
+                # Silenced at this forward: the optimizer steps that trained it are the same finding.
+                trained_by_forward.add(module_key)
             continue
-        if stats.trained or not settled(stats):
+        # An evaluation forward (``roles``): a trained model's forward whose
+        # output reached no backward, whatever the function or loader is called.
+        if not roles.is_evaluation_forward(stats) or not settled(stats):
             continue
         grad_on = sig["grad"] and not sig["inference"]
-        # Evaluation in train mode: a forward that never trained anything, run
-        # under no_grad/inference_mode or from an evaluation-named function.
-        if sig["training"] and sig["active"] and (not grad_on or evaluation_named):
-            if not _statically_found(sig, found, "EVL101"):
+        if sig["training"] and sig["active"]:
+            if not _statically_found(sig, found, "EVL101", suppressed):
                 results.append(RuntimeFinding(
                     _diagnostic_at(
                         "EVL101",
@@ -714,10 +787,8 @@ def runtime_findings(
                     f"{sig['module']} in train mode that were never backpropagated"
                     + _bn_phrase(obs, [key]),
                 ))
-        # Evaluation with grad: graphs built and never used, by a model that was
-        # put in eval mode or called from an evaluation-named function.
-        if grad_on and stats.graphs and (not sig["training"] or evaluation_named):
-            if not _statically_found(sig, found, "EVL201"):
+        if grad_on and stats.graphs and sig.get("params", True):
+            if not _statically_found(sig, found, "EVL201", suppressed):
                 mem = f", each holding up to {_mib(stats.mem_max)}" if stats.mem_max else ""
                 results.append(RuntimeFinding(
                     _diagnostic_at(
@@ -736,7 +807,7 @@ def runtime_findings(
             module_key = (pid, trained["m"])
             if trained["training"] or not trained["inactive"] or module_key in trained_by_forward:
                 continue
-            if not sig["frames"] or _statically_found(sig, found, "EVL102"):
+            if not sig["frames"] or _statically_found(sig, found, "EVL102", suppressed):
                 continue
             frame = _location_frame(sig, project_root)
             results.append(RuntimeFinding(

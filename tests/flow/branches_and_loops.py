@@ -39,6 +39,12 @@ def loop_back_edge(model, loader):
         for x in loader:
             model(x)
         model.eval()
+    reveal_state(model)  # revealed: mode=eval grad=on
+
+
+def loop_that_may_not_run(model, loader, epochs):
+    for epoch in range(epochs):
+        model.eval()
     reveal_state(model)  # revealed: mode=eval,train grad=on
 
 

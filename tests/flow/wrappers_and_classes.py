@@ -6,7 +6,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 
 def wrappers():
-    model = nn.Linear(2, 2)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
     model_without_ddp = model
     model = DDP(model)
     model.module.eval()

@@ -1,0 +1,192 @@
+"""Where the results of calls go inside one function: to a backward pass, to the return, or nowhere.
+
+This is the data-flow half of "what is training and what is evaluation" (``roles`` reads it).
+A forward whose output reaches ``backward()`` is a training forward; one whose output stays in
+the function (metrics, predictions, prints) is not. For example::
+
+    out = model(x)                  # call 1
+    loss = criterion(out, y)        # call 2: computed from call 1
+    loss.backward()                 # a sink: calls 1 and 2 reach a backward
+    val_out = model(val_x)          # call 3: reaches nothing
+    return val_out.argmax(1)        # call 3 reaches the return (its callers decide)
+
+The walk keeps, for each variable, the calls its value was computed from. Branches merge by
+union and loop bodies are walked twice, so a value carried to the next iteration is seen; the
+answer errs towards "reaches a backward", which keeps a forward out of evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evallint.analysis import ir
+
+Env = dict[str, frozenset[int]]
+_EMPTY: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class OutputFlow:
+    to_backward: frozenset[int]  # calls whose results reach a backward pass in this function
+    to_return: frozenset[int]  # calls whose results reach a ``return`` or ``yield``
+    sinks: frozenset[int]  # the backward calls, and calls of project functions that train
+    # Calls between a training forward and the backward that consumes it, in the same loop
+    # iteration: they sit inside a training step even when their own output is dropped.
+    in_step: frozenset[int]
+    places: dict  # call -> (the loops around it, outermost first; its position in the body)
+
+
+BACKWARD = 1  # the call backpropagates its operands (`loss.backward()`)
+TRAINS = 2  # the call trains inside (a project function with its own backward); operands are data
+
+
+def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) -> OutputFlow:
+    walk = _Walk(sink_kind)
+    walk.block(body, {})
+    in_step = set()
+    for sink_loops, sink_order, first in walk.steps:
+        for node, (loops, order) in walk.places.items():
+            if first < order < sink_order and (not loops or loops[-1] in sink_loops):
+                in_step.add(node)
+    return OutputFlow(
+        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step), walk.places
+    )
+
+
+class _Walk:
+    def __init__(self, sink_kind: Callable[[ir.Call], int]) -> None:
+        self.sink_kind = sink_kind
+        self.call_sources: dict[int, frozenset[int]] = {}
+        self.to_backward: set[int] = set()
+        self.to_return: set[int] = set()
+        self.sinks: set[int] = set()
+        self.loops: tuple[int, ...] = ()  # the loops around the statement being walked
+        self.places: dict[int, tuple[tuple[int, ...], int]] = {}  # call -> (its loops, its order)
+        self.steps: list[tuple[tuple[int, ...], int, int]] = []  # (loops, order, first source's order)
+
+    def block(self, body, env: Env) -> Env:
+        for stmt in body:
+            env = self.statement(stmt, env)
+        return env
+
+    def statement(self, stmt, env: Env) -> Env:
+        kind = type(stmt)
+        if kind is ir.Call:
+            self.call(stmt, env)
+        elif kind is ir.Assign:
+            sources = self.sources(stmt.value, env)
+            for target in stmt.targets:
+                if target is not None:
+                    env[target] = sources
+        elif kind is ir.Return:
+            self.to_return.update(self.sources(stmt.value, env))
+        elif kind is ir.If:
+            env = _merge(self.block(stmt.body, dict(env)), self.block(stmt.orelse, dict(env)))
+        elif kind is ir.Loop:
+            sources = self.sources(stmt.source, env)
+            for target in stmt.targets:
+                env[target] = env.get(target, _EMPTY) | sources
+            outer = self.loops
+            self.loops = (*outer, stmt.node)
+            for _ in range(2):
+                env = _merge(env, self.block(stmt.body, dict(env)))
+            self.loops = outer
+            env = _merge(env, self.block(stmt.orelse, dict(env)))
+        elif kind is ir.With:
+            for item in stmt.items:
+                if item.call is not None:
+                    sources = self.call(item.call, env)
+                    if item.target is not None:
+                        env[item.target] = sources
+            env = self.block(stmt.body, env)
+        elif kind is ir.Try:
+            after = self.block(stmt.body, dict(env))
+            merged = _merge(env, after)
+            for handler in stmt.handlers:
+                merged = _merge(merged, self.block(handler, dict(merged)))
+            merged = _merge(merged, self.block(stmt.orelse, dict(after)))
+            env = self.block(stmt.finalbody, merged)
+        elif kind is ir.Yield:
+            # The yielded value is not kept in the IR: whatever the generator computed may leave.
+            for sources in env.values():
+                self.to_return.update(sources)
+        return env
+
+    def call(self, call: ir.Call, env: Env) -> frozenset[int]:
+        found = {call.node}
+        if call.receiver is not None:
+            found |= self.sources(call.receiver, env)
+        arguments: set[int] = set()
+        for value in call.args:
+            arguments |= self.sources(value, env)
+        for _, value in call.kwargs:
+            arguments |= self.sources(value, env)
+        found |= arguments
+        sources = frozenset(found)
+        self.call_sources[call.node] = sources
+        place = self.places.setdefault(call.node, (self.loops, len(self.places)))
+        if isinstance(call.receiver, ir.RefValue) and arguments:
+            # `outputs.append(model(x))`, `meter.update(loss)`: the receiver now holds the arguments.
+            key = call.receiver.key
+            env[key] = env.get(key, _EMPTY) | arguments
+        kind = self.sink_kind(call)
+        if kind:
+            self.sinks.add(call.node)
+        if kind == BACKWARD:
+            self.to_backward.update(sources)
+            orders = [self.places[node][1] for node in sources if node in self.places and node != call.node]
+            if orders:
+                self.steps.append((place[0], place[1], min(orders)))
+        return sources
+
+    def sources(self, value, env: Env) -> frozenset[int]:
+        kind = type(value)
+        if kind is ir.RefValue:
+            return _lookup(value.key, env)
+        if kind is ir.CallValue:
+            return self.call_sources.get(value.node, frozenset({value.node}))
+        if kind is ir.TupleValue or kind is ir.MixValue:
+            items = value.items if kind is ir.TupleValue else value.parts
+            found: frozenset[int] = _EMPTY
+            for item in items:
+                found = found | self.sources(item, env)
+            return found
+        if kind is ir.CondValue:
+            found = _EMPTY
+            for dep in value.deps:
+                found = found | _lookup(dep, env)
+            return found
+        return _EMPTY
+
+
+def _lookup(key: str, env: Env) -> frozenset[int]:
+    """What ``key`` was computed from: its own entry, its closest ancestor's (``out.logits`` from
+    ``out``), and its children's (``outputs`` from ``outputs[0]``)."""
+    if not env:
+        return _EMPTY
+    found = env.get(key, _EMPTY)
+    cut = len(key)
+    while True:
+        cut = max(key.rfind(".", 0, cut), key.rfind("[", 0, cut))
+        if cut <= 0:
+            break
+        parent = env.get(key[:cut])
+        if parent is not None:
+            found = found | parent
+            break
+    dotted, indexed = key + ".", key + "["
+    for other, sources in env.items():
+        if other.startswith(dotted) or other.startswith(indexed):
+            found = found | sources
+    return found
+
+
+def _merge(a: Env, b: Env) -> Env:
+    if a is b:
+        return a
+    merged = dict(a)
+    for key, sources in b.items():
+        mine = merged.get(key)
+        merged[key] = sources if mine is None else mine | sources
+    return merged

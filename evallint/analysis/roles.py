@@ -1,0 +1,376 @@
+"""What a model is, and which forwards are training and which are evaluation.
+
+Both questions are answered here once, for the rules and for ``evallint verify`` alike.
+
+A *model* is an ``nn.Module`` whose mode matters: it holds (directly or through its submodules)
+Dropout, BatchNorm, InstanceNorm with running statistics, or an RNN or Transformer with dropout;
+or it reads ``self.training``; or it is a library model or a class evallint cannot see into.
+Losses, metrics and modules made only of mode-free layers (``nn.Linear``, ``nn.Embedding``) are not.
+
+A forward is a *training* forward when its output reaches a backward pass (``dataflow``); it is an
+*evaluation* forward when its output never does and the model has weights worth evaluating: it is
+trained or its weights are loaded in the same function, or a caller that trains it hands it over
+(``Interpreter.callee_context``). Names of functions and loaders stay supporting evidence.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from evallint.analysis import ir, torch_api
+from evallint.analysis.callgraph import FunctionRef, ProjectIndex
+from evallint.analysis.dataflow import OutputFlow, output_flow
+from evallint.analysis.index import identifier_words, key_of_chain
+
+MODEL = "model"
+MODE_FREE = "mode-free"  # a module with parameters whose mode changes nothing (`nn.Linear`): EVL201 only
+NOT_MODEL = "not-model"
+CONTAINER = "container"  # decided by what it holds
+UNSEEN = "unseen"  # a class evallint cannot see into: taken for a model
+# Roles kept as a reference's type (``State.types``) when no project class says it.
+MARKERS = frozenset({MODE_FREE, NOT_MODEL})
+
+TRAINING = "training"
+RETURNED = "returned"  # the output leaves the function: its callers decide
+LOCAL = "local"  # the output stays in the function and never reaches a backward
+IN_STEP = "in-step"  # dropped, but inside a training step (a backward follows in the same iteration)
+
+_WEIGHT_WORDS = frozenset({"checkpoint", "ckpt", "weights", "model", "models", "net", "pretrained", "state", "params"})
+
+_NOT_MODULE_BUILDERS = frozenset(
+    {"int", "float", "str", "bool", "list", "dict", "tuple", "set", "frozenset", "len", "range", "getattr",
+     "max", "min", "sum", "abs", "round", "sorted", "zip", "enumerate", "super", "isinstance", "print",
+     "open", "type", "object", "slice", "map", "filter", "iter", "next", "hasattr", "vars", "repr"}
+)
+
+
+def constructor_role(qualified: str, call: ir.Call) -> str:
+    """The role of what calling a torch or library constructor builds."""
+    last = qualified.rpartition(".")[2]
+    if last in torch_api.WRAPPER_CALL_NAMES or last in torch_api.MODULE_CONTAINERS:
+        return CONTAINER
+    if qualified.startswith("torch.nn."):
+        if last in torch_api.MODE_SENSITIVE_LAYERS:
+            return MODEL
+        if last in ("TransformerEncoder", "TransformerDecoder"):
+            return CONTAINER
+        conditional = torch_api.MODE_SENSITIVE_IF.get(last)
+        if conditional is not None:
+            return MODEL if _keyword_sets(call, *conditional) else MODE_FREE
+        if last.endswith(torch_api.LOSS_NAME_ENDINGS) or last in torch_api.PARAMETER_FREE_LAYERS or "Pool" in last:
+            return NOT_MODEL
+        return MODE_FREE
+    return MODEL
+
+
+def strongest(found) -> str:
+    """What a module holding parts of these roles is: a model as soon as one part may be."""
+    found = set(found)
+    if found & {MODEL, UNSEEN}:
+        return MODEL
+    return MODE_FREE if MODE_FREE in found else NOT_MODEL
+
+
+def container_role(part_roles) -> str:
+    """A container (``nn.Sequential``, ``DataParallel``) is what the strongest of its parts is."""
+    return strongest(part_roles)
+
+
+def _keyword_sets(call: ir.Call, keyword: str, default: bool) -> bool:
+    value = dict(call.kwargs).get(keyword)
+    if value is None:
+        # Given by position (``nn.LSTM(8, 8, 2, True, True, 0.3)``) or not at all.
+        return default or len(call.args) >= 6
+    if isinstance(value, ir.ConstValue):
+        return bool(value.value)
+    return True
+
+
+class Roles:
+    """State-independent answers about one project, computed on demand and kept."""
+
+    def __init__(self, project: ProjectIndex, statements, is_module_class, sink_kind, steps) -> None:
+        self.project = project
+        self.statements = statements  # FunctionRef -> flattened statements
+        self.is_module_class = is_module_class
+        self.sink_kind = sink_kind  # (FunctionRef, Call) -> dataflow.BACKWARD, TRAINS or 0
+        self.steps = steps  # FunctionRef -> bool: it runs an optimizer step (itself or through a callee)
+        self._class_roles: dict[str, str] = {}
+        self._function_builds: dict[str, str] = {}
+        self._flows: dict[str, OutputFlow] = {}
+        self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
+        self._optimized: dict[str, frozenset[str] | None] = {}
+
+    # -- what a model is ---------------------------------------------------------------------------
+
+    def class_role(self, class_id: str) -> str:
+        """MODEL, MODE_FREE, NOT_MODEL or UNSEEN for a project ``nn.Module`` subclass."""
+        found = self._class_roles.get(class_id)
+        if found is not None:
+            return found
+        self._class_roles[class_id] = UNSEEN  # a cycle through the class's own submodules
+        role = self._class_role(class_id)
+        self._class_roles[class_id] = role
+        return role
+
+    def _class_role(self, class_id: str) -> str:
+        owners = [class_id]
+        for owner in owners:
+            for base in self.project.base_ids(owner):
+                if base not in owners:
+                    owners.append(base)
+        unseen = mode_free = False
+        for base in self.project.qualified_bases(class_id):
+            if base in self.project.classes or base in torch_api.MODULE_BASES or base.endswith(".Module"):
+                continue
+            if base.startswith(torch_api.LIBRARY_MODEL_PREFIXES) or base.endswith("PreTrainedModel"):
+                return MODEL
+        for owner in owners:
+            for fid in self.project.methods.get(owner, {}).values():
+                verdict = self._builds(self.project.functions[fid], in_class=True)
+                if verdict == MODEL:
+                    return MODEL
+                unseen = unseen or verdict == UNSEEN
+                mode_free = mode_free or verdict == MODE_FREE
+        name = self.project.classes[class_id].info.name
+        if name.endswith(torch_api.LOSS_NAME_ENDINGS) or any(
+            base.rpartition(".")[2].endswith(("Loss", "_Loss")) for base in self.project.qualified_bases(class_id)
+        ):
+            return NOT_MODEL
+        return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
+
+    def _function_builds(self, fid: str) -> str:
+        found = self._function_builds.get(fid)
+        if found is None:
+            self._function_builds[fid] = UNSEEN
+            found = self._function_builds[fid] = self._builds(self.project.functions[fid], in_class=False)
+        return found
+
+    def _builds(self, fref: FunctionRef, in_class: bool) -> str:
+        """What the modules a function builds make of its class: MODEL as soon as one is
+        mode-dependent, UNSEEN when one comes from where evallint cannot look."""
+        path = fref.file.path
+        unseen = mode_free = False
+        calls: dict[int, ir.Call] = {}
+        for stmt in self.statements(fref):
+            kind = type(stmt)
+            if kind is ir.With:
+                stmts = [item.call for item in stmt.items if item.call is not None]
+            elif kind is ir.Call:
+                stmts = [stmt]
+            else:
+                stmts = []
+                if kind is ir.Assign and in_class:
+                    verdict = self._stored(stmt, calls, fref)
+                    if verdict == MODEL:
+                        return MODEL
+                    unseen = unseen or verdict == UNSEEN
+                if kind is ir.If and stmt.cond is not None and "self.training" in stmt.cond.text:
+                    return MODEL
+            for call in stmts:
+                calls[call.node] = call
+                if any(isinstance(value, ir.TrainingFlagValue) for value in call.args) or any(
+                    isinstance(value, ir.TrainingFlagValue) for _, value in call.kwargs
+                ):
+                    return MODEL
+                if call.func is None:
+                    continue
+                qualified = self.project.qualify(path, call.func)
+                if qualified in torch_api.MODE_SENSITIVE_FUNCTIONS:
+                    return MODEL
+                if constructs_module(qualified):
+                    role = constructor_role(qualified, call)
+                    if role == MODEL:
+                        return MODEL
+                    mode_free = mode_free or role == MODE_FREE
+                    continue
+                target = self.project.resolve(fref, call.func)
+                if target is None:
+                    continue
+                if target in self.project.classes:
+                    if self.is_module_class(target):
+                        verdict = self.class_role(target)
+                        if verdict == MODEL:
+                            return MODEL
+                        unseen = unseen or verdict == UNSEEN
+                        mode_free = mode_free or verdict == MODE_FREE
+                elif target in self.project.functions and target != fref.id and not target.startswith(fref.id):
+                    verdict = self._function_builds(target)
+                    if verdict == MODEL:
+                        return MODEL
+                    unseen = unseen or verdict == UNSEEN
+                    mode_free = mode_free or verdict == MODE_FREE
+        return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
+
+    def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef) -> str:
+        """``self.x = ...`` in a module's method: a submodule handed in, or built by a call that
+        evallint cannot follow, is a submodule it cannot see into."""
+        if not any(target is not None and target.startswith("self.") for target in stmt.targets):
+            return NOT_MODEL
+        value = stmt.value
+        if isinstance(value, ir.TrainingFlagValue):
+            return MODEL
+        if isinstance(value, ir.RefValue) and value.key in fref.info.params[1:]:
+            name = value.key.lower()
+            return NOT_MODEL if any(word in name for word in ("loss", "criterion", "metric", "cfg", "config")) else UNSEEN
+        if isinstance(value, ir.CallValue):
+            call = calls.get(value.node)
+            if call is None or call.func is None:
+                return NOT_MODEL
+            qualified = self.project.qualify(fref.file.path, call.func)
+            root = qualified.partition(".")[0]
+            if root in _NOT_MODULE_BUILDERS or root in ("torch", "math", "numpy", "np", "self") or constructs_module(qualified):
+                return NOT_MODEL
+            if self.project.resolve(fref, call.func) is not None:
+                return NOT_MODEL  # followed by ``_builds``
+            return MODEL if qualified.startswith(torch_api.LIBRARY_MODEL_PREFIXES) else UNSEEN
+        return NOT_MODEL
+
+    # -- what training and evaluation are -----------------------------------------------------------
+
+    def flow(self, fref: FunctionRef) -> OutputFlow:
+        found = self._flows.get(fref.id)
+        if found is None:
+            found = self._flows[fref.id] = output_flow(fref.info.body, lambda call: self.sink_kind(fref, call))
+        return found
+
+    def forward_role(self, fref: FunctionRef, node: int) -> str:
+        flow = self.flow(fref)
+        if node in flow.to_backward:
+            return TRAINING
+        if node in flow.to_return:
+            return RETURNED
+        if node in flow.in_step:
+            return IN_STEP
+        return LOCAL
+
+    def weight_events(self, fref: FunctionRef) -> dict[str, tuple[int, ...]]:
+        """Where this function gives each reference weights worth evaluating, as call nodes: a
+        forward that reaches a backward followed by an optimizer step, a project function that
+        trains it (``train_one_epoch(model)``), ``load_state_dict``, a whole ``torch.load``."""
+        found = self._weights.get(fref.id)
+        if found is not None:
+            return found
+        events: dict[str, list[int]] = {}
+
+        def add(key: str, node: int) -> None:
+            events.setdefault(key, []).append(node)
+
+        flow = self.flow(fref)
+        steps = bool(flow.sinks) and self.steps(fref)
+        loaders: set[int] = set()
+        path = fref.file.path
+        for stmt in self.statements(fref):
+            kind = type(stmt)
+            if kind is ir.Assign:
+                if isinstance(stmt.value, ir.CallValue) and stmt.value.node in loaders:
+                    for target in stmt.targets:
+                        if target is not None:
+                            add(target, stmt.value.node)
+                continue
+            if kind is not ir.Call:
+                continue
+            refs = [value.key for value in (*stmt.args, *(v for _, v in stmt.kwargs)) if isinstance(value, ir.RefValue)]
+            if steps and stmt.node in flow.to_backward and stmt.func is not None:
+                add(forward_key(stmt), stmt.node)
+                for key in refs:  # `loss = step_loss(model, x, y)`: a model handed to what computes the loss
+                    add(key, stmt.node)
+            if stmt.node in flow.sinks and stmt.node not in flow.to_backward:
+                for key in refs:
+                    add(key, stmt.node)
+            name = stmt.method or (stmt.func or "").rpartition(".")[2]
+            if name in torch_api.LOAD_WEIGHTS_METHODS and isinstance(stmt.receiver, ir.RefValue):
+                add(stmt.receiver.key, stmt.node)
+            words = set(identifier_words(name))
+            if "load" in words:
+                if words & _WEIGHT_WORDS:  # `load_checkpoint(model, path)`, `load_model(model, path)`
+                    for key in refs:
+                        add(key, stmt.node)
+                qualified = self.project.qualify(path, stmt.func) if stmt.func else ""
+                if qualified in torch_api.WHOLE_MODEL_LOADERS or (name != "load_state_dict" and words & _WEIGHT_WORDS):
+                    loaders.add(stmt.node)
+            elif name in torch_api.PRETRAINED_METHODS:
+                loaders.add(stmt.node)
+        found = self._weights[fref.id] = {key: tuple(nodes) for key, nodes in events.items()}
+        return found
+
+    def has_weights_at(self, fref: FunctionRef, keys, node: int) -> bool:
+        """Has one of ``keys`` weights worth evaluating when call ``node`` runs? Some event gave
+        them before it, or shares a loop with it (the previous epoch trained them)."""
+        events = self.weight_events(fref)
+        places = self.flow(fref).places
+        loops, order = places.get(node, ((), -1))
+        for key in keys:
+            for event in events.get(key, ()):
+                event_loops, event_order = places.get(event, ((), -1))
+                if event_order < order or set(loops) & set(event_loops):
+                    return True
+        return False
+
+    def weighted_keys(self, fref: FunctionRef) -> frozenset[str]:
+        return frozenset(self.weight_events(fref))
+
+    def optimized(self, fref: FunctionRef) -> frozenset[str] | None:
+        """The references whose parameters this function hands to an optimizer (``Adam(m.parameters())``),
+        or None when it builds no optimizer (then the caller's is unknown). A model outside them
+        (a frozen feature network, an EMA copy, an input image being optimised) is not trained here."""
+        if fref.id in self._optimized:
+            return self._optimized[fref.id]
+        owners: set[str] = set()
+        builds = False
+        calls = {stmt.node: stmt for stmt in self.statements(fref) if type(stmt) is ir.Call}
+        for call in calls.values():
+            if call.method in ("parameters", "named_parameters") and isinstance(call.receiver, ir.RefValue):
+                owners.add(call.receiver.key)
+            values = [*call.args, *(value for _, value in call.kwargs)]
+            if _builds_optimizer(call, values, calls, self.project.qualify(fref.file.path, call.func) if call.func else ""):
+                builds = True
+                owners.update(_refs(values))
+        found = self._optimized[fref.id] = frozenset(owners) if builds else None
+        return found
+
+
+def _builds_optimizer(call: ir.Call, values, calls: dict, qualified: str) -> bool:
+    if qualified.startswith("torch.optim.") and qualified.rpartition(".")[2][:1].isupper():
+        return True
+    if any(name in ("params", "parameters") for name, _ in call.kwargs):
+        return True
+    name = (call.func or call.method or "").rpartition(".")[2]
+    if "optim" in name.lower() and not name.lower().startswith(("step", "zero")):
+        return True
+    return any(
+        isinstance(value, ir.CallValue) and value.node in calls and calls[value.node].method in ("parameters", "named_parameters")
+        for value in values
+    )
+
+
+def _refs(values) -> set[str]:
+    found: set[str] = set()
+    for value in values:
+        if isinstance(value, ir.RefValue):
+            found.add(value.key)
+        elif isinstance(value, (ir.TupleValue, ir.MixValue)):
+            found |= _refs(value.items if isinstance(value, ir.TupleValue) else value.parts)
+    return found
+
+
+def forward_key(call: ir.Call) -> str:
+    """The reference a call runs: ``model`` for ``model(x)`` and ``model.forward(x)``."""
+    if call.method in ("forward", "generate") and isinstance(call.receiver, ir.RefValue):
+        return call.receiver.key
+    return key_of_chain(call.func) if call.func else ""
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def constructs_module(qualified: str) -> bool:
+    """Does calling this (qualified) name build a torch module (``nn.Linear``, ``timm.create_model``)?"""
+    if qualified in torch_api.MODULE_FACTORY_FUNCTIONS:
+        return True
+    if qualified.startswith(torch_api.NON_MODULE_PREFIXES):
+        return False
+    last = qualified.split(".")[-1]
+    if qualified.startswith(torch_api.MODULE_FACTORY_PREFIXES) and not last.startswith(("_", "get_")):
+        return True
+    return qualified.startswith(torch_api.MODULE_CONSTRUCTOR_PREFIXES) and last[:1].isupper()
+
+

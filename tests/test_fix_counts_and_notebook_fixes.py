@@ -1,0 +1,101 @@
+"""The summary counts only the fixes `--fix` / `--unsafe-fixes` will apply, and notebooks are fixed
+as ruff fixes them: code cells rewritten; outputs, metadata and the JSON layout kept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import REPO
+
+
+def evallint(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "evallint", *args, "--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "EVALLINT_STRICT": "1"},
+    )
+
+
+def test_with_unsafe_fixes_a_fix_that_cannot_be_built_is_not_counted(tmp_path: Path):
+    # EVL101's fix inserts `model.eval()` before the statement: a one-line function leaves it no place.
+    (tmp_path / "a.py").write_text("import torch\n\ndef test(model, loader): return [model(x) for x in loader]\n")
+    as_json = json.loads(evallint("a.py", "--output-format", "json", cwd=tmp_path).stdout)
+    assert {item["code"]: item["fix"] is None for item in as_json} == {"EVL101": True, "EVL201": False}
+    # With --unsafe-fixes the edits are built, and the count is of those --fix --unsafe-fixes applies.
+    assert "[*] 1 fixable with the `--fix --unsafe-fixes` option." in evallint("a.py", "--unsafe-fixes", cwd=tmp_path).stdout
+    fixed = evallint("a.py", "--fix", "--unsafe-fixes", cwd=tmp_path).stdout
+    assert "Found 2 errors (1 fixed, 1 remaining)." in fixed
+
+
+NOTEBOOK = {
+    "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Validation"]},
+        {
+            "cell_type": "code", "execution_count": 1, "metadata": {"tags": ["setup"]},
+            "outputs": [{"name": "stdout", "output_type": "stream", "text": ["ready\n"]}],
+            "source": ["%matplotlib inline\n", "import torch\n", "print('ready')"],
+        },
+        {
+            "cell_type": "code", "execution_count": 2, "metadata": {}, "outputs": [],
+            "source": ["def validate(model, loader):\n", "    model.eval\n", "    for x in loader:\n", "        model(x)"],
+        },
+    ],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def write_notebook(path: Path) -> str:
+    # nbformat's own layout: one-space indent, unescaped non-ASCII, a final newline.
+    text = json.dumps(NOTEBOOK, indent=1, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def test_notebook_fix_rewrites_code_cells_and_keeps_the_rest(tmp_path: Path):
+    notebook = tmp_path / "nb.ipynb"
+    original = write_notebook(notebook)
+    before = evallint("nb.ipynb", cwd=tmp_path).stdout
+    assert "[*] 1 fixable with the `--fix` option." in before
+    assert "(2 hidden fixes can be enabled with the `--unsafe-fixes` option.)" in before
+
+    result = evallint("nb.ipynb", "--fix", cwd=tmp_path)
+    # Calling `model.eval()` settles the EVL101 too; the EVL201 remains.
+    assert "Found 2 errors (1 fixed, 1 remaining)." in result.stdout
+    fixed = notebook.read_text(encoding="utf-8")
+    assert fixed == original.replace('"    model.eval\\n"', '"    model.eval()\\n"')
+
+    assert "Found 1 error (1 fixed, 0 remaining)." in evallint("nb.ipynb", "--fix", "--unsafe-fixes", cwd=tmp_path).stdout
+    document = json.loads(notebook.read_text(encoding="utf-8"))
+    assert document["cells"][2]["source"] == [
+        "@torch.no_grad()\n", "def validate(model, loader):\n", "    model.eval()\n", "    for x in loader:\n", "        model(x)",
+    ]
+    assert document["cells"][:2] == NOTEBOOK["cells"][:2]  # the magic, outputs and metadata are untouched
+    assert document["metadata"] == NOTEBOOK["metadata"]
+    assert evallint("nb.ipynb", cwd=tmp_path).returncode == 0
+
+
+def test_notebook_diff_names_the_cell(tmp_path: Path):
+    notebook = tmp_path / "nb.ipynb"
+    original = write_notebook(notebook)
+    result = evallint("nb.ipynb", "--diff", cwd=tmp_path)
+    assert result.stdout.startswith("--- a/nb.ipynb:cell 3\n+++ b/nb.ipynb:cell 3\n")
+    assert "+    model.eval()\n" in result.stdout
+    assert notebook.read_text(encoding="utf-8") == original
+
+
+def test_a_fix_never_rewrites_an_ipython_line(tmp_path: Path):
+    from evallint.notebook_writer import NotebookWriteError, apply_cell_edits
+    from evallint.types import Edit, Location
+
+    cell = "%time model.eval\nx = 1"
+    try:
+        apply_cell_edits(cell, [Edit("()", Location(1, 17), Location(1, 17))])
+    except NotebookWriteError as error:
+        assert "IPython line" in str(error)
+    else:
+        raise AssertionError("an edit of a masked magic line was applied")
+    assert apply_cell_edits(cell, [Edit("y = 2\n", Location(2, 1), Location(2, 1))]) == "%time model.eval\ny = 2\nx = 1"
