@@ -158,3 +158,32 @@ def test_an_error_in_phase_twos_forked_worker_is_reported_too(tmp_path, monkeypa
     assert {(Path(d.path).name, d.location.row) for d in report.diagnostics if d.code == "EVL101"} == {
         (f"train_{n}.py", 7) for n in range(4)
     }
+
+
+def test_a_class_whose_helper_builds_its_layers_is_analysed_without_an_internal_error(tmp_path, not_strict):
+    """Found on the corpus (issue 19): a memo shadowed the method of the same name, and every
+    function meeting such a class failed with a TypeError, hidden before errors were reported."""
+    (tmp_path / "train.py").write_text(textwrap.dedent(
+        """
+        import torch
+        import torch.nn as nn
+
+
+        def make_head(width):
+            return nn.Sequential(nn.Linear(width, width), nn.Dropout(0.1))
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.head = make_head(8)
+
+
+        def evaluate(loader):
+            model = Net()
+            for x in loader:
+                model(x)
+        """
+    ))
+    report = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=1)
+    assert report.internal_errors == []
