@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import io
 import os
 import sys
 import tempfile
-import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -214,7 +212,7 @@ def _parse_fixed(path: str, text: str, notebook: bool):
 
 
 def _load(path: str, absolute: str, notes: list[str]) -> _FileState | None:
-    from evallint.parsing.python import ParseFailure, decode_source
+    from evallint.parsing.python import ParseFailure, decode_source, source_encoding
 
     try:
         with open(absolute, "rb") as handle:
@@ -223,9 +221,9 @@ def _load(path: str, absolute: str, notes: list[str]) -> _FileState | None:
         notes.append(f"{path}: not fixed: cannot read it ({error.strerror})")
         return None
     text = decode_source(data)
-    if isinstance(text, ParseFailure):
+    encoding = source_encoding(data)
+    if isinstance(text, ParseFailure) or isinstance(encoding, ParseFailure):
         return None
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     return _FileState(path, absolute, text, text, encoding)
 
 

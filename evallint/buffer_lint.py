@@ -15,6 +15,7 @@ from pathlib import Path
 from evallint.config import Settings, with_nested_configs
 from evallint.discovery import SourcePath, discover, project_files
 from evallint.engine import FileResult, analyse, index_file, index_files, overlaid_sources
+from evallint.internal_errors import InternalError, unique
 from evallint.types import Diagnostic
 
 
@@ -23,6 +24,8 @@ class BufferReport:
     diagnostics: list[Diagnostic]
     files_checked: int
     results: dict[str, FileResult] = field(default_factory=dict)  # by display path, as LintReport's
+    internal_errors: list[InternalError] = field(default_factory=list)  # as LintReport's
+    newer_python: list[str] = field(default_factory=list)  # as LintReport's
 
 
 def target_for(path: str, settings: Settings) -> list[SourcePath]:
@@ -69,8 +72,11 @@ class BufferLinter:
         with overlaid_sources(overlay):
             target_result = index_file(target)
             results = [target_result, *self._context(sources[1:], overlay, settings)]
-            diagnostics = analyse(results, settings, {target.absolute}, unsafe_fix_edits=unsafe_fix_edits, jobs=1)
-        return BufferReport(diagnostics, 1, {r.path: r for r in results})
+            errors = [r.internal_error for r in results if r.internal_error is not None]
+            diagnostics = analyse(results, settings, {target.absolute}, unsafe_fix_edits=unsafe_fix_edits, jobs=1,
+                                  internal_errors=errors)
+        newer = [target_result.path] if target_result.error is not None and target_result.error.newer_python else []
+        return BufferReport(diagnostics, 1, {r.path: r for r in results}, unique(errors), newer)
 
     def _context(self, sources: list[SourcePath], overlay: dict[str, str], settings: Settings) -> list[FileResult]:
         """The other files' results: from the overlay, this linter's memory, the cache, or parsed now."""

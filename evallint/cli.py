@@ -1,6 +1,7 @@
 """The `evallint` command.
 
-Exit codes: 0 no findings, 1 findings, 2 usage or configuration error.
+Exit codes: 0 no findings, 1 findings, 2 usage or configuration error, or an internal error
+(contained: everything else is still reported).
 `evallint [PATHS...]` lints (the implicit `check` command); `evallint rule CODE`
 prints a rule's documentation; `evallint verify SCRIPT` runs a script under
 torch hooks (imported only for that command).
@@ -15,7 +16,9 @@ import click
 
 from evallint import __version__
 from evallint.errors import UsageError
+from evallint.internal_errors import InternalError, describe
 from evallint.lifetime import kept_until_exit
+from evallint.strict import strict
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -50,13 +53,21 @@ def entry() -> None:
     it, as mypy's does; and the steps of a run keep what they built instead of
     freeing it as they return (``evallint.lifetime``).
     """
+    interrupted = _stop_on_signals()
     with kept_until_exit():  # never left: the process ends inside it
         try:
             main()
             code: object = 0
         except SystemExit as done:
             code = done.code
-        if code is None:
+        except Exception as error:  # a bug of evallint's that nothing closer contained
+            if strict():
+                raise
+            print(InternalError("running", None, None, describe(error)).line(), file=sys.stderr)
+            code = EXIT_USAGE
+        if interrupted:
+            code = 128 + interrupted[0]  # as a shell reports a process ended by that signal
+        elif code is None:
             code = EXIT_CLEAN
         elif not isinstance(code, int):
             print(code, file=sys.stderr)
@@ -67,6 +78,27 @@ def entry() -> None:
             except (OSError, ValueError):
                 pass  # a closed pipe or stream: nothing more can reach the reader
         os._exit(code)
+
+
+def _stop_on_signals() -> list[int]:
+    """Ctrl-C and SIGTERM unwind the run as an error does, so that its worker pools are stopped
+    (``evallint.lifetime.worker_pool``) before the process ends; the list gets the signal's number."""
+    import signal
+
+    received: list[int] = []
+
+    def stop(number, frame):
+        if received:  # asked again while stopping: end now (workers end with this process)
+            os._exit(128 + received[0])
+        received.append(number)
+        raise KeyboardInterrupt
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(number, stop)
+        except (ValueError, OSError):
+            pass  # not the main thread, or a signal this platform lacks
+    return received
 
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,7 +18,8 @@ from pathlib import Path
 from evallint.analysis import ir
 from evallint.config import Settings
 from evallint.discovery import SourcePath, discover, project_files
-from evallint.lifetime import keep, pool_left_to_exit
+from evallint.internal_errors import InternalError, describe, unique
+from evallint.lifetime import keep, worker_pool
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
 from evallint.strict import strict
@@ -35,6 +36,8 @@ class FileResult:
     cell_map: CellMap | None = None
     # `# noqa` comments, read only for a file with a diagnostic (tokenizing costs a tenth of the parse).
     suppressions: object = None  # evallint.suppression.Suppressions once read
+    # A bug of evallint's met while indexing the file: the file is then unknown to the analysis.
+    internal_error: InternalError | None = None
 
 
 @dataclass
@@ -42,6 +45,9 @@ class LintReport:
     diagnostics: list[Diagnostic]
     files_checked: int
     results: dict[str, FileResult] = field(default_factory=dict)
+    internal_errors: list[InternalError] = field(default_factory=list)
+    # Files in a newer Python's syntax that this Python cannot read (not parse errors: no EVL001).
+    newer_python: list[str] = field(default_factory=list)
 
 
 def module_name_for(absolute: str) -> tuple[str, bool]:
@@ -144,6 +150,10 @@ def _index_text(
         result.index = index_module(source.path, name, is_package, module)
     except RecursionError:
         result.error = ParseFailure("source is too deeply nested to analyse")
+    except Exception as error:
+        if strict():
+            raise
+        result.internal_error = InternalError("indexing", source.path, None, describe(error))
     return result
 
 
@@ -238,13 +248,27 @@ def _crashed(task: _Task) -> _Outcome:
     return _Outcome(None, FileResult(task.source.path, task.source.absolute, error=failure), _error_screen())
 
 
+def _failed(task: _Task, error: BaseException) -> _Outcome:
+    """A task that raised: a bug of evallint's, reported as one; the file is unknown to the analysis."""
+    internal = InternalError("reading", task.source.path, None, describe(error))
+    return _Outcome(None, FileResult(task.source.path, task.source.absolute, internal_error=internal), _error_screen())
+
+
+def _process_contained(task: _Task) -> _Outcome:
+    try:
+        return _process(task)
+    except Exception as error:
+        if strict():
+            raise
+        return _failed(task, error)
+
+
 def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_ForkedShare") -> list[_Outcome]:
     """Run tasks in worker processes and, where the ``share``'s workers can be forked, in this one
     too; results in task order. A worker that dies costs only its own file; a task that raises here
     is retried in a worker."""
     if jobs <= 1 or len(tasks) < 4:
-        return [_process(task) for task in tasks]
-    from concurrent.futures import ProcessPoolExecutor
+        return [_process_contained(task) for task in tasks]
     from concurrent.futures.process import BrokenProcessPool
 
     outcomes: list[_Outcome | None] = [None] * len(tasks)
@@ -253,7 +277,7 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
         if not shared:
             size = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 8)))
             chunks = [list(range(start, min(start + size, len(tasks)))) for start in range(0, len(tasks), size)]
-            with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+            with worker_pool(max_workers=min(jobs, len(chunks))) as pool:
                 futures = [(chunk, pool.submit(_run_chunk, [tasks[i] for i in chunk])) for chunk in chunks]
                 for chunk, future in futures:
                     try:
@@ -267,7 +291,7 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
     remaining = [i for i, outcome in enumerate(outcomes) if outcome is None]
     # After a crash, one worker takes the rest in order: the first unfinished task is the one that killed it.
     while remaining:
-        with ProcessPoolExecutor(max_workers=1) as pool:
+        with worker_pool(max_workers=1) as pool:
             futures = [(i, pool.submit(_pool_worker, tasks[i])) for i in remaining]
             culprit = None
             for i, future in futures:
@@ -276,8 +300,10 @@ def _run_tasks(tasks: list[_Task], jobs: int, mentioned: set[str], share: "_Fork
                 except BrokenProcessPool:
                     culprit = i
                     break
-                except Exception:
-                    outcomes[i] = _crashed(tasks[i])  # its result could not be sent back
+                except Exception as error:  # it raised, or its result could not be sent back
+                    if strict():
+                        raise
+                    outcomes[i] = _failed(tasks[i], error)
         if culprit is not None:
             outcomes[culprit] = _crashed(tasks[culprit])
         remaining = [i for i in remaining if outcomes[i] is None]
@@ -314,7 +340,7 @@ class _ForkedShare:
         self.directory = None
         self.spools: list[_Spool] = []
         self.pool = None
-        self.exits = contextlib.ExitStack()  # the pool's, left to exit on its own (``pool_left_to_exit``)
+        self.exits = contextlib.ExitStack()  # the pool's (``worker_pool``)
         self.broken = False
 
     def __enter__(self) -> "_ForkedShare":
@@ -353,7 +379,7 @@ class _ForkedShare:
             return False
         self.bounds = context.Array("q", 2)
         _shared = self.bounds  # the workers, forked at the first submit, inherit it
-        self.pool = self.exits.enter_context(pool_left_to_exit(max_workers=self.workers, mp_context=context))
+        self.pool = self.exits.enter_context(worker_pool(max_workers=self.workers, mp_context=context))
         return True
 
     def run(self, tasks: list[_Task], outcomes: list, mentioned: set[str]) -> bool:
@@ -533,7 +559,7 @@ def index_files(
             if outcome.screen is None:
                 outcome.screen = _indexed_screen(outcomes[position].screen, outcome.result)
             outcomes[position] = outcome
-            if cache is not None and outcome.key is not None:
+            if cache is not None and outcome.key is not None and outcome.result.internal_error is None:
                 indexed = outcome.result.index is not None or outcome.result.error is not None
                 cache.store(outcome.key, (outcome.screen, outcome.result if indexed else None))
 
@@ -552,7 +578,8 @@ def index_files(
             for i, outcome in enumerate(outcomes):
                 if i not in needed and outcome is not None and outcome.result.error is None:
                     # Whatever the cache holds for it, a file outside the closure takes no part in the analysis.
-                    outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map)
+                    outcome.result = FileResult(sources[i].path, sources[i].absolute, cell_map=outcome.result.cell_map,
+                                                internal_error=outcome.result.internal_error)
     return [outcome.result for outcome in outcomes if outcome is not None]
 
 
@@ -620,13 +647,16 @@ def run(
     with _collector_paused():
         results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings,
                               file_keys=file_keys)
+        internal_errors = [r.internal_error for r in results if r.internal_error is not None]
         diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits=unsafe_fix_edits,
-                              jobs=jobs or os.cpu_count() or 1)
+                              jobs=jobs or os.cpu_count() or 1, internal_errors=internal_errors)
     keep(results)
     by_display = {r.path: r for r in results}
-    if run_key is not None:
+    # A run that met a bug is not kept: the next run reports it again instead of hiding it.
+    if run_key is not None and not internal_errors:
         cache.store(run_key, list(diagnostics))
-    return LintReport(diagnostics, len(targets), by_display)
+    newer = sorted(r.path for r in results if r.error is not None and r.error.newer_python and r.absolute in report_paths)
+    return LintReport(diagnostics, len(targets), by_display, unique(internal_errors), newer)
 
 
 @contextlib.contextmanager
@@ -684,38 +714,56 @@ def _cached_run(
 
 def analyse(
     results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = False,
-    jobs: int = 1,
+    jobs: int = 1, internal_errors: list[InternalError] | None = None,
 ) -> list[Diagnostic]:
     """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are announced, not computed
     (computing one rewrites the whole module; concise output only counts them). With ``jobs`` > 1
-    phase 2 may use a second process; the findings are the same."""
+    phase 2 may use a second process; the findings are the same. Bugs of evallint's met on the way
+    are appended to ``internal_errors``: what they touched is left out, the rest is reported."""
+    from evallint.analysis.facts import ProjectFacts
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.summaries import Analyzer
     from evallint.reporting import codes_of_run, reported
     from evallint.rules import ALL_RULES
 
+    errors = internal_errors if internal_errors is not None else []
     codes = codes_of_run(settings)
     indexes = [r.index for r in results if r.index is not None]
-    project = ProjectIndex(indexes)
     reported_files = frozenset(r.path for r in results if r.index is not None and r.absolute in report_paths)
-    # Only some files reported (pre-commit): the walk can skip what cannot reach them.
-    analyzer = Analyzer(project, settings)
-    facts = analyzer.run(reported_files if len(reported_files) < len(indexes) else None, jobs)
-    keep(analyzer)
+    try:
+        project = ProjectIndex(indexes)
+        # Only some files reported (pre-commit): the walk can skip what cannot reach them.
+        analyzer = Analyzer(project, settings)
+        facts = analyzer.run(reported_files if len(reported_files) < len(indexes) else None, jobs)
+        keep(analyzer)
+    except Exception as error:
+        if strict():
+            raise
+        errors.append(InternalError("analysing", None, None, describe(error)))
+        facts = ProjectFacts()
+    errors.extend(facts.internal_errors)
     by_path = {r.path: r for r in results}
     findings: list[Finding] = []
     for code, rule in ALL_RULES.items():
         if code in codes:
-            findings.extend(rule.check(facts))
+            try:
+                findings.extend(rule.check(facts))
+            except Exception as error:
+                if strict():
+                    raise
+                errors.append(InternalError(f"checking rule {code} in", None, None, describe(error)))
     findings = [f for f in findings if by_path[f.file].absolute in report_paths]
-    resolved = resolve_findings(findings, by_path, unsafe_fix_edits)
+    resolved = resolve_findings(findings, by_path, unsafe_fix_edits, errors)
     return sorted(reported(resolved, results, settings, report_paths), key=Diagnostic.sort_key)
 
 
 def resolve_findings(
-    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = False
+    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = False,
+    internal_errors: list[InternalError] | None = None,
 ) -> list[Diagnostic]:
-    """Give findings positions (and fixes), computing positions only for the files involved."""
+    """Give findings positions (and fixes), computing positions only for the files involved. A
+    file whose positions cannot be computed (a bug of evallint's, added to ``internal_errors``)
+    loses its findings, not the run."""
     from evallint.positions import PositionTable
 
     needed: dict[str, set[int]] = {}
@@ -723,7 +771,17 @@ def resolve_findings(
         needed.setdefault(finding.file, set()).add(finding.node)
         for file, node in finding.refs:
             needed.setdefault(file, set()).add(node)
-    tables = {path: PositionTable.build(by_path[path], nodes) for path, nodes in needed.items() if path in by_path}
+    tables = {}
+    for path, nodes in needed.items():
+        if path not in by_path:
+            continue
+        try:
+            tables[path] = PositionTable.build(by_path[path], nodes)
+        except Exception as error:
+            if strict():
+                raise
+            if internal_errors is not None:
+                internal_errors.append(InternalError("locating findings in", path, None, describe(error)))
     diagnostics = []
     for finding in findings:
         table = tables.get(finding.file)
@@ -749,7 +807,10 @@ def resolve_findings(
 
             cell, start_row = result.cell_map.locate(start.row)
             _, end_row = result.cell_map.locate(end.row)
-            start, end = Location(start_row, start.column), Location(end_row, end.column)
+            start, end = (
+                Location(start_row, result.cell_map.column(start.row, start.column)),
+                Location(end_row, result.cell_map.column(end.row, end.column)),
+            )
             fix = fix_in_cell(fix, cell, result.cell_map)
         diagnostics.append(Diagnostic(finding.code, message, finding.file, start, end, fix, cell))
     return diagnostics

@@ -89,6 +89,8 @@ def fix_in_cell(fix: Fix | None, cell: int, cell_map) -> Fix | None:
         return fix
     moved = []
     for edit in fix.edits:
+        if cell_map.column(edit.location.row, 1) != 1 or cell_map.column(edit.end_location.row, 1) != 1:
+            return None  # a line IPython dedents: its edits were made for the dedented text
         start_cell, start_row = cell_map.locate(edit.location.row)
         end_cell, end_row = cell_map.locate(edit.end_location.row)
         if end_cell != cell and edit.end_location.column == 1 and end_row == 1 and start_cell == cell:

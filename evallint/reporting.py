@@ -46,7 +46,8 @@ def reported(diagnostics: list[Diagnostic], results: list, settings: Settings, r
         elif verdict == _KEPT:
             kept.append(diagnostic)
     for result in results:
-        if result.error is not None and result.absolute in report_paths:
+        # A file in a newer Python's syntax is not a parse error: the run names it once instead.
+        if result.error is not None and not result.error.newer_python and result.absolute in report_paths:
             kept.append(parse_error(result))
     for result in results:
         if result.absolute not in report_paths or result.error is not None:
@@ -96,11 +97,13 @@ def is_reported(diagnostic: Diagnostic, absolute: str, result, settings: Setting
 
 def parse_error(result) -> Diagnostic:
     error = result.error
-    row, cell = error.row, None
+    row, cell, column, message = error.row, None, error.column, error.message
     if result.cell_map is not None and result.cell_map.starts:
+        column = result.cell_map.column(row, column)
         cell, row = result.cell_map.locate(row)
-    location = Location(row, error.column)
-    return Diagnostic(ALWAYS_REPORTED, error.message, result.path, location, location, None, cell)
+        message = result.cell_map.cell_rows_in(message, cell)
+    location = Location(row, column)
+    return Diagnostic(ALWAYS_REPORTED, message, result.path, location, location, None, cell)
 
 
 def _joined_row(result, diagnostic: Diagnostic) -> int:

@@ -10,6 +10,9 @@ from evallint.engine import run, with_overrides
 from evallint.errors import UsageError
 from evallint.selection import validate_codes
 
+# As ruff does: a run that met a bug of evallint's is not a clean run, nor one with findings.
+EXIT_INTERNAL_ERROR = 2
+
 
 @dataclass
 class CheckOptions:
@@ -85,6 +88,10 @@ def run_check(options: CheckOptions) -> int:
             options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
         )
     diagnostics = report.diagnostics
+    for error in report.internal_errors:
+        print(error.line(), file=sys.stderr)
+    if report.newer_python:
+        print(_newer_python_notice(report.newer_python), file=sys.stderr)
     if report.files_checked == 0 and not reads_stdin:
         _warn_no_files(options.paths)
     if options.add_noqa:
@@ -97,7 +104,8 @@ def run_check(options: CheckOptions) -> int:
         diagnostics = outcome.remaining
         print_notes(outcome.notes)
         if options.diff:
-            return _report_diff(outcome, options)
+            status = _report_diff(outcome, options)
+            return EXIT_INTERNAL_ERROR if report.internal_errors else status
     options.color = options.output_file is None and _stream_is_terminal() and not _no_color()
     if options.statistics:
         text = _statistics(diagnostics, output_format)
@@ -108,13 +116,37 @@ def run_check(options: CheckOptions) -> int:
         if output_format in ("concise", "full") and not options.quiet:
             text += _summary(diagnostics, outcome, options)
     if options.output_file:
-        with open(options.output_file, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_output_file(options.output_file, text)
     else:
         sys.stdout.write(text)
+    if report.internal_errors:
+        return EXIT_INTERNAL_ERROR
     if options.exit_zero:
         return 0
     return 1 if diagnostics else 0
+
+
+def _newer_python_notice(paths: list[str]) -> str:
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        f"evallint: not analysed: {shown} ({_plural(len(paths), 'file')} in the syntax of a Python newer than "
+        f"{running}, which runs evallint); run evallint with that newer Python to analyse them"
+    )
+
+
+def write_output_file(path: str, text: str) -> None:
+    """``-o``: the report into ``path``, making its missing parent directories (as ruff does)."""
+    import os
+
+    try:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise UsageError(f"cannot write the report to {path}: {error.strerror or error}") from None
 
 
 def _add_noqa(report) -> int:
@@ -177,8 +209,7 @@ def _plural(count: int, noun: str) -> str:
 def _report_diff(outcome, options) -> int:
     """`--diff`: the diff on stdout, a count on stderr, nothing written; exit 1 when there is something to fix."""
     if options.output_file:
-        with open(options.output_file, "w", encoding="utf-8") as handle:
-            handle.write(outcome.diff)
+        write_output_file(options.output_file, outcome.diff)
     else:
         sys.stdout.write(outcome.diff)
     fixed = outcome.fixed_count

@@ -65,9 +65,11 @@ HOSTILE = [
     Hostile("python2_print.py", SEED + b'print "hello"\n', "EVL001", "SyntaxError"),
     Hostile("python2_except.py", SEED + b"try:\n    pass\nexcept Exception, e:\n    pass\n", "EVL001", "SyntaxError"),
     Hostile("python2_octal.py", SEED + b"x = 0777\n", "EVL001", "SyntaxError"),
-    Hostile("python312_syntax.py", SEED + b"type Vector = list[float]\n", "EVL001", "SyntaxError"),
+    # Newer syntax than the Python running evallint is analysed (tests/test_newer_syntax.py).
+    Hostile("python312_syntax.py", b"type Vector = list[float]\n" + buggy(), "bug", row=BUGGY_ROW + 1),
     Hostile("undecodable.py", SEED + b'x = "\xff\xfe\xfa"\n', "EVL001", "decode"),
-    Hostile("unknown_cookie.py", b"# -*- coding: klingon -*-\n" + SEED, "EVL001", "klingon"),
+    # An unknown codec reads as UTF-8 where the bytes are UTF-8 (tests/test_encodings.py), else EVL001.
+    Hostile("unknown_cookie.py", b"# -*- coding: klingon -*-\n" + SEED + b"x = '\xe9'\n", "EVL001", "klingon"),
     Hostile("cookie_contradicts_bom.py", b"\xef\xbb\xbf# coding: latin-1\n" + SEED, "EVL001", "decode"),
     Hostile("latin1_cookie_wrong_bytes.py", b"# coding: ascii\n" + SEED + b'x = "\xe9"\n', "EVL001", "decode"),
     Hostile("utf16_without_bom.py", "# coding: utf-16\nx = 1\n".encode("utf-16-le"), "EVL001", ""),

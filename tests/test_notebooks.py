@@ -142,3 +142,76 @@ def test_cell_sources_are_unmasked():
     assert cell_sources(data) == {2: "%time f()\ng()"}
     with pytest.raises(NotebookError):
         cell_sources(b"[]")
+
+
+# -- IPython's rules: escapes only at the start of a logical line; cell magics ------------------------
+
+TRAIN = (
+    "def train(model, loader, optimizer, num_epochs):\n",
+    "    for epoch in range(num_epochs):\n",
+    "        for x in loader:\n",
+    "            loss = model(x).sum()\n",
+    "            loss.backward()\n",
+    "            optimizer.step()\n",
+    "            print('Epoch: %03d/%03d | Cost: %.4f'\n",
+    "                  %(epoch+1, num_epochs, loss))\n",
+    "        evaluate(model, loader)\n",
+)
+
+
+def test_percent_inside_brackets_is_the_operator_not_a_magic(tmp_path: Path):
+    sets_eval = ("def evaluate(model, loader):\n", "    model.eval()\n", *EVALUATE[1:])
+    diagnostics = lint(tmp_path, notebook(code("import torch\n"), code(*sets_eval), code(*TRAIN)))
+    # The training cell is analysed: evaluate() leaves the model in eval mode for the next step.
+    assert [(d.code, d.cell, d.location.row) for d in diagnostics] == [("EVL102", 3, 4)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "total = 10 \\\n    % 3\n",  # after a backslash continuation
+        "text = '''\n%matplotlib inline\n!ls\n'''\n",  # inside a triple-quoted string
+        "pairs = [\n    7\n    %2,\n]\n",  # inside brackets
+        "value = f(1,  # a comment with a bracket (\n    2) \\\n    % 5\n",
+    ],
+    ids=["backslash", "triple-quoted", "brackets", "comment-then-backslash"],
+)
+def test_percent_and_bang_mid_statement_are_left_to_python(source: str):
+    assert mask_ipython(source) == source
+
+
+def test_escapes_at_the_start_of_a_logical_line_are_masked_after_a_closed_statement():
+    source = "x = f(1,\n      2)\n%time y = x\ns = '''a\nb'''\n!ls\n"
+    assert mask_ipython(source) == "x = f(1,\n      2)\npass\ns = '''a\nb'''\npass\n"
+
+
+def test_writefile_is_text_and_capture_is_python(tmp_path: Path):
+    written = code("%%writefile train.sh\n", "python train.py --epochs 3 &&\n", "def evaluate(model, loader): return model(loader)\n")
+    captured = code("\n", "%%capture output\n", *EVALUATE)
+    diagnostics = lint(tmp_path, notebook(code("import torch\n"), written, captured))
+    assert [(d.code, d.cell, d.location.row) for d in diagnostics] == [("EVL101", 3, 5)]
+
+
+def test_a_syntax_error_message_names_the_row_in_the_cell_as_its_location_does(tmp_path: Path):
+    broken = code("values = (1,\n", "    2]\n")
+    diagnostics = lint(tmp_path, notebook(code("import torch\n", "x = 1\n"), markdown("m"), broken))
+    [error] = diagnostics
+    assert (error.code, error.cell, error.location.row) == ("EVL001", 3, 2)
+    assert "on line 1" in error.message and "line 3" not in error.message
+
+
+def test_a_message_naming_a_line_of_another_cell_says_which():
+    cells = CellMap(((1, 1), (3, 4)))
+    assert cells.cell_rows_in("does not match '(' on line 2", 3) == "does not match '(' on line 2 of cell 1"
+    assert cells.cell_rows_in("(detected at line 5)", 3) == "(detected at line 2)"
+
+
+def test_a_cell_indented_as_a_whole_is_dedented_as_ipython_does(tmp_path: Path):
+    indented = code(" # every line starts with a space\n", *(" " + line for line in EVALUATE))
+    diagnostics = lint(tmp_path, notebook(code("import torch\n"), indented))
+    # The column is the one in the cell as written: `model(x)` after 17 characters, plus the space.
+    assert [(d.code, d.cell, d.location.row, d.location.column) for d in diagnostics] == [("EVL101", 2, 4, 18)]
+
+
+def test_a_wildcard_help_search_is_masked():
+    assert mask_ipython("torch.*Tensor?\n") == "pass\n"

@@ -136,20 +136,27 @@ class ProjectIndex:
 
     def lookup_qualified(self, dotted: str, near: str) -> str | None:
         """Find the project definition of an absolute dotted name (a function, class or method)."""
-        parts = dotted.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            module = ".".join(parts[:cut])
-            files = self._module_files(module, near)
-            if len(files) != 1:
-                continue
+        # Re-exports are followed in a loop that stops at a name seen before: `from foo import
+        # foo_loss` inside foo/foo.py names itself, and two modules can re-export each other.
+        seen: set[tuple[str, str]] = set()
+        while (dotted, near) not in seen:
+            seen.add((dotted, near))
+            parts = dotted.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                files = self._module_files(".".join(parts[:cut]), near)
+                if len(files) == 1:
+                    break
+            else:
+                return None
             rest = parts[cut:]
             target = self.toplevel[files[0].path].get(rest[0])
             if target is None:
                 # `from pkg import mod` then `mod.func`: the name may be a submodule re-export.
                 reexport = self.imports[files[0].path].get(rest[0])
-                if reexport is not None and reexport != dotted:
-                    return self.lookup_qualified(".".join([reexport, *rest[1:]]), files[0].path)
-                return None
+                if reexport is None:
+                    return None
+                dotted, near = ".".join([reexport, *rest[1:]]), files[0].path
+                continue
             if len(rest) == 1:
                 return target
             if len(rest) == 2 and target in self.classes:
@@ -214,6 +221,7 @@ class ProjectIndex:
         cached = self._base_ids_cache.get(class_id)
         if cached is None:
             ref = self.classes[class_id]
+            self._base_ids_cache[class_id] = []  # a class reached again while its bases resolve has none
             cached = []
             for base in ref.info.bases:
                 target = self.resolve_class(ref.file.path, base)
@@ -254,6 +262,7 @@ class ProjectIndex:
     def method_of(self, class_id: str, name: str, allow_subclasses: bool = False) -> str | None:
         key = (class_id, name, allow_subclasses)
         if key not in self._method_cache:
+            self._method_cache[key] = None  # asked again while being looked up (a cycle): not found
             self._method_cache[key] = self._method_of(class_id, name, allow_subclasses)
         return self._method_cache[key]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from evallint.analysis.lattice import Facts
+from evallint.internal_errors import InternalError
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class ProjectFacts:
     bare_mode_attributes: list[BareModeAttribute] = field(default_factory=list)
     grad_contexts_not_entered: list[GradContextNotEntered] = field(default_factory=list)
     reveals: list[Reveal] = field(default_factory=list)
+    # Functions the analysis failed on (a bug of evallint's): each is unknown to its callers.
+    internal_errors: list[InternalError] = field(default_factory=list)
 
     def extend(self, other: "ProjectFacts") -> None:
         for kind in fields(self):

@@ -21,7 +21,7 @@ import threading
 from evallint.analysis.facts import ProjectFacts
 from evallint.analysis.relevance import CallScan, scan_calls
 from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
-from evallint.lifetime import keep, pool_left_to_exit
+from evallint.lifetime import keep, worker_pool
 from evallint.strict import strict
 
 # Below this many functions a fork costs more than the second CPU saves.
@@ -69,7 +69,7 @@ def _in_two_processes(
     sending: threading.Thread | None = None
     _inherited = (analyzer, halves[1], to_parent, from_parent, (from_child, to_child))
     try:
-        with pool_left_to_exit(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with worker_pool(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
             future = pool.submit(_child)  # forks now: the worker holds its own ends of the pipes
             # Closing ours means the worker's death ends the pipe instead of leaving a read waiting.
             to_parent.close()

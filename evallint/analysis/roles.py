@@ -107,7 +107,7 @@ class Roles:
         self.sink_kind = sink_kind  # (FunctionRef, Call) -> dataflow.BACKWARD, TRAINS or 0
         self.steps = steps  # FunctionRef -> bool: it runs an optimizer step (itself or through a callee)
         self._class_roles: dict[str, str] = {}
-        self._function_builds: dict[str, str] = {}
+        self._builds_memo: dict[str, str] = {}
         self._flows: dict[str, OutputFlow] = {}
         self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
         self._grad_off_decorators: dict[str, bool] = {}
@@ -161,10 +161,10 @@ class Roles:
         return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
 
     def _function_builds(self, fid: str) -> str:
-        found = self._function_builds.get(fid)
+        found = self._builds_memo.get(fid)
         if found is None:
-            self._function_builds[fid] = UNSEEN
-            found = self._function_builds[fid] = self._builds(self.project.functions[fid], in_class=False)
+            self._builds_memo[fid] = UNSEEN
+            found = self._builds_memo[fid] = self._builds(self.project.functions[fid], in_class=False)
         return found
 
     def _builds(self, fref: FunctionRef, in_class: bool, called: frozenset[str] = frozenset()) -> str:

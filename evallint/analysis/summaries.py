@@ -62,6 +62,7 @@ from evallint.analysis.lattice import (
 from evallint.analysis.roles import constructs_module
 from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module, looks_like_model
 from evallint.strict import strict
+from evallint.internal_errors import InternalError, describe
 
 MAX_CONTEXTS_PER_FUNCTION = 8
 _GRAD_ON_BY_DEFAULT = frozenset({Poss(GRAD_ON, Origin(DEFAULT))})
@@ -350,11 +351,15 @@ class Analyzer:
         self.stack.append(fid)
         try:
             summary = Interpreter(self, self.project.functions[fid], ctx, caller).run(entry)
-        except (RecursionError, MemoryError, KeyError, AttributeError, TypeError, ValueError, IndexError):
+        except Exception as error:
             # A construct the analysis mishandles lowers what is known about this one function
-            # (its callers see an unresolved call); it never takes the run down.
+            # (its callers see an unresolved call); it never takes the run down, and is reported.
             if strict():
                 raise
+            fref = self.project.functions[fid]
+            self.facts.internal_errors.append(
+                InternalError("analysing", fref.file.path, fref.info.qualname, describe(error))
+            )
             summary = None
         finally:
             self.stack.pop()

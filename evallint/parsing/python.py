@@ -19,6 +19,7 @@ reported instead of parsed.
 from __future__ import annotations
 
 import ast
+import codecs
 import io
 import re
 import tokenize
@@ -35,24 +36,53 @@ class ParseFailure:
     message: str
     row: int = 1
     column: int = 1
+    # Valid Python of a newer version than this one, in a form evallint cannot read here:
+    # not a parse error (no EVL001); the run says which Python it needs.
+    newer_python: bool = False
 
 
 def decode_source(data: bytes) -> str | ParseFailure:
-    """Decode bytes as Python does: BOM, coding cookie, else UTF-8."""
-    import io
-    import tokenize
-
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as error:
-        return ParseFailure(f"cannot decode source: {error.msg if hasattr(error, 'msg') else error}")
+    """Decode bytes as Python does: BOM, coding cookie, else UTF-8 (see ``source_encoding``)."""
+    encoding = source_encoding(data)
+    if isinstance(encoding, ParseFailure):
+        return encoding
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
+        unknown = _unknown_codec(data)
+        if unknown is not None:  # read as UTF-8 in its stead
+            return ParseFailure(f"cannot decode source: {unknown}, and the file is not UTF-8 ({error})")
         return ParseFailure(f"cannot decode source as {encoding}: {error}")
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
+
+
+def source_encoding(data: bytes) -> str | ParseFailure:
+    """The codec to read a file's bytes with, as Python chooses it: BOM, coding cookie, else UTF-8.
+
+    A cookie may name a codec that is not installed here: ``future_fstrings`` and its kind
+    register themselves at interpreter start-up to rewrite new syntax for old interpreters,
+    and their files are UTF-8. Such a file is read as UTF-8 (``decode_source`` reports it if
+    its bytes are not UTF-8).
+    """
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except SyntaxError as error:
+        message = error.msg if hasattr(error, "msg") else str(error)
+        if message.startswith("unknown encoding"):
+            return "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+        return ParseFailure(f"cannot decode source: {message}")
+
+
+def _unknown_codec(data: bytes) -> str | None:
+    """Python's complaint about a cookie naming a codec that is not installed ("unknown
+    encoding: future_fstrings"); None if the cookie is fine."""
+    try:
+        tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        return error.msg if hasattr(error, "msg") else str(error)
+    return None
 
 
 # Deeper than any hand-written code (CPython itself allows 100 nested blocks and 200
@@ -189,12 +219,25 @@ def parse_ast(text: str) -> ast.Module | ParseFailure:
             warnings.simplefilter("ignore")
             tree = ast.parse(text)
     except SyntaxError as error:
-        return ParseFailure(
-            f"SyntaxError: {error.msg}", max(error.lineno or 1, 1), max(error.offset or 1, 1)
-        )
+        failure = ParseFailure(f"SyntaxError: {error.msg}", max(error.lineno or 1, 1), max(error.offset or 1, 1))
+        return _newer_python(text, error, failure)
     except (RecursionError, MemoryError, ValueError, OverflowError) as error:
         return ParseFailure(f"source is too deeply nested or too large to parse ({type(error).__name__})")
     return tree
+
+
+def _newer_python(text: str, error: SyntaxError, failure: ParseFailure) -> ast.Module | ParseFailure:
+    """The tree of a file in a newer Python's syntax (``parsing.newer``), else the failure."""
+    from evallint.parsing import newer
+
+    if not newer.looks_newer(text, error):
+        return failure
+    valid, tree = newer.as_older_python(text)
+    if tree is not None:
+        return tree
+    if valid:
+        return ParseFailure(failure.message, failure.row, failure.column, newer_python=True)
+    return failure
 
 
 def parse_python(text: str) -> cst.Module | ParseFailure:
