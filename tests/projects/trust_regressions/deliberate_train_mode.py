@@ -1,5 +1,5 @@
-"""Train mode kept on purpose: Monte-Carlo dropout sampling right after training, with train()
-called outside any training code and nothing trained since."""
+"""Train mode kept on purpose: Monte-Carlo dropout sampling right after training. A plain train()
+before the sampling looks like the bug, so the choice is said with noqa (or with a flag)."""
 import torch
 import torch.nn as nn
 
@@ -13,5 +13,5 @@ for _ in range(100):
 
 net.train()
 with torch.no_grad():
-    samples = torch.stack([net(x) for _ in range(20)])
+    samples = torch.stack([net(x) for _ in range(20)])  # noqa: EVL101 (Monte-Carlo dropout)
 print(samples.std(0).mean())
