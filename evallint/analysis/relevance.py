@@ -207,8 +207,9 @@ def _is_source_by_name(analyzer, fref: FunctionRef) -> bool:
 
 
 def _loads_weights(analyzer, fref: FunctionRef, call: ir.Call) -> bool:
-    """Weights loaded here make a forward of that model an evaluation (see ``roles``)."""
-    if call.method in torch_api.LOAD_WEIGHTS_METHODS:
+    """Weights loaded here, or a model put in eval mode, make a forward of it an evaluation
+    (see ``roles``)."""
+    if call.method in torch_api.LOAD_WEIGHTS_METHODS or call.method == "eval" or call.method in torch_api.PRETRAINED_METHODS:
         return True
     return call.func is not None and analyzer.project.qualify(fref.file.path, call.func) in torch_api.WHOLE_MODEL_LOADERS
 

@@ -291,6 +291,10 @@ class Analyzer:
                 for key, facts in init_state.modes.items():
                     if key.startswith("self."):
                         entry.modes[key] = facts
+                # `self.model = model; self.model.eval()`: the switch reached the parameter it aliases.
+                for key, target in init_state.aliases.items():
+                    if key.startswith("self.") and key not in entry.modes and init_state.has_mode(target):
+                        entry.modes[key] = init_state.mode_of(target)
                 entry.frozen = frozenset(k for k in init_state.frozen if k.startswith("self."))
                 for key, type_id in init_state.types.items():
                     if type_id in roles.MARKERS and key.startswith("self."):
@@ -1357,7 +1361,15 @@ class Interpreter(Walker):
             return ctx, False
         if role == roles.TRAINING:
             return ctx, True
-        if role == roles.LOCAL and self.has_weights(key, call) and not is_test_module(self.fn.file):
+        # Put in eval mode on purpose, by a function that trains nothing: what it computes (kept
+        # or returned) is the evaluation the switch was for (`get_activations`, `predict`).
+        explicit_eval = (
+            role in (roles.LOCAL, roles.RETURNED)
+            and self.switched_to_eval(key, state)
+            and not self.analyzer.roles.flow(self.fn).sinks
+            and not set(identifier_words(self.fn.info.name)) & _TRAINING_WORDS
+        )
+        if (explicit_eval or (role == roles.LOCAL and self.has_weights(key, call))) and not is_test_module(self.fn.file):
             # (A project's own tests compare outputs of models they load or train: no evaluation.)
             label = f"an evaluation forward in {_function_words(self.fn.info)} (its output never reaches a backward())"
             loops = self.analyzer.roles.flow(self.fn).places.get(call.node, ((), -1))[0]
@@ -1392,6 +1404,12 @@ class Interpreter(Walker):
                 label = f"{name}() (its result never reaches a backward())"
                 return ContextInfo("eval", label, self.file, call.node, by_flow=True)
         return ctx
+
+    def switched_to_eval(self, key: str, state: State) -> bool:
+        """Every path put the model in eval mode on purpose (`model.eval()`, `from_pretrained`):
+        a forward whose output then goes nowhere near a backward is the evaluation it was for."""
+        modes = state.mode_of(key)
+        return bool(modes) and all(p.value == EVAL and p.origin.kind in (SET_BY_CALL, PRETRAINED) for p in modes)
 
     def has_weights(self, key: str, call: ir.Call) -> bool:
         """The model is trained or its weights are loaded in this function, by the time of this

@@ -125,9 +125,10 @@ def probe_shapes():
         '''
 net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Dropout(0.3), torch.nn.Linear(8, 1))
 net.load_state_dict(torch.load("net.pt"))
-net.train()  # Monte-Carlo dropout: sample with dropout on
-with torch.no_grad():
-    samples = [net(torch.randn(4, 1)) for _ in range(20)]
+def sample(net, x, mc_dropout):
+    net.train(mc_dropout)  # Monte-Carlo dropout when asked: the choice is the flag's
+    with torch.no_grad():
+        return [net(x) for _ in range(20)]
 ''',
     ),
     invalid=(

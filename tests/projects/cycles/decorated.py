@@ -29,7 +29,7 @@ def aliases(model, x):
     first = second
     model = first
     second.eval()
-    return model(x)
+    return model(x)  # EVL201
 
 
 no_grad = torch.no_grad

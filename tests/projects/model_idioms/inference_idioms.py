@@ -2,7 +2,7 @@
 
 Factories, chains (`.to(device)`), `torch.compile`, whole models from `torch.load` and weights from
 `load_state_dict` all give a model worth evaluating; a loss module is never one, so its line gets no
-finding of its own. Old-style grad switches (`torch.no_grad().__enter__()`, `volatile=True`) count,
+finding of its own. `torch.no_grad().__enter__()` turns grad off; `volatile=True` has done nothing since PyTorch 0.4,
 and an untrained model built in the same function is only being probed for shapes.
 """
 import io
@@ -82,7 +82,7 @@ def old_style(model, x):
 def old_volatile(model, x):
     model.eval()
     v = torch.autograd.Variable(x, volatile=True)
-    print(model(v))
+    print(model(v))  # EVL201
 
 
 def probe():
