@@ -1103,6 +1103,17 @@ class Interpreter(Walker):
                 self.results[call.node] = ("grad-context", grad)  # entered later by `with` or enter_context
             return state
 
+        if (
+            method is not None
+            and receiver_key is not None
+            and _runs_the_network(method)
+            and (receiver_key == "self" or not (self.inside_module_class and receiver_key.startswith("self.")))
+            and self.is_model(receiver_key, state)
+        ):
+            # `model.forward(x)`, `self.forward(x)` in a model's own `predict()`, `model.encode_image(x)`:
+            # the module runs, as it does for `model(x)`.
+            self.model_forward(receiver_key, call, state)
+            return state
         target = self.project.resolve(self.fn, call.func, state.types) if call.func else None
         if target is None and receiver_key is not None and receiver_key in state.types and method:
             target = self.project.method_of(state.types[receiver_key], method)
@@ -1435,6 +1446,10 @@ class Interpreter(Walker):
         return self.analyzer.needs_grad(self.fn)
 
     def training_step(self, call: ir.Call, state: State, kind: str) -> None:
+        if kind == "backward" and self.caller is None and not self.analyzer.trains(self.fn.id, steps_only=True):
+            # A backward that no optimizer step follows, in code nothing calls: gradients taken
+            # on purpose (saliency, attribution), no training step.
+            return
         optimized = self.analyzer.roles.optimized(self.fn)
         for key, pending in list(state.pending.items()):
             if optimized is not None and not _among(key, optimized, state):
@@ -1665,6 +1680,12 @@ def _among(key: str, owners: frozenset[str], state: State) -> bool:
             if key == candidate or key.startswith(candidate + ".") or candidate.startswith(key + "."):
                 return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _runs_the_network(method: str) -> bool:
+    """Methods that run a module's network: `forward`, `forward_features`, `encode_image`, `infer`."""
+    return method == "__call__" or method.startswith(torch_api.NETWORK_METHOD_PREFIXES)
 
 
 def _outside_own_loops(state: State, own_loops: frozenset) -> State:
