@@ -284,8 +284,14 @@ class Analyzer:
             entry.grad = frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, fref.file.path, fref.info.node, fref.info.qualname))})
         class_id = self.project.class_of_method(fref)
         if class_id is not None and fref.info.name != "__init__" and fref.info.params:
-            if not unseen_callers:
+            region = self.function_region(fref)
+            own_evaluation = region is not None and region.kind == "eval" and self.is_module_class(class_id)
+            if not unseen_callers and not own_evaluation:
                 entry.unknown_roots = frozenset({fref.info.params[0]})
+            if own_evaluation:
+                entry.types[fref.info.params[0]] = class_id
+            # A model's own `predict()` runs in whatever mode training left it: it must set eval()
+            # itself, so its `self` starts as any new module does, in train mode.
             init_state = self.init_exit(class_id)
             if init_state is not None:
                 for key, facts in init_state.modes.items():
@@ -790,6 +796,8 @@ class Interpreter(Walker):
             return False
         if key in self.module_receivers:
             return True
+        if key == "self" and self.inside_module_class and self.fn.info.params[:1] == ("self",):
+            return self.analyzer.is_model_type(self.class_id)  # `self(x)` in a model's own methods
         last = key.rpartition(".")[2]
         if last in self.analyzer.extra_model_names or key in self.analyzer.extra_model_names:
             return True
