@@ -51,6 +51,9 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
         return CONTAINER
     if qualified.startswith("torch.nn."):
         if last in torch_api.MODE_SENSITIVE_LAYERS:
+            rate = call.args[0] if call.args else dict(call.kwargs).get("p")
+            if "Dropout" in last and isinstance(rate, ir.ConstValue) and rate.value in (0, 0.0):
+                return MODE_FREE  # `nn.Dropout(0.0)` drops nothing in either mode
             return MODEL
         if last in ("TransformerEncoder", "TransformerDecoder"):
             return CONTAINER
