@@ -109,6 +109,7 @@ class Analyzer:
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
         self._module_assigned: dict[str, frozenset[str]] = {}
+        self._training_calls: dict[tuple[str, int], str | None] = {}
         self._entry_origins: dict[str, Origin] = {}
         self._method_kinds: dict[str, tuple[bool, bool]] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
@@ -251,6 +252,7 @@ class Analyzer:
         other._own_loops = self._own_loops
         other._entry_origins = self._entry_origins
         other._method_kinds = self._method_kinds
+        other._training_calls = self._training_calls
         other._module_receivers = self._module_receivers
         other._receivers_in = self._receivers_in
         other._module_classes = self._module_classes
@@ -406,6 +408,13 @@ class Analyzer:
         return False
 
     def is_training_call(self, fref: FunctionRef, call: ir.Call) -> str | None:
+        key = (fref.id, call.node)
+        found = self._training_calls.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._training_calls[key] = self._is_training_call(fref, call)
+        return found
+
+    def _is_training_call(self, fref: FunctionRef, call: ir.Call) -> str | None:
         method = call.method
         if method in ("backward", "manual_backward"):
             return "backward"
