@@ -552,8 +552,13 @@ class Analyzer:
     def type_role(self, type_id: str) -> str:
         if type_id in roles.MARKERS:
             return type_id
-        if type_id in self.project.classes and self.is_module_class(type_id):
-            return self.roles.class_role(type_id)
+        if type_id in self.project.classes:
+            if self.is_module_class(type_id):
+                return self.roles.class_role(type_id)
+            if all(_is_plain_base(base) for base in self.project.qualified_bases(type_id)):
+                # A plain Python class (a hand-written perceptron whose `train()` is its own
+                # update loop) has no mode, whatever its instances are called.
+                return roles.NOT_MODEL
         return roles.UNSEEN
 
     def is_module_class(self, class_id: str) -> bool:
@@ -1396,6 +1401,7 @@ class Interpreter(Walker):
             and self.switched_to_eval(key, state)
             and not self.analyzer.roles.flow(self.fn).sinks
             and not set(identifier_words(self.fn.info.name)) & _TRAINING_WORDS
+            and (role == roles.LOCAL or self.fn.info.name not in ("forward", "__call__"))
         )
         if (explicit_eval or (role == roles.LOCAL and self.has_weights(key, call))) and not is_test_module(self.fn.file):
             # (A project's own tests compare outputs of models they load or train: no evaluation.)
