@@ -1375,8 +1375,16 @@ class Interpreter(Walker):
         parts = key.split(".")
         for cut in range(len(parts), 0, -1):
             type_id = state.types.get(".".join(parts[:cut]))
-            if type_id is not None:
-                return self.analyzer.type_role(type_id) not in roles.MARKERS
+            if type_id is None:
+                continue
+            role = self.analyzer.type_role(type_id)
+            if cut == len(parts):
+                return role not in roles.MARKERS
+            if role == roles.MODE_FREE:
+                return False  # a submodule of a mode-free module
+            if role != roles.NOT_MODEL:
+                return True
+            # What a plain object holds (`runner.model`) is judged by its own type, not the holder's.
         return True
 
     def forward_context(self, key: str, call: ir.Call, ctx: ContextInfo, state: State):
