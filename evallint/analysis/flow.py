@@ -101,6 +101,10 @@ class Walker:
         """Narrow the state on entering a branch where ``cond`` is ``truth``."""
         return state
 
+    def runs_at_least_once(self, loop: ir.Loop) -> bool:
+        """`for epoch in range(10):` runs its body at least once (subclasses know constants)."""
+        return _runs_at_least_once(loop)
+
     def loop_region(self, loop: ir.Loop) -> Region | None:
         return None
 
@@ -220,7 +224,7 @@ class Walker:
             exit_state = join_all(frame.breaks)
         else:
             # `for epoch in range(10):` runs its body at least once: leaving it never skips it.
-            if _runs_at_least_once(stmt) and not back.dead:
+            if self.runs_at_least_once(stmt) and not back.dead:
                 after = back.mark_carried(loop_id) if _trains(region) else back
             else:
                 after = head

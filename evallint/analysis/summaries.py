@@ -110,6 +110,8 @@ class Analyzer:
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
         self._module_assigned: dict[str, frozenset[str]] = {}
         self._training_calls: dict[tuple[str, int], str | None] = {}
+        self._module_constants: dict[str, dict] = {}
+        self._file_steps: dict[str, bool] = {}
         self._entry_origins: dict[str, Origin] = {}
         self._method_kinds: dict[str, tuple[bool, bool]] = {}
         self.loop_regions: dict[tuple, Region | None] = {}
@@ -534,6 +536,36 @@ class Analyzer:
             self._class_train_calls[class_id] = cached
         return cached
 
+    def file_steps(self, path: str) -> bool:
+        """Does any function of this file run an optimizer step (itself or through a callee)?"""
+        found = self._file_steps.get(path)
+        if found is None:
+            f = self.project.files[path]
+            found = self._file_steps[path] = any(
+                self.trains(function_id(path, fn.qualname), steps_only=True) for fn in f.functions
+            )
+        return found
+
+    def module_constant(self, path: str, name: str):
+        """The literal a module assigns to ``name`` once, at its top level (None otherwise)."""
+        found = self._module_constants.get(path)
+        if found is None:
+            fref = self.project.functions.get(function_id(path, "<module>"))
+            seen: dict[str, list] = {}
+            for stmt in fref.info.body if fref is not None else ():
+                if type(stmt) is ir.Assign:
+                    for target in stmt.targets:
+                        if target is not None:
+                            seen.setdefault(target, []).append(_const(stmt.value))
+            top = {id(stmt) for stmt in fref.info.body} if fref is not None else set()
+            for stmt in self.statements(fref) if fref is not None else ():
+                if type(stmt) is ir.Assign and id(stmt) not in top:  # assigned again in a block
+                    for target in stmt.targets:
+                        if target in seen:
+                            seen[target].append(None)
+            found = self._module_constants[path] = {k: v[0] for k, v in seen.items() if len(v) == 1}
+        return found.get(name)
+
     def module_rebinds(self, path: str, name: str) -> bool:
         """Does the module's own code assign ``name`` (an imported module's name reused for a value)?"""
         found = self._module_assigned.get(path)
@@ -744,6 +776,16 @@ class Interpreter(Walker):
 
     def pop_region(self) -> None:
         self.regions.pop()
+
+    def runs_at_least_once(self, loop: ir.Loop) -> bool:
+        if super().runs_at_least_once(loop):
+            return True
+        # `for epoch in range(NUM_EPOCHS):` with `NUM_EPOCHS = 10` set once in the module.
+        match = _RANGE_OF_NAME.match(loop.iter_text) if not loop.is_while else None
+        if match is None:
+            return False
+        value = self.analyzer.module_constant(self.file, match.group(1))
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
     def loop_region(self, loop: ir.Loop) -> Region | None:
         cache = self.analyzer.loop_regions
@@ -1131,6 +1173,7 @@ class Interpreter(Walker):
             and _runs_the_network(method)
             and (receiver_key == "self" or not (self.inside_module_class and receiver_key.startswith("self.")))
             and self.is_model(receiver_key, state)
+            and not self.turns_grad_off(call, state)
         ):
             # `model.forward(x)`, `self.forward(x)` in a model's own `predict()`, `model.encode_image(x)`:
             # the module runs, as it does for `model(x)`.
@@ -1266,6 +1309,21 @@ class Interpreter(Walker):
             return state
         self.lower_unresolved(call, state)
         return state
+
+    def turns_grad_off(self, call: ir.Call, state: State) -> bool:
+        """A project method decorated with `@torch.no_grad()` (pyg's `inference`): walked as the
+        function it is, so that its decorator counts."""
+        target = self.project.resolve(self.fn, call.func, state.types) if call.func else None
+        if target not in self.project.functions:
+            return False
+        fref = self.project.functions[target]
+        for decorator in fref.info.decorators:
+            if decorator.chain is None:
+                continue
+            name = self.project.qualify(fref.file.path, decorator.chain)
+            if name in torch_api.GRAD_OFF_CONTEXTS or self.analyzer.roles.disables_grad(self.project.resolve(fref, decorator.chain)):
+                return True
+        return False
 
     def constructed_role(self, qualified: str, call: ir.Call, state: State) -> str:
         role = roles.constructor_role(qualified, call)
@@ -1477,9 +1535,11 @@ class Interpreter(Walker):
         return self.analyzer.needs_grad(self.fn)
 
     def training_step(self, call: ir.Call, state: State, kind: str) -> None:
-        if kind == "backward" and self.caller is None and not self.analyzer.trains(self.fn.id, steps_only=True):
-            # A backward that no optimizer step follows, in code nothing calls: gradients taken
-            # on purpose (saliency, attribution), no training step.
+        if kind == "backward" and not self.analyzer.trains(self.fn.id, steps_only=True) and (
+            self.caller is None or not self.analyzer.file_steps(self.file)
+        ):
+            # A backward that no optimizer step follows, in code nothing calls or in a file that
+            # steps no optimizer anywhere: gradients taken on purpose (saliency), no training step.
             return
         optimized = self.analyzer.roles.optimized(self.fn)
         for key, pending in list(state.pending.items()):
@@ -1716,7 +1776,7 @@ def _among(key: str, owners: frozenset[str], state: State) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _runs_the_network(method: str) -> bool:
     """Methods that run a module's network: `forward`, `forward_features`, `encode_image`, `infer`."""
-    return method == "__call__" or method.startswith(torch_api.NETWORK_METHOD_PREFIXES)
+    return method in ("__call__", "infer", "inference") or method.startswith(torch_api.NETWORK_METHOD_PREFIXES)
 
 
 def _outside_own_loops(state: State, own_loops: frozenset) -> State:
@@ -1740,6 +1800,7 @@ def _outside_own_loops(state: State, own_loops: frozenset) -> State:
 
 
 _RETURNED = ("", -2)
+_RANGE_OF_NAME = re.compile(r"^range\(([A-Za-z_]\w*)\)$")
 _TRAINING_WORDS = frozenset({"train", "training", "fit", "step", "optimize", "optimise", "finetune", "tune", "learn"})  # the region of a mode set in a loop of a function that has returned
 
 

@@ -253,7 +253,7 @@ LIBRARY_MODEL_PREFIXES = ("torchvision.models.", "timm.", "transformers.", "segm
 MODE_FREE_UNLESS_ASKED_PREFIXES = ("torch_geometric.nn.",)
 MODE_ASKING_KEYWORDS = frozenset({"dropout", "drop", "p", "norm", "batch_norm", "dropout_rate", "attn_dropout"})
 # Methods of a model that run its network (the forward is recorded at their call).
-NETWORK_METHOD_PREFIXES = ("forward", "encode", "decode", "infer", "embed", "extract_feat")
+NETWORK_METHOD_PREFIXES = ("forward", "encode", "decode", "embed", "extract_feat")
 # Attribute names read in a module's methods that make it mode-dependent.
 TRAINING_FLAG = "training"
 
