@@ -59,6 +59,8 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
             return CONTAINER
         conditional = torch_api.MODE_SENSITIVE_IF.get(last)
         if conditional is not None:
+            if last in ("RNN", "LSTM", "GRU") and _single_layer(call):
+                return MODE_FREE  # dropout acts between layers: one layer drops nothing
             return MODEL if _keyword_sets(call, *conditional) else MODE_FREE
         if last.endswith(torch_api.LOSS_NAME_ENDINGS) or last in torch_api.PARAMETER_FREE_LAYERS or "Pool" in last:
             return NOT_MODEL
@@ -88,6 +90,11 @@ def strongest(found) -> str:
 def container_role(part_roles) -> str:
     """A container (``nn.Sequential``, ``DataParallel``) is what the strongest of its parts is."""
     return strongest(part_roles)
+
+
+def _single_layer(call: ir.Call) -> bool:
+    layers = dict(call.kwargs).get("num_layers", call.args[2] if len(call.args) > 2 else None)
+    return layers is None or (isinstance(layers, ir.ConstValue) and layers.value == 1)
 
 
 def _keyword_sets(call: ir.Call, keyword: str, default: bool) -> bool:
