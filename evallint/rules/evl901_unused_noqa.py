@@ -102,8 +102,6 @@ run (with other settings) needs it. File-level `# evallint: noqa: ...` directive
 ''',
     valid=(
         '''
-        import torch
-
         def validate(model, loader):
             for x in loader:
                 model(x)  # noqa: EVL101, EVL201
@@ -118,8 +116,6 @@ run (with other settings) needs it. File-level `# evallint: noqa: ...` directive
             return model(batch)  # noqa: EVL101  # EVL901
         ''',
         '''
-        import torch
-
         def validate(model, loader):
             for x in loader:
                 model(x)  # noqa: EVL101, EVL201, EVL1  # EVL901
