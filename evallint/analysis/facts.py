@@ -47,6 +47,7 @@ class ModelForward:
     needs_grad: bool  # the enclosing evaluation region asks for gradients on purpose
     caller: CallerInfo | None
     mode_matters: bool = True  # False for modules with no mode-dependent layer (`nn.Linear`)
+    trained_at: tuple[int, ...] = ()  # where this function trains or loads the model (nodes)
 
 
 @dataclass(frozen=True)

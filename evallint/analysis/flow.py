@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 
 from evallint.analysis import ir
-from evallint.analysis.lattice import State, join_all
+from evallint.analysis.lattice import PASSED_THROUGH, Poss, State, join_all
 
 MAX_LOOP_ITERATIONS = 6
 _RANGE = re.compile(r"^range\((?:(\d+)\s*,\s*)?(\d+)\)$")
@@ -188,6 +188,9 @@ class Walker:
         orelse = self.walk(stmt.orelse, else_in)
         if cond is not None:
             self.path.pop()
+            if not self.loops:
+                # (In a loop body the marks would differ on every pass: the head would not settle.)
+                _mark_passed_branch(cond, state, body, orelse)
         return body.join(orelse)
 
     def loop_id(self, stmt: ir.Loop) -> tuple:
@@ -274,3 +277,21 @@ class Walker:
             self.walk(stmt.finalbody, handler_entry.copy())
             return normal
         return self.walk(stmt.finalbody, normal)
+
+
+def _mark_passed_branch(cond: ir.CondValue, before: State, body: State, orelse: State) -> None:
+    """`if encoder is not None: encoder.eval()` sets the mode on one branch only: what the other
+    branch kept holds only where the condition was false. Guarding it so lets a later `if` on
+    the same condition see through (`if encoder is not None: encoder(x)` runs it in eval)."""
+    if body.dead or orelse.dead:
+        return
+    for key in body.modes.keys() | orelse.modes.keys():
+        kept = before.mode_of(key)
+        if body.mode_of(key) != kept and orelse.mode_of(key) == kept:
+            passed, truth = orelse, cond.negated
+        elif orelse.mode_of(key) != kept and body.mode_of(key) == kept:
+            passed, truth = body, not cond.negated
+        else:
+            continue
+        guard = (cond.text, truth, cond.deps, PASSED_THROUGH)
+        passed.set_mode(key, frozenset(p if p.guard else Poss(p.value, p.origin, guard, p.carried) for p in kept))

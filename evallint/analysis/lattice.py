@@ -35,6 +35,7 @@ CONTEXT = "context"  # a `with` block or decorator
 LOADED = "loaded"  # torch.load(...) of a whole model: in the mode it was saved in
 
 MAX_POSSIBILITIES = 12
+PASSED_THROUGH = "passed through"
 
 # The walk builds millions of origins and possibilities: slotted and unfrozen they build in about
 # half the time (a frozen dataclass sets each field through object.__setattr__). They are never
@@ -59,7 +60,10 @@ class Origin:
 class Poss:
     value: str
     origin: Origin
-    guard: tuple = ()  # () or (condition text, truth value, deps)
+    # () or (condition text, truth value, deps): the branch the possibility was set in; with a
+    # fourth item PASSED_THROUGH, the branch it survived untouched (`if c: model.eval()` leaves
+    # the earlier mode only where c was false). Both prune paths; only the first is a choice.
+    guard: tuple = ()
     carried: frozenset = field(default=frozenset())  # loop ids whose back edge this crossed
 
     def without_guard_on(self, names: set[str]) -> "Poss":

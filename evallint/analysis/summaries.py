@@ -1388,7 +1388,8 @@ class Interpreter(Walker):
             # (Lightning hooks are the exception: there the module is the training program.)
             return
         ctx, reaches_backward = self.forward_context(key, call, ctx, state)
-        if ctx is None:
+        if ctx is None or (ctx.kind == "eval" and is_test_module(self.fn.file)):
+            # (A project's own tests run models to check code, not to measure them.)
             return
         path = tuple(self.path)
         modes = feasible(state.mode_of(key), path)
@@ -1398,7 +1399,8 @@ class Interpreter(Walker):
         mode_matters = self.mode_matters(key, state)
         self.analyzer.facts.forwards.append(
             ModelForward(
-                self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller, mode_matters
+                self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller, mode_matters,
+                self.analyzer.roles.weight_events(self.fn).get(key, ()),
             )
         )
         if not mode_matters:

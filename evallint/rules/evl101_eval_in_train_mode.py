@@ -11,8 +11,9 @@ from evallint.types import Finding, FixSpec
 def _deliberate(forward: ModelForward, poss) -> bool:
     """A train mode chosen on purpose for this forward.
 
-    `model.train()` inside the evaluation region itself (recomputing BatchNorm statistics), or
-    under a condition in the same function (`if training: model.train() else: model.eval()`).
+    `model.train()` inside the evaluation region itself (recomputing BatchNorm statistics), under
+    a condition in the same function (`if training: model.train() else: model.eval()`), or after
+    the last training of the model in the same function (Monte-Carlo dropout after training).
     """
     origin = poss.origin
     if origin.kind != SET_BY_CALL:
@@ -20,14 +21,33 @@ def _deliberate(forward: ModelForward, poss) -> bool:
     if origin.region == (forward.context.file, forward.context.node) and not forward.context.by_flow:
         # (A region told by data flow is the loop that also trains: train() there is for training.)
         return True
-    same_function = origin.function == forward.function and origin.file == forward.file
-    return bool(poss.guard) and same_function
+    if origin.function != forward.function or origin.file != forward.file:
+        return False
+    if len(poss.guard) == 3:
+        return True
+    return (
+        origin.detail == "train()"
+        and not forward.context.by_flow
+        and origin.node < forward.node
+        and all(node < origin.node for node in forward.trained_at)
+    )
+
+
+def _flag_chooses_mode(forward: ModelForward) -> bool:
+    """`if train: model.train()` and `if not train: model.eval()` in the same function: the
+    flag chooses the mode, whatever the paths evallint cannot rule out."""
+    chosen = {
+        p.value
+        for p in forward.modes
+        if p.origin.kind == SET_BY_CALL and len(p.guard) == 3 and p.origin.function == forward.function and p.origin.file == forward.file
+    }
+    return len(chosen) == 2
 
 
 def check(facts: ProjectFacts):
     candidates = []
     for forward in facts.forwards:
-        if forward.context.kind != "eval" or not forward.mode_matters:
+        if forward.context.kind != "eval" or not forward.mode_matters or _flag_chooses_mode(forward):
             continue
         train = sorted(p for p in forward.modes if p.value == TRAIN and not _deliberate(forward, p))
         if not train:

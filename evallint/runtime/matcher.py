@@ -54,6 +54,9 @@ class ForwardStats:
     opaque: int = 0
     mem_max: int | None = None
     first_index: int = 0
+    # Calls in train mode right after the calling function's own train(), with no training step
+    # since: Monte-Carlo dropout, or a flag choosing the mode (EVL101's "deliberate" train mode).
+    chosen: int = 0
 
 
 @dataclass
@@ -86,6 +89,8 @@ class Observations:
     optimized_modules: set = field(default_factory=set)
     pending_eval: dict = field(default_factory=dict)
     last_eval_switch: dict = field(default_factory=dict)
+    # (pid, module serial) -> (frame of the train() call, record index), until eval() again.
+    train_switch: dict = field(default_factory=dict)
     open_forwards: OrderedDict = field(default_factory=OrderedDict)
     unfed_forwards: OrderedDict = field(default_factory=OrderedDict)
     step_count: int = 0
@@ -123,6 +128,8 @@ class Observations:
             if stats is None:
                 return
             stats.calls += 1
+            if stats.sig["training"] and self._train_chosen_here(pid, stats.sig):
+                stats.chosen += 1
             if record.get("o"):
                 stats.opaque += 1
             self.unfed_forwards[(pid, record["q"])] = stats
@@ -170,7 +177,10 @@ class Observations:
             for serial in stats.sig["affects"]:
                 if stats.sig["mode"]:
                     self.pending_eval.pop((pid, serial), None)
+                    if stats.sig["frames"]:
+                        self.train_switch[(pid, serial)] = (stats.sig["frames"][0], self.index)
                 else:
+                    self.train_switch.pop((pid, serial), None)
                     self.pending_eval[(pid, serial)] = key
                     self.last_eval_switch[(pid, serial)] = key
         elif kind == "bn":
@@ -189,6 +199,13 @@ class Observations:
             self.error = record
         elif kind == "internal":
             self.internal_errors.append(record.get("error", ""))
+
+    def _train_chosen_here(self, pid, sig: dict) -> bool:
+        switch = self.train_switch.get((pid, sig["m"]))
+        if switch is None or not sig["frames"] or switch[1] < self.last_training_index:
+            return False
+        frame, caller = switch[0], sig["frames"][0]
+        return frame[0] == caller[0] and frame[2] == caller[2]
 
     def _add_sig(self, pid, record: dict) -> None:
         key = (pid, record["id"])
@@ -804,7 +821,7 @@ def runtime_findings(
         if (sig["frames"][0][0], sig["frames"][0][2]) in harness_functions:
             continue
         grad_on = sig["grad"] and not sig["inference"]
-        if sig["training"] and sig["active"]:
+        if sig["training"] and sig["active"] and stats.chosen < stats.calls:
             if not _statically_found(sig, found, "EVL101", suppressed):
                 results.append(RuntimeFinding(
                     _diagnostic_at(
