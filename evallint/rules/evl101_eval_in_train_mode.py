@@ -115,10 +115,13 @@ the caller may rely on the model still being in train mode afterwards, so pair i
 ## Known problems
 A forward whose output leaves the function (returned, stored on `self`) is judged by the caller
 only when evallint sees the caller. Train mode chosen on purpose is recognised when `train()` is
-called inside the evaluation region or under a condition. Monte-Carlo dropout written as a plain `model.train()` before sampling is reported:
-say so with `# noqa: EVL101`, or pass the choice as a flag (`model.train(mc_dropout)`). A mode
-switched by code evallint cannot resolve (a library call that receives the model) is treated as
-unknown, and unknown is never reported.
+called inside the evaluation region, under a condition in the same function, or in the same
+function after the model's last training step (Monte-Carlo dropout after training). A
+`train()` in the same function with training after it, or sampling in a helper that a caller
+switched to train mode, is reported: say so with `# noqa: EVL101`, or pass the choice as a flag
+(`model.train(mc_dropout)`). A mode switched by code evallint cannot resolve (a library call that
+receives the model) is treated as unknown, and unknown is never reported. A project's own tests
+(`test_*.py`, `tests/`) are not evaluation: their forwards check code, they measure nothing.
 ''',
     valid=(
         '''
