@@ -832,9 +832,10 @@ class Interpreter(Walker):
             verdict = self.model_verdicts[key] = self._model_verdict(key)
         if verdict is not None:
             return verdict
-        if key in state.modes:
-            return True
         cls = state.types.get(key)
+        if key in state.modes:
+            # `model, criterion, optimizer = torch.load(f)`: a loss by name stays a loss.
+            return cls is not None or not set(identifier_words(key.rpartition(".")[2])) & _LOSS_WORDS
         return cls is not None and self.analyzer.is_module_class(cls)
 
     def _model_verdict(self, key: str) -> bool | None:
@@ -1803,6 +1804,7 @@ def _outside_own_loops(state: State, own_loops: frozenset) -> State:
 
 _RETURNED = ("", -2)
 _RANGE_OF_NAME = re.compile(r"^range\(([A-Za-z_]\w*)\)$")
+_LOSS_WORDS = frozenset({"loss", "criterion"})
 _TRAINING_WORDS = frozenset({"train", "training", "fit", "step", "optimize", "optimise", "finetune", "tune", "learn"})  # the region of a mode set in a loop of a function that has returned
 
 
