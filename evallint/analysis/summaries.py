@@ -612,7 +612,8 @@ class Analyzer:
         path = fref.file.path
         class_id = self.project.class_of_method(fref)
         if class_id is not None:
-            bases = self.project.qualified_bases(class_id)
+            # (Lightning's own LightningModule counts too: its hooks are the trainer's to call.)
+            bases = (*self.project.qualified_bases(class_id), self.project.classes[class_id].info.qualname)
             if any(b in torch_api.LIGHTNING_BASES or b.endswith("LightningModule") for b in bases):
                 if info.name in torch_api.LIGHTNING_EVAL_HOOKS:
                     return Region("managed-eval", path, info.node, f"{info.name}()")
