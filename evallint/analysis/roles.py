@@ -337,7 +337,9 @@ class Roles:
         events = self.weight_events(fref)
         places = self.flow(fref).places
         loops, order = places.get(node, ((), -1))
-        for key in keys:
+        # A submodule (`model.decoder`) has the weights its model was given.
+        keys = {".".join(parts[:cut]) for parts in (key.split(".") for key in keys if key) for cut in range(1, len(parts) + 1)}
+        for key in sorted(keys):
             for event in events.get(key, ()):
                 event_loops, event_order = places.get(event, ((), -1))
                 if event_order < order or set(loops) & set(event_loops):

@@ -375,7 +375,8 @@ class Probes:
 
     def _mark_trained(self, module) -> None:
         if module not in self._trained_modules:
-            self._trained_modules.add(module)
+            # Its submodules are trained with it: `model.decoder(z)` evaluates a trained decoder.
+            self._trained_modules.update(module.modules())
             self._trained_version += 1
 
     def _mark_loaded(self, module) -> None:
