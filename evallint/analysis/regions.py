@@ -181,6 +181,18 @@ def is_test_module(f) -> bool:
     return is_test_file("/".join([*package, name]))
 
 
+def is_test_suite_module(f) -> bool:
+    """A module of the project's test suite: a test module in a tests package, or one that
+    defines tests (pytest's `test_*` functions, unittest's `Test*` classes). A script named
+    `copy_test.py` that trains and evaluates on the test set is no test suite."""
+    if not is_test_module(f):
+        return False
+    package = f.module.split(".")[:-1] if not f.is_package else f.module.split(".")
+    if any(part in ("tests", "test", "testing") for part in package) or f.path.endswith("conftest.py"):
+        return True
+    return any(fn.name.startswith("test") for fn in f.functions) or any(c.name.startswith("Test") for c in f.classes)
+
+
 @functools.lru_cache(maxsize=65536)
 def is_test_file(path: str) -> bool:
     """A file of the project's own test suite (where `test_*` names test code, not models)."""

@@ -60,7 +60,7 @@ from evallint.analysis.lattice import (
     join_facts,
 )
 from evallint.analysis.roles import constructs_module
-from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module, looks_like_model
+from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module, is_test_suite_module, looks_like_model
 from evallint.strict import strict
 from evallint.internal_errors import InternalError, describe
 
@@ -1391,7 +1391,7 @@ class Interpreter(Walker):
             # (Lightning hooks are the exception: there the module is the training program.)
             return
         ctx, reaches_backward = self.forward_context(key, call, ctx, state)
-        if ctx is None or (ctx.kind == "eval" and is_test_module(self.fn.file)):
+        if ctx is None or (ctx.kind == "eval" and is_test_suite_module(self.fn.file)):
             # (A project's own tests run models to check code, not to measure them.)
             return
         path = tuple(self.path)
