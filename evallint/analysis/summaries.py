@@ -60,7 +60,7 @@ from evallint.analysis.lattice import (
     join_facts,
 )
 from evallint.analysis.roles import constructs_module
-from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module, is_test_suite_module, looks_like_model
+from evallint.analysis.regions import EVAL_FUNCTION_WORDS, is_eval_function_name, is_eval_loader, is_test_module, is_test_suite_module, looks_like_model
 from evallint.strict import strict
 from evallint.internal_errors import InternalError, describe
 
@@ -624,6 +624,11 @@ class Analyzer:
         if info.qualname != "<module>" and self.trains(fref.id):
             return Region("train", path, info.node, f"{info.name}()")
         if info.qualname == "<module>":
+            return None
+        words = set(identifier_words(info.name))
+        if class_id is not None and words & _TEST_WORDS and not words & EVAL_FUNCTION_WORDS - _TEST_WORDS and self.is_module_class(class_id):
+            # A model's own `test()` / `forward_jit_test()` checks the module (scripting, a
+            # metric on embeddings its caller computed): only predict/infer-like names evaluate.
             return None
         # Only names are evidence here: a @torch.no_grad() function may be acting in an RL loop,
         # sampling, or updating an EMA copy, where train mode can be intended.
@@ -1806,6 +1811,7 @@ def _outside_own_loops(state: State, own_loops: frozenset) -> State:
 
 _RETURNED = ("", -2)
 _RANGE_OF_NAME = re.compile(r"^range\(([A-Za-z_]\w*)\)$")
+_TEST_WORDS = frozenset({"test", "testing"})
 _LOSS_WORDS = frozenset({"loss", "criterion"})
 _TRAINING_WORDS = frozenset({"train", "training", "fit", "step", "optimize", "optimise", "finetune", "tune", "learn"})  # the region of a mode set in a loop of a function that has returned
 
