@@ -1178,7 +1178,9 @@ class Interpreter(Walker):
             method is not None
             and receiver_key is not None
             and _runs_the_network(method)
-            and receiver_key + "." + method not in state.types  # `model.decoder(z)`: a submodule
+            # `model.decoder(z)` runs a submodule, judged as itself; in a model's own methods,
+            # `self.embedding(x)` runs the model, whoever set its mode.
+            and (receiver_key == "self" or receiver_key + "." + method not in state.types)
             and (receiver_key == "self" or not (self.inside_module_class and receiver_key.startswith("self.")))
             and self.is_model(receiver_key, state)
             and not self.turns_grad_off(call, state)
