@@ -117,6 +117,7 @@ class Roles:
         self.sink_kind = sink_kind  # (FunctionRef, Call) -> dataflow.BACKWARD, TRAINS or 0
         self.steps = steps  # FunctionRef -> bool: it runs an optimizer step (itself or through a callee)
         self._class_roles: dict[str, str] = {}
+        self._subclass_index: dict[str, list[str]] | None = None
         self._builds_memo: dict[str, str] = {}
         self._flows: dict[str, OutputFlow] = {}
         self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
@@ -168,7 +169,21 @@ class Roles:
             base.rpartition(".")[2].endswith(("Loss", "_Loss")) for base in self.project.qualified_bases(class_id)
         ):
             return NOT_MODEL
-        return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
+        if unseen or mode_free:
+            return UNSEEN if unseen else MODE_FREE
+        # A base that builds nothing (its subclasses' `create_layers()` do): `self` in its methods
+        # is one of them, so it is what the strongest of them is.
+        found = {self.class_role(sub) for sub in self._subclasses().get(class_id, ())}
+        return MODEL if MODEL in found else UNSEEN if UNSEEN in found else MODE_FREE if MODE_FREE in found else NOT_MODEL
+
+    def _subclasses(self) -> dict[str, list[str]]:
+        if self._subclass_index is None:
+            index: dict[str, list[str]] = {}
+            for cid in sorted(self.project.classes):
+                for base in self.project.base_ids(cid):
+                    index.setdefault(base, []).append(cid)
+            self._subclass_index = index
+        return self._subclass_index
 
     def _function_builds(self, fid: str) -> str:
         found = self._builds_memo.get(fid)

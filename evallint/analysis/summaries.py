@@ -294,6 +294,10 @@ class Analyzer:
                 entry.unknown_roots = frozenset({fref.info.params[0]})
             if own_evaluation:
                 entry.types[fref.info.params[0]] = class_id
+                if unseen_callers:
+                    # (Overriding the project's own interface, `LanguageModel.predict`, changes
+                    # nothing: whoever calls it, the model's own evaluation sets its mode.)
+                    entry.modes[fref.info.params[0]] = frozenset({Poss(TRAIN, entry.entry)})
             # A model's own `predict()` runs in whatever mode training left it: it must set eval()
             # itself, so its `self` starts as any new module does, in train mode.
             init_state = self.init_exit(class_id)
