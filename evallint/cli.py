@@ -48,7 +48,7 @@ def entry() -> None:
 
     After a check the process holds the whole project's IR and analysis. Tearing
     that down object by object (a last garbage collection, then one free per
-    object) takes longer than some whole runs: over a second on a large tree.
+    object) takes longer than some whole runs on a large tree.
     Output is flushed and files are closed by then, so the process ends without
     it, as mypy's does; and the steps of a run keep what they built instead of
     freeing it as they return (``evallint.lifetime``).

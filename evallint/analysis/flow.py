@@ -18,8 +18,9 @@ with ``model.train()``, the forward would see only ``{train@train()}``.
 Branches copy the state and join the results; ``break`` / ``continue`` /
 ``return`` hand their state to the enclosing frame; ``try`` sends the states of
 its body to the handlers and runs ``finally`` on every way out; ``with``
-restores the grad mode on every exit of the block. Loops iterate until their
-head state stops changing.
+restores the grad mode on every exit of the block. A loop's body is walked again
+while its head state changes, for at most ``MAX_LOOP_ITERATIONS`` passes; a head
+still growing then is taken as it stands.
 
 The walker does not know what events mean: ``Interpreter`` (summaries.py)
 implements ``on_call``, ``on_assign`` and the other transfer functions.

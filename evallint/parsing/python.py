@@ -242,7 +242,7 @@ def _newer_python(text: str, error: SyntaxError, failure: ParseFailure) -> ast.M
 
 def parse_python(text: str) -> cst.Module | ParseFailure:
     """libcst's tree, for fixes (which must keep formatting); CPython checks the text first."""
-    import libcst as cst  # a tenth of a second to import: only runs that build a fix pay for it
+    import libcst as cst  # slow to import: only runs that build a fix pay for it
 
     tree = parse_ast(text)
     if isinstance(tree, ParseFailure):
