@@ -102,6 +102,14 @@ def _eval_mode_training(obs: Observations, keys: list) -> list:
             if obs.forwards[k].trained and not obs.forwards[k].sig["training"]]
 
 
+def explains(obs: Observations, path: str, line: int) -> set:
+    """The modules trained at the line (by its forwards or its optimizer steps)."""
+    found = {(key[0], obs.sigs[key]["m"]) for key in obs.at(path, line, "forward")}
+    for key in obs.at(path, line, "step"):
+        found.update((key[0], trained["m"]) for trained in obs.sigs[key]["trained"])
+    return found
+
+
 def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
     """The forwards and optimizer steps at the line (on a ``loss.backward()``, the forwards it
     trained in the same function): was a model with mode-dependent layers trained in eval mode?"""
@@ -253,5 +261,5 @@ def finetune(batches, optimizer):
     ),
     check=check,
     fix=fix_edits,
-    judge=Judge(judge),
+    judge=Judge(judge, explains=explains),
 )

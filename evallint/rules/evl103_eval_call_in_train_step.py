@@ -31,6 +31,11 @@ def check(facts: ProjectFacts):
     return first_per(candidates)
 
 
+def explains(obs: Observations, path: str, line: int) -> set:
+    """The modules the `eval()` at the line switched to eval mode."""
+    return {(key[0], serial) for key in obs.at(path, line, "mode") for serial in obs.sigs[key]["affects"]}
+
+
 def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
     """The switches to eval mode made from the line, and the training steps that followed while the
     model was still in eval mode."""
@@ -116,5 +121,5 @@ def train_epoch(model, optimizer, loader):
 ''',
     ),
     check=check,
-    judge=Judge(judge),
+    judge=Judge(judge, explains=explains),
 )

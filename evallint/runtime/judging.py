@@ -12,7 +12,7 @@ import ast
 import linecache
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from evallint.runtime import roles
 
@@ -33,6 +33,9 @@ class Judge:
     # A no-op statement leaves no event of its own: the forwards after it in its function are
     # the evidence, and the runs they came from are the ones a verdict rests on.
     reads_later_forwards: bool = False
+    # (observations, real path, line) -> the (pid, module serial) pairs whose training in eval mode
+    # the finding explains: the runtime-only findings of the same bug elsewhere are not news.
+    explains: Callable[["Observations", str, int], Iterable[tuple]] | None = None
 
 
 # ---- the script's source -------------------------------------------------------

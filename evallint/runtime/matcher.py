@@ -57,17 +57,16 @@ def _statically_found(sig: dict, found: set, code: str, suppressed=None) -> bool
 
 
 def _modules_explained(diagnostics: list, obs: Observations) -> set:
-    explained = set()
+    explained: set = set()
+    if not diagnostics:
+        return explained
+    # Only static findings need their rules; the guard, which has none, never loads them.
+    from evallint.rules import ALL_RULES
+
     for d in diagnostics:
-        path, row = os.path.realpath(d.path), d.location.row
-        if d.code == "EVL102":
-            for key in obs.at(path, row, "forward"):
-                explained.add((key[0], obs.sigs[key]["m"]))
-            for key in obs.at(path, row, "step"):
-                explained.update((key[0], t["m"]) for t in obs.sigs[key]["trained"])
-        elif d.code == "EVL103":
-            for key in obs.at(path, row, "mode"):
-                explained.update((key[0], serial) for serial in obs.sigs[key]["affects"])
+        rule = ALL_RULES.get(d.code)
+        if rule is not None and rule.judge is not None and rule.judge.explains is not None:
+            explained.update(rule.judge.explains(obs, os.path.realpath(d.path), d.location.row))
     return explained
 
 
