@@ -25,7 +25,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 
 from evallint.analysis.regions import is_eval_function_name, is_test_file
 from evallint.analysis.torch_api import GRAD_OFF_CONTEXT_ATTRIBUTES, GRAD_ON_CONTEXT_ATTRIBUTES
-from evallint.parsing.python import split_lines
+from evallint.parsing.lines import split_lines
 from evallint.types import Edit, Location
 
 

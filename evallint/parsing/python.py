@@ -21,11 +21,12 @@ from __future__ import annotations
 import ast
 import codecs
 import io
-import re
 import tokenize
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from evallint.parsing.lines import split_lines
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -115,13 +116,6 @@ _WHITESPACE_DEPTH = 3
 # An implicitly concatenated string is one constant for CPython but a nest of
 # ConcatenatedString nodes for libcst; only a long literal can hide many parts.
 _LONG_LITERAL = 128
-# Lines as CPython numbers them (str.splitlines would also split at form feeds and other separators).
-_LINE = re.compile(r".*?(?:\r\n|\r|\n)|.+\Z", re.DOTALL)
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings, split only where Python's tokenizer splits (not at form feeds)."""
-    return _LINE.findall(text)
 
 
 def nesting_depth(tree: ast.AST, text: str, stop_at: int = MAX_NESTING) -> tuple[int, int]:

@@ -433,15 +433,14 @@ def verify(ctx, script, script_args, device, timeout, max_steps, output_format, 
 
 def _settings(config_path, script, select, ignore, extend_select):
     """The lint's settings for SCRIPT, with the command line's selection on top."""
-    from evallint.cli import _split_codes
     from evallint.config import load_settings
     from evallint.engine import with_overrides
     from evallint.errors import UsageError
     from evallint.runtime.harness import VerifyError
-    from evallint.selection import validate_codes
+    from evallint.selection import split_codes, validate_codes
 
-    overrides = {"select": _split_codes(select), "ignore": _split_codes(ignore),
-                 "extend_select": _split_codes(extend_select)}
+    overrides = {"select": split_codes(select), "ignore": split_codes(ignore),
+                 "extend_select": split_codes(extend_select)}
     try:
         settings = load_settings(config_path, [script])
         for name, value in overrides.items():
