@@ -40,6 +40,7 @@ class Judge:
 
 # ---- the script's source -------------------------------------------------------
 
+
 @lru_cache(maxsize=256)
 def _parsed(path: str) -> ast.Module | None:
     try:
@@ -138,7 +139,7 @@ def bn_phrase(obs: Observations, keys: list) -> str:
     return f"; {bn.layer} running_mean moved by {bn.drift:.3g}"
 
 
-# ---- evidence that several judges read ---------------------------------------------
+# ---- evidence that several judges read ------------------------------------------
 
 
 def forward_keys(obs: Observations, path: str, line: int) -> list:
