@@ -143,7 +143,7 @@ def write_failures(made, reported, directory: str) -> int:
 
 def verify_sample(made, reported, count: int, jobs: int) -> str:
     from evallint.runtime.command import build_report
-    from evallint.runtime.matcher import CONFIRMED
+    from evallint.runtime.judging import CONFIRMED
 
     step = max(1, len(made) // count)
     sample = made[::step][:count]

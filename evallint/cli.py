@@ -18,18 +18,10 @@ from evallint import __version__
 from evallint.errors import UsageError
 from evallint.internal_errors import InternalError, describe
 from evallint.lifetime import kept_until_exit
+from evallint.selection import split_codes
 from evallint.strict import strict
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-def _split_codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
-    if not values:
-        return None
-    codes = []
-    for value in values:
-        codes.extend(part.strip() for part in value.split(",") if part.strip())
-    return tuple(codes)
 
 
 class _DefaultToCheck(click.Group):
@@ -48,7 +40,7 @@ def entry() -> None:
 
     After a check the process holds the whole project's IR and analysis. Tearing
     that down object by object (a last garbage collection, then one free per
-    object) takes longer than some whole runs: over a second on a large tree.
+    object) takes longer than some whole runs on a large tree.
     Output is flushed and files are closed by then, so the process ends without
     it, as mypy's does; and the steps of a run keep what they built instead of
     freeing it as they return (``evallint.lifetime``).
@@ -146,9 +138,9 @@ def check(paths, select, ignore, extend_select, output_format, exit_zero, config
 
     options = CheckOptions(
         paths=list(paths) or ["."],
-        select=_split_codes(select),
-        ignore=_split_codes(ignore),
-        extend_select=_split_codes(extend_select),
+        select=split_codes(select),
+        ignore=split_codes(ignore),
+        extend_select=split_codes(extend_select),
         output_format=output_format,
         exit_zero=exit_zero,
         config_path=config_path,

@@ -48,8 +48,8 @@ class ExclusionSpec:
     """The exclude patterns, matched as pathspec's ``GitIgnoreSpec`` matches them.
 
     Discovery asks about every directory and file of a run, several candidate paths each, and
-    pathspec tries each pattern's regular expression in turn: 60 ms of 130 on the benchmark
-    corpus, before any file is read. Most patterns (all the defaults) are plain names or a star
+    pathspec tries each pattern's regular expression in turn: most of discovery's time, before
+    any file is read. Most patterns (all the defaults) are plain names or a star
     and a plain name, so those are told by the path's components, a set lookup and a suffix test
     each; pathspec (imported only then) matches any other pattern. A negated pattern
     (``!keep.py``) makes the patterns' order matter: then pathspec matches them all.

@@ -34,7 +34,7 @@ class FileResult:
     index: ir.FileIndex | None = None
     error: ParseFailure | None = None
     cell_map: CellMap | None = None
-    # `# noqa` comments, read only for a file with a diagnostic (tokenizing costs a tenth of the parse).
+    # `# noqa` comments, read only for a file with a diagnostic (tokenizing every file is not free).
     suppressions: object = None  # evallint.suppression.Suppressions once read
     # A bug of evallint's met while indexing the file: the file is then unknown to the analysis.
     internal_error: InternalError | None = None
@@ -314,18 +314,18 @@ class _ForkedShare:
     """Forked workers that index alongside this process, in every round of phase 1 (the
     pre-screen's and the closure's): forked once, while this process is still small. A worker
     forked for the second round copied the page tables of everything the first built, and each
-    page this process wrote afterwards faulted once more (20,000 faults on the benchmark corpus).
+    page this process wrote afterwards faulted once more.
 
     In each round, workers take chunks of files from the start, this process takes them from the
     end, until the two meet; two shared bounds say what is left, so each file is taken exactly
     once. A chunk is a fraction of what is left, at most ``CHUNK_FILES``, so the last chunks are
     small and neither side waits long for the other to finish one (``_claim``). What this
-    process indexes is never pickled, which saves a third of the transfer.
+    process indexes is never pickled, which saves transfer.
 
     Workers append each chunk's outcomes to a spool file of their own as soon as it is done, and
     this process reads what is there between two chunks of its own. Sent through the pool
     instead, every chunk waited for this process to take the next task and the results off the
-    pipe, which it only does between two files: the workers stood idle a fifth of the time. A
+    pipe, which it only does between two files: the workers stood idle meanwhile. A
     worker that dies leaves its finished chunks in its spool; the chunks it had not finished are
     retried (``_run_tasks``), and later rounds run without forked workers.
 
@@ -665,13 +665,13 @@ def _collector_paused():
 
     Both phases allocate hundreds of thousands of long-lived, acyclic objects
     (the IR, unpickled from the workers, and the analysis states); each
-    automatic collection walks all of them again, which cost about a third of
-    a cold run on a large tree. Reference counting still frees everything that
+    automatic collection walks all of them again, a large share of a cold run on
+    a large tree. Reference counting still frees everything that
     is not in a cycle. Worker processes forked meanwhile inherit the pause.
 
     Afterwards the run's objects are moved to the oldest generation (freeze,
     then unfreeze), not left in the youngest: there the first automatic
-    collection would walk them all, 0.7 s on a large tree. Any cycles among
+    collection would walk them all. Any cycles among
     them are still collected, by the next full collection.
     """
     was_enabled = gc.isenabled()

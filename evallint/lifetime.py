@@ -5,8 +5,7 @@ Objects kept alive until the process ends, where it ends with ``os._exit``.
 
 On a large tree a run builds millions of objects (the IR, the analysis memos,
 the facts). Freeing them one by one as each step returns costs real time on the
-way out: about 0.2 s of a cold run on the benchmark corpus, in the main process
-and in phase 2's forked worker. The console script ends with ``os._exit`` and
+way out, in the main process and in phase 2's forked worker. The console script ends with ``os._exit`` and
 its workers end the same way, so there nothing needs freeing: inside
 ``kept_until_exit`` the steps hand those objects to ``keep`` instead. Library
 callers (the flake8 plugin, tests) never enter it, so their memory is freed as

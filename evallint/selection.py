@@ -14,6 +14,16 @@ from evallint.errors import UsageError
 from evallint.rules import ALL_RULES
 
 
+def split_codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """`--select EVL1,EVL2 --select EVL9` -> ("EVL1", "EVL2", "EVL9"); None when none was given."""
+    if not values:
+        return None
+    codes = []
+    for value in values:
+        codes.extend(part.strip() for part in value.split(",") if part.strip())
+    return tuple(codes)
+
+
 def _matches(code: str, selector: str) -> bool:
     selector = selector.strip().upper()
     return selector == "ALL" or code.startswith(selector)

@@ -71,9 +71,11 @@ class Diagnostic:
 class Finding:
     """A diagnostic before positions are known: it points at a node by ordinal.
 
-    The analysis runs on plain-data summaries; a node ordinal is the pre-order
-    index of a libcst node in its module, so positions can be computed later,
-    only for files that have findings.
+    The analysis runs on plain-data summaries; a node ordinal numbers the CPython
+    ``ast`` nodes the file index records (calls, ``with`` items, definitions...),
+    in the order it records them. ``FileIndex`` keeps each one's span and type, so
+    positions (and, for a fix, the libcst node of the same type and span) are
+    computed later, only for files that have findings.
     """
 
     code: str
@@ -87,9 +89,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class FixSpec:
-    """What a fix should do to the node a finding points at; turned into edits by evallint.fixes."""
+    """What a fix should do to the node a finding points at; its rule's ``fix`` turns it into edits."""
 
-    kind: str
     applicability: str
     message: str
     data: tuple = field(default=())

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from evallint.config import Settings
-from evallint.engine import lint_paths
-
-# Internal errors that normal runs absorb (e.g. a fix that cannot be built) fail the tests.
+# Set before anything imports evallint: the IR and lattice records are built frozen only when the
+# switch is on at import time, and internal errors that normal runs absorb fail the tests.
 os.environ["EVALLINT_STRICT"] = "1"
+
+from evallint.config import Settings  # noqa: E402
+from evallint.engine import lint_paths  # noqa: E402
 
 EXPECTATION = re.compile(r"#\s*(EVL\d{3}(?:\s*,\s*EVL\d{3})*)\s*$")
 REPO = Path(__file__).resolve().parent.parent

@@ -164,11 +164,16 @@ def test_fix_rewrites_a_notebook_in_its_own_json_layout(tmp_path: Path):
 
 def test_unparsable_result_is_not_written(tmp_path: Path, monkeypatch):
     """If a fix ever produced invalid code, the file must stay as it was and the user be told."""
-    import evallint.fixes as fixes
+    import dataclasses
+
+    from evallint.rules import ALL_RULES
 
     target = tmp_path / "x.py"
     target.write_text(EVAL_WITHOUT_PARENS)
-    monkeypatch.setitem(fixes._BUILDERS, "call-attribute", lambda table, node, spec: [Edit("(", Location(5, 15), Location(5, 15))])
+    broken = dataclasses.replace(
+        ALL_RULES["EVL104"], fix=lambda table, node, spec: [Edit("(", Location(5, 15), Location(5, 15))]
+    )
+    monkeypatch.setitem(ALL_RULES, "EVL104", broken)
     previous = os.getcwd()
     os.chdir(tmp_path)
     try:

@@ -411,7 +411,7 @@ def test_json_output_shape(reports):
 
 
 def test_command_module_does_not_import_torch():
-    code = ("import sys, evallint.runtime.command, evallint.runtime.matcher; "
+    code = ("import sys, evallint.runtime.command, evallint.runtime.matcher, evallint.runtime.verdicts; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -18,8 +18,9 @@ with ``model.train()``, the forward would see only ``{train@train()}``.
 Branches copy the state and join the results; ``break`` / ``continue`` /
 ``return`` hand their state to the enclosing frame; ``try`` sends the states of
 its body to the handlers and runs ``finally`` on every way out; ``with``
-restores the grad mode on every exit of the block. Loops iterate until their
-head state stops changing.
+restores the grad mode on every exit of the block. A loop's body is walked again
+while its head state changes, for at most ``MAX_LOOP_ITERATIONS`` passes; a head
+still growing then is taken as it stands.
 
 The walker does not know what events mean: ``Interpreter`` (summaries.py)
 implements ``on_call``, ``on_assign`` and the other transfer functions.
@@ -256,6 +257,9 @@ class Walker:
 
     def _try(self, stmt: ir.Try, state: State) -> State:
         returns_before = len(self.returns)
+        frame = self.loops[-1] if self.loops else None
+        breaks_before = len(frame.breaks) if frame is not None else 0
+        continues_before = len(frame.continues) if frame is not None else 0
         seen = [state.copy()]
         body_state = state
         for inner in stmt.body:
@@ -269,14 +273,22 @@ class Walker:
         normal = join_all([else_out, *handler_outs])
         if not stmt.finalbody:
             return normal
-        # `finally` runs on the way out of every return taken inside the try as well.
+        # `finally` runs on the way out of every return, break and continue taken inside the try.
         for index in range(returns_before, len(self.returns)):
             self.returns[index] = self.walk(stmt.finalbody, self.returns[index])
+        if frame is not None:
+            self._finally_on_exits(stmt, frame.breaks, breaks_before)
+            self._finally_on_exits(stmt, frame.continues, continues_before)
         if normal.dead:
             # Every path left early; the finally block still runs on the exceptional ones.
             self.walk(stmt.finalbody, handler_entry.copy())
             return normal
         return self.walk(stmt.finalbody, normal)
+
+    def _finally_on_exits(self, stmt: ir.Try, exits: list[State], start: int) -> None:
+        """Run ``finally`` on the loop exits the try body took (a break in ``finally`` itself adds its own)."""
+        end = len(exits)
+        exits[start:end] = [self.walk(stmt.finalbody, exit_state) for exit_state in exits[start:end]]
 
 
 def _mark_passed_branch(cond: ir.CondValue, before: State, body: State, orelse: State) -> None:

@@ -30,15 +30,15 @@ def record(cls):
     Records are never changed once built. A frozen dataclass would enforce that,
     but its ``__init__`` sets each field through ``object.__setattr__``, and a
     large tree builds (in the index) and rebuilds (from each pickle) hundreds of
-    thousands of records: unfrozen, indexing is a fifth faster and unpickling a
-    third. evallint's own test suite runs strict, and there the records are
-    frozen, so code that changes one fails its tests.
+    thousands of records, which index and unpickle measurably faster unfrozen
+    (benchmarks/README.md). evallint's own test suite runs strict, and there the
+    records are frozen, so code that changes one fails its tests.
 
     Every file's IR crosses a process boundary (worker to main process) and the
     cache as a pickle. The reduction dataclasses give slotted classes looks up
     the field list again for each object, in Python; this one reads all fields
-    with one C-level getter and rebuilds through ``__init__``: the IR of a large
-    tree pickles and unpickles in well under half the time.
+    with one C-level getter and rebuilds through ``__init__``, which is much faster
+    on a large tree's IR.
     """
     cls = dataclass(slots=True, frozen=strict(), unsafe_hash=True)(cls)
     names = tuple(item.name for item in fields(cls))
@@ -290,7 +290,7 @@ class FileIndex:
     # Per node ordinal: four numbers, (line, UTF-8 column, end line, end UTF-8 column) as CPython
     # reports them (read them with ``span``), and the CPython node type ("Call", "Attribute",
     # "withitem"...), to find the node again for fixes. Only findings read spans, and there are
-    # hundreds of thousands: one flat array is a sixth of the memory of a tuple per node, and
+    # hundreds of thousands: one flat array takes far less memory than a tuple per node, and
     # crosses a process boundary as one string of bytes.
     spans: array = field(default_factory=partial(array, "i"), hash=False)
     kinds: tuple[str, ...] = ()

@@ -54,8 +54,8 @@ def _in_two_processes(
     groups.
 
     Only this process forms the groups: the worker, which would otherwise form the same groups
-    at the same time, collects the syntactic facts of every file meanwhile (0.1 s on a large
-    tree), and both start their walks sooner."""
+    at the same time, collects the syntactic facts of every file meanwhile, and both start their
+    walks sooner."""
     global _inherited
     from concurrent.futures.process import BrokenProcessPool
 
@@ -141,8 +141,8 @@ def _send_behind(connection, value, after: threading.Thread | None = None) -> th
     """Send ``value`` from a thread of its own, once the send ``after`` is done (two sends on one
     connection must not interleave). A scan half is megabytes, more than a pipe holds, so a
     send waits until the other process reads; both have other work meanwhile, and a send in
-    line made each wait for the other (0.07 s). A send that fails (the other process ended) is
-    the reader's to notice."""
+    line made each wait for the other. A send that fails (the other process ended) is the
+    reader's to notice."""
 
     def send() -> None:
         if after is not None:

@@ -150,8 +150,8 @@ _REFERENCING = frozenset({ir.RefValue, ir.TupleValue})
 def instances_node(class_id: str) -> tuple[str, str]:
     """The node of the call graph that stands for "any method of an instance of this class".
     A function that constructs or references the class calls this node, which calls each
-    method: one edge per reference instead of one per method (a quarter of the edges on the
-    benchmark corpus). It is a tuple, so it is never taken for a function's id."""
+    method: one edge per reference instead of one per method, far fewer edges. It is a tuple, so
+    it is never taken for a function's id."""
     return ("instances", class_id)
 
 

@@ -1,8 +1,9 @@
 """What evallint knows about torch and the libraries around it, as data.
 
 Names are fully qualified (after import resolution) unless a table says it
-matches by the last attribute only. Keeping this knowledge in tables means the
-analysis code never compares strings scattered through its logic.
+matches by the last attribute only. Every table of torch names lives here, for
+the analysis, the rules' fixes and the runtime judges alike, so that what
+evallint knows about torch changes in one place.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ SET_GRAD_ENABLED = frozenset(
 )
 # Bare statements of these are no-ops (the object is built and thrown away).
 GRAD_CONTEXT_FACTORIES = GRAD_OFF_CONTEXTS | GRAD_ON_CONTEXTS
+
+# The same contexts by their last attribute, for what reads source text without resolving imports
+# (the fixes' libcst rewrites, the runtime judges): `with no_grad():` after `from torch import no_grad`.
+GRAD_OFF_CONTEXT_ATTRIBUTES = frozenset(name.rsplit(".", 1)[-1] for name in GRAD_OFF_CONTEXTS | SET_GRAD_ENABLED)
+GRAD_ON_CONTEXT_ATTRIBUTES = frozenset(name.rsplit(".", 1)[-1] for name in GRAD_ON_CONTEXTS | SET_GRAD_ENABLED)
+GRAD_CONTEXT_FACTORY_ATTRIBUTES = frozenset(name.rsplit(".", 1)[-1] for name in GRAD_CONTEXT_FACTORIES)
+# A function that uses these attributes or names needs autograd, so `@torch.no_grad()` on it would break it.
+NEEDS_GRAD_ATTRIBUTES = frozenset({"backward", "step", "zero_grad", "enable_grad", "set_grad_enabled", "grad"})
+NEEDS_GRAD_NAMES = frozenset({"enable_grad", "set_grad_enabled", "requires_grad_"})
 
 # Module methods that switch mode.
 MODE_METHODS = frozenset({"eval", "train"})

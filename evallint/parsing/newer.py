@@ -65,7 +65,7 @@ def as_older_python(text: str) -> tuple[bool, ast.Module | None]:
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     except Exception:  # a syntax error for libcst too, or one of its internal errors
         return False, None
-    from evallint.parsing.python import split_lines
+    from evallint.parsing.lines import split_lines
 
     starts = [0]
     for line in split_lines(text):

@@ -21,11 +21,12 @@ from __future__ import annotations
 import ast
 import codecs
 import io
-import re
 import tokenize
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from evallint.parsing.lines import split_lines
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -115,13 +116,6 @@ _WHITESPACE_DEPTH = 3
 # An implicitly concatenated string is one constant for CPython but a nest of
 # ConcatenatedString nodes for libcst; only a long literal can hide many parts.
 _LONG_LITERAL = 128
-# Lines as CPython numbers them (str.splitlines would also split at form feeds and other separators).
-_LINE = re.compile(r".*?(?:\r\n|\r|\n)|.+\Z", re.DOTALL)
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings, split only where Python's tokenizer splits (not at form feeds)."""
-    return _LINE.findall(text)
 
 
 def nesting_depth(tree: ast.AST, text: str, stop_at: int = MAX_NESTING) -> tuple[int, int]:
@@ -242,7 +236,7 @@ def _newer_python(text: str, error: SyntaxError, failure: ParseFailure) -> ast.M
 
 def parse_python(text: str) -> cst.Module | ParseFailure:
     """libcst's tree, for fixes (which must keep formatting); CPython checks the text first."""
-    import libcst as cst  # a tenth of a second to import: only runs that build a fix pay for it
+    import libcst as cst  # slow to import: only runs that build a fix pay for it
 
     tree = parse_ast(text)
     if isinstance(tree, ParseFailure):

@@ -1,6 +1,7 @@
 """What a rule is: one module per rule defines ``RULE``, the single source of truth.
 
-The code, name, message, fix safety, documentation and examples live together;
+The code, name, message, fix safety, documentation and examples live together, with the
+rule's check, its fix and its runtime judge;
 ``evallint rule CODE`` and ``docs/rules/CODE.md`` are generated from them, and
 the test suite runs every rule's VALID and INVALID examples.
 """
@@ -8,11 +9,15 @@ the test suite runs every rule's VALID and INVALID examples.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from evallint.analysis.facts import CallerInfo, ProjectFacts
 from evallint.analysis.lattice import CONSTRUCTED, ENTRY, LOADED, PRETRAINED, SET_BY_CALL, Poss
-from evallint.types import Finding
+from evallint.types import Edit, Finding, FixSpec
+
+if TYPE_CHECKING:
+    from evallint.positions import PositionTable
+    from evallint.runtime.judging import Judge
 
 DOC_HEADINGS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety", "Known problems")
 
@@ -27,6 +32,11 @@ class Rule:
     valid: tuple[str, ...]  # code that must not trigger the rule
     invalid: tuple[str, ...]  # code that must trigger it (marked lines end with "# <CODE>")
     check: Callable[[ProjectFacts], Iterable[Finding]]
+    # Builds the edits of a finding's FixSpec: (the file's positions, the finding's libcst node, the spec).
+    # Rules whose findings carry no FixSpec have none.
+    fix: Callable[[PositionTable, object, FixSpec], list[Edit]] | None = None
+    # How `evallint verify` decides a finding from what ran; torch-free, so the lint path can hold it.
+    judge: Judge | None = None
     # Off by default (as ruff's RUF100): selected only by its code, a prefix longer than `EVL`, or ALL.
     default_enabled: bool = True
 

@@ -1,6 +1,25 @@
 """EVL001 parse-error: a file that cannot be read or parsed."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from evallint.rules.base import Rule
+from evallint.runtime.judging import CONFIRMED, NOT_REACHED, Judge
+
+if TYPE_CHECKING:
+    from evallint.runtime.observations import Observations
+
+
+def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
+    """The file did not run either: Python raised a syntax error through it; otherwise nothing in it ran."""
+    error = obs.error
+    if error and error.get("type") in ("SyntaxError", "IndentationError", "TabError") and any(
+        f[0] == path for f in error.get("frames", [])
+    ):
+        return CONFIRMED, f"Python could not run it either: {error['type']}: {error['message']}"
+    return NOT_REACHED, "nothing in this file ran"
+
 
 RULE = Rule(
     code="EVL001",
@@ -38,4 +57,5 @@ reported as a parse error.
     valid=("x = 1\n",),
     invalid=(),
     check=lambda facts: (),
+    judge=Judge(judge),
 )

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evallint.analysis.facts import ModelForward, ProjectFacts
 from evallint.analysis.lattice import SET_BY_CALL, TRAIN
 from evallint.rules.base import MessageRefs, Rule, describe_caller, describe_mode_origin, first_per
-from evallint.types import Finding, FixSpec
+from evallint.runtime import roles
+from evallint.runtime.judging import (
+    CONFIRMED,
+    NOT_REACHED,
+    NOT_REPRODUCED,
+    Judge,
+    bn_phrase,
+    caller,
+    forward_keys,
+    layer_counts,
+    module_names,
+    no_mode_layers,
+    not_an_evaluation,
+    plural,
+    union,
+)
+from evallint.types import Edit, Finding, FixSpec
+
+if TYPE_CHECKING:
+    from evallint.positions import PositionTable
+    from evallint.runtime.observations import Observations
 
 
 def _deliberate(forward: ModelForward, poss) -> bool:
@@ -58,12 +80,64 @@ def check(facts: ProjectFacts):
             f"{forward.key} may be in train mode in {forward.context.label}: {evidence} and nothing calls "
             f"{forward.key}.eval() before this forward{describe_caller(forward.caller, refs)}"
         )
-        fix = None if forward.context.by_flow else FixSpec("insert-eval", "unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
+        fix = None if forward.context.by_flow else FixSpec("unsafe", f"Call `{forward.key}.eval()` before evaluating", (forward.key,))
         finding = Finding("EVL101", message, forward.file, forward.node, fix, tuple(refs.refs))
         # Once per model and evaluation region (a function, a loop over evaluation data, a block).
         region = (forward.context.file, forward.context.node)
         candidates.append(((forward.file, forward.function, forward.key, region), (forward.file, forward.node), finding))
     return first_per(candidates)
+
+
+def fix_edits(table: PositionTable, node, spec: FixSpec) -> list[Edit]:
+    """`model.eval()` at the start of an evaluation function, else before the evaluation loop."""
+    from evallint import fixing
+
+    key = spec.data[0] if spec.data else None
+    if not key:
+        return []
+    chain = fixing.ancestors(table.module, node)
+    function = fixing.enclosing_function(chain)
+    if fixing.is_eval_function(function, table.path) and fixing.available_at_entry(function, key):
+        return fixing.insert_at_top(table, function, f"{key}.eval()")
+    anchor = fixing.evaluation_anchor(node, chain, include_grad_with=True)
+    if anchor is None:
+        return []
+    return fixing.insert_before(table, anchor, f"{key}.eval()")
+
+
+def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
+    """The outermost forwards whose user stack passes through the line: did an evaluation forward
+    run in train mode with a mode-dependent layer active?"""
+    keys = forward_keys(obs, path, line)
+    if not keys:
+        return NOT_REACHED, f"line {line} never called a model"
+    stats = [obs.forwards[k] for k in keys]
+    reason = no_mode_layers(stats)
+    if reason:
+        return NOT_REPRODUCED, reason
+    stats = [s for s in stats if roles.has_mode_dependent_layers(s.sig)]
+    calls = sum(s.calls for s in stats)
+    who = caller(stats, path, line)
+    evaluation, reason = not_an_evaluation(stats, calls, line, who)
+    if not evaluation:
+        return NOT_REPRODUCED, reason
+    who = caller(evaluation, path, line)
+    in_train = [s for s in evaluation if s.sig["training"]]
+    if not in_train:
+        n = sum(s.calls for s in evaluation)
+        return NOT_REPRODUCED, (
+            f"{who} ran {plural(n, 'forward')} of {module_names(evaluation)}, all in eval mode"
+        )
+    n = sum(s.calls for s in in_train)
+    active = union(in_train, "active")
+    if not active:
+        return NOT_REPRODUCED, (
+            f"{who} ran {plural(n, 'forward')} of {module_names(in_train)} in train mode, but its "
+            f"{layer_counts(union(in_train, 'inactive'))} were in eval mode"
+        )
+    text = (f"{who} ran {plural(n, 'forward')} of {module_names(in_train)} in train mode "
+            f"with {layer_counts(active)} active")
+    return CONFIRMED, text + bn_phrase(obs, [k for k in keys if obs.forwards[k] in in_train])
 
 
 RULE = Rule(
@@ -183,4 +257,6 @@ for epoch in range(3):
 ''',
     ),
     check=check,
+    fix=fix_edits,
+    judge=Judge(judge),
 )

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evallint.analysis.facts import ProjectFacts, TrainingForward
 from evallint.analysis.lattice import EVAL, PRETRAINED, SET_BY_CALL, Poss
 from evallint.rules.base import MessageRefs, Rule, describe_caller, describe_mode_origin, first_per
-from evallint.types import Finding, FixSpec
+from evallint.runtime import roles
+from evallint.runtime.judging import (
+    CONFIRMED,
+    NOT_REACHED,
+    NOT_REPRODUCED,
+    Judge,
+    forward_keys,
+    layer_counts,
+    module_names,
+    plural,
+    scope_of,
+    union,
+)
+from evallint.types import Edit, Finding, FixSpec
+
+if TYPE_CHECKING:
+    from evallint.positions import PositionTable
+    from evallint.runtime.observations import Observations
 
 
 def is_eval_call_in_step(forward: TrainingForward, poss: Poss) -> bool:
@@ -51,10 +70,100 @@ def check(facts: ProjectFacts):
         else:
             tail = f"and nothing calls {forward.key}.train() before the next training step"
         message = f"{forward.key} may still be in eval mode here: {evidence} {tail}{describe_caller(forward.caller, refs)}"
-        fix = FixSpec("insert-train", "unsafe", f"Call `{forward.key}.train()` at the start of the training step", (forward.key,))
+        fix = FixSpec("unsafe", f"Call `{forward.key}.train()` at the start of the training step", (forward.key,))
         finding = Finding("EVL102", message, forward.file, forward.node, fix, tuple(refs.refs))
         candidates.append(((forward.file, forward.function, forward.key), (forward.file, forward.node), finding))
     return first_per(candidates)
+
+
+def fix_edits(table: PositionTable, node, spec: FixSpec) -> list[Edit]:
+    """`model.train()` at the top of the training loop body, else of the training step function."""
+    import libcst as cst  # loaded only when a fix is built: the lint path does not need libcst
+
+    from evallint import fixing
+
+    key = spec.data[0] if spec.data else None
+    if not key:
+        return []
+    chain = fixing.ancestors(table.module, node)
+    function = fixing.enclosing_function(chain)
+    for ancestor in chain:
+        if ancestor is function:
+            break
+        if isinstance(ancestor, (cst.For, cst.While)):
+            return fixing.insert_at_top(table, ancestor, f"{key}.train()")
+    if function is not None and fixing.available_at_entry(function, key):
+        return fixing.insert_at_top(table, function, f"{key}.train()")
+    return []
+
+
+def _eval_mode_training(obs: Observations, keys: list) -> list:
+    return [obs.forwards[k] for k in keys
+            if obs.forwards[k].trained and not obs.forwards[k].sig["training"]]
+
+
+def explains(obs: Observations, path: str, line: int) -> set:
+    """The modules trained at the line (by its forwards or its optimizer steps)."""
+    found = {(key[0], obs.sigs[key]["m"]) for key in obs.at(path, line, "forward")}
+    for key in obs.at(path, line, "step"):
+        found.update((key[0], trained["m"]) for trained in obs.sigs[key]["trained"])
+    return found
+
+
+def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
+    """The forwards and optimizer steps at the line (on a ``loss.backward()``, the forwards it
+    trained in the same function): was a model with mode-dependent layers trained in eval mode?"""
+    keys = forward_keys(obs, path, line)
+    step_keys = obs.at(path, line, "step")
+    backward_keys = obs.at(path, line, "backward")
+    if not keys and not step_keys and not backward_keys:
+        return NOT_REACHED, f"line {line} never ran a model, backward() or an optimizer step"
+    parts = []
+    bad_forwards = _eval_mode_training(obs, keys)
+    if backward_keys and not keys:
+        # The finding sits on loss.backward(): the forwards it trained ran in the same function.
+        scope = scope_of(path, line)
+        related = [
+            k for k, s in obs.forwards.items()
+            if s.trained and any(f[0] == path and scope[1] <= f[1] <= scope[2]
+                                 for f in s.sig["frames"])
+        ]
+        bad_forwards = _eval_mode_training(obs, related)
+    # Eval mode changes nothing in a module without mode-dependent layers.
+    unaffected = {s.sig["module"] for s in bad_forwards
+                  if not roles.has_mode_dependent_layers(s.sig)}
+    bad_forwards = [s for s in bad_forwards if roles.has_mode_dependent_layers(s.sig)]
+    if bad_forwards:
+        n = sum(s.trained for s in bad_forwards)
+        inactive = union(bad_forwards, "inactive")
+        layers = f" with {layer_counts(inactive)} in eval mode" if inactive else ""
+        parts.append(f"{plural(n, 'training forward')} of {module_names(bad_forwards)} ran in "
+                     f"eval mode{layers} and were backpropagated")
+    bad_steps = 0
+    step_modules = set()
+    for key in step_keys:
+        for trained in obs.sigs[key]["trained"]:
+            if trained["training"]:
+                continue
+            if not roles.has_mode_dependent_layers(trained):
+                unaffected.add(trained["module"])
+                continue
+            bad_steps += obs.steps[key]
+            step_modules.add(trained["module"])
+    if bad_steps:
+        parts.append(f"optimizer.step() updated {'/'.join(sorted(step_modules))} "
+                     f"{plural(bad_steps, 'time')} while it was in eval mode")
+    if parts:
+        return CONFIRMED, "; ".join(parts)
+    if unaffected:
+        return NOT_REPRODUCED, (f"{'/'.join(sorted(unaffected))} was trained in eval mode, but "
+                                f"{roles.NO_MODE_LAYER_REASON}")
+    trained_here = [obs.forwards[k] for k in keys if obs.forwards[k].trained]
+    if keys and not trained_here and not step_keys and not backward_keys:
+        calls = sum(obs.forwards[k].calls for k in keys)
+        return NOT_REPRODUCED, (f"the {plural(calls, 'forward')} at line {line} were never "
+                                "backpropagated, so none was a training step")
+    return NOT_REPRODUCED, f"every training step at line {line} ran with the model in train mode"
 
 
 RULE = Rule(
@@ -151,4 +260,6 @@ def finetune(batches, optimizer):
 ''',
     ),
     check=check,
+    fix=fix_edits,
+    judge=Judge(judge, explains=explains),
 )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evallint.analysis.facts import ProjectFacts
 from evallint.rules.base import MessageRefs, Rule, first_per
 from evallint.rules.evl102_train_in_eval_mode import eval_possibilities, is_eval_call_in_step
+from evallint.runtime.judging import CONFIRMED, NOT_REACHED, NOT_REPRODUCED, Judge, plural
 from evallint.types import Finding
+
+if TYPE_CHECKING:
+    from evallint.runtime.observations import Observations
 
 
 def check(facts: ProjectFacts):
@@ -23,6 +29,34 @@ def check(facts: ProjectFacts):
             finding = Finding("EVL103", message, origin.file, origin.node, None, tuple(refs.refs))
             candidates.append(((origin.file, origin.node), (origin.file, origin.node), finding))
     return first_per(candidates)
+
+
+def explains(obs: Observations, path: str, line: int) -> set:
+    """The modules the `eval()` at the line switched to eval mode."""
+    return {(key[0], serial) for key in obs.at(path, line, "mode") for serial in obs.sigs[key]["affects"]}
+
+
+def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
+    """The switches to eval mode made from the line, and the training steps that followed while the
+    model was still in eval mode."""
+    keys = [k for k in obs.at(path, line, "mode") if not obs.sigs[k]["mode"]]
+    if not keys:
+        return NOT_REACHED, f"line {line} never switched a model to eval mode"
+    stats = [obs.modes[k] for k in keys]
+    calls = sum(s.calls for s in stats)
+    steps = sum(s.steps_after for s in stats)
+    backprops = sum(s.backprops_after for s in stats)
+    module = "/".join(sorted({s.sig["module"] for s in stats}))
+    if steps or backprops:
+        parts = []
+        if backprops:
+            parts.append(f"{plural(backprops, 'backpropagated forward')}")
+        if steps:
+            parts.append(f"{plural(steps, 'optimizer step')}")
+        return CONFIRMED, (f"{module}.eval() ran {plural(calls, 'time')} at line {line}; "
+                           f"{' and '.join(parts)} followed while {module} was still in eval mode")
+    return NOT_REPRODUCED, (f"{module}.eval() ran {plural(calls, 'time')} at line {line}, but "
+                            f"{module} was back in train mode before every training step")
 
 
 RULE = Rule(
@@ -87,4 +121,5 @@ def train_epoch(model, optimizer, loader):
 ''',
     ),
     check=check,
+    judge=Judge(judge, explains=explains),
 )

@@ -2,17 +2,78 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evallint.analysis.facts import ProjectFacts
+from evallint.analysis.torch_api import MODE_METHODS
 from evallint.rules.base import Rule
-from evallint.types import Finding, FixSpec
+from evallint.runtime.judging import (
+    CONFIRMED,
+    NOT_REACHED,
+    NOT_REPRODUCED,
+    Judge,
+    attribute_at,
+    bn_phrase,
+    later_forwards,
+    layer_counts,
+    module_names,
+    plural,
+    scope_name,
+    scope_ran_after,
+    union,
+)
+from evallint.types import Edit, Finding, FixSpec
+
+if TYPE_CHECKING:
+    from evallint.positions import PositionTable
+    from evallint.runtime.observations import Observations
 
 
 def check(facts: ProjectFacts):
     for fact in facts.bare_mode_attributes:
         receiver = fact.receiver or "the module"
         message = f"`{receiver}.{fact.attr}` is not called: without `()` it does nothing, so the mode does not change"
-        fix = FixSpec("call-attribute", "safe", f"Call it: `{receiver}.{fact.attr}()`")
+        fix = FixSpec("safe", f"Call it: `{receiver}.{fact.attr}()`")
         yield Finding("EVL104", message, fact.file, fact.node, fix)
+
+
+def fix_edits(table: PositionTable, node, spec: FixSpec) -> list[Edit]:
+    """`model.eval` -> `model.eval()`: insert `()` right after the attribute."""
+    from evallint import fixing
+
+    end = fixing.end_of(table, node)
+    if end is None:
+        return []
+    return [Edit("()", end, end)]
+
+
+def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
+    """A `.eval` without `()` does nothing at runtime, so no event sits at its line: the forwards
+    after it in the same function are the evidence (their mode is what the call should have set)."""
+    attribute = attribute_at(path, line, MODE_METHODS) or "eval"
+    scope, keys = later_forwards(obs, path, line)
+    where = scope_name(scope)
+    if not keys:
+        if scope_ran_after(obs, path, line, scope):
+            return NOT_REPRODUCED, f"nothing called a model after line {line} in {where}"
+        return NOT_REACHED, f"no model ran after line {line} in {where}"
+    stats = [obs.forwards[k] for k in keys]
+    want_training = attribute == "train"
+    wrong = [s for s in stats if s.sig["training"] != want_training]
+    n = sum(s.calls for s in stats)
+    if not wrong:
+        return NOT_REPRODUCED, (f"the {plural(n, 'forward')} after line {line} in {where} "
+                                f"already ran in {attribute} mode")
+    n_wrong = sum(s.calls for s in wrong)
+    mode = "eval" if want_training else "train"
+    layers_field = "inactive" if want_training else "active"
+    layers = union(wrong, layers_field)
+    state = "in eval mode" if want_training else "active"
+    detail = f" with {layer_counts(layers)} {state}" if layers else ""
+    return CONFIRMED, (f"`.{attribute}` without () at line {line} did nothing: "
+                       f"{plural(n_wrong, 'forward')} of {module_names(wrong)} after it in {where} "
+                       f"ran in {mode} mode{detail}"
+                       + bn_phrase(obs, [k for k in keys if obs.forwards[k] in wrong]))
 
 
 RULE = Rule(
@@ -52,4 +113,6 @@ None known.
     valid=("model.eval()\n", "switch = model.eval\n"),
     invalid=("model.eval  # EVL104\n", "self.net.train  # EVL104\n"),
     check=check,
+    fix=fix_edits,
+    judge=Judge(judge, reads_later_forwards=True),
 )

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evallint.analysis.facts import ProjectFacts
+from evallint.analysis.torch_api import GRAD_CONTEXT_FACTORY_ATTRIBUTES
 from evallint.rules.base import Rule
-from evallint.types import Finding, FixSpec
+from evallint.runtime.judging import (
+    CONFIRMED,
+    NOT_REACHED,
+    NOT_REPRODUCED,
+    Judge,
+    attribute_at,
+    later_forwards,
+    module_names,
+    plural,
+    scope_name,
+    scope_ran_after,
+)
+from evallint.types import Edit, Finding, FixSpec
+
+if TYPE_CHECKING:
+    from evallint.positions import PositionTable
+    from evallint.runtime.observations import Observations
 
 
 def check(facts: ProjectFacts):
@@ -20,8 +39,54 @@ def check(facts: ProjectFacts):
                 f"`with {fact.name}:` is missing the call: it raises TypeError when this line runs; "
                 f"write `with {fact.name}():`"
             )
-            fix = FixSpec("call-with-item", "safe", f"Call it: `with {fact.name}():`")
+            fix = FixSpec("safe", f"Call it: `with {fact.name}():`")
             yield Finding("EVL202", message, fact.file, fact.node, fix)
+
+
+def fix_edits(table: PositionTable, node, spec: FixSpec) -> list[Edit]:
+    """`with torch.no_grad:` -> `with torch.no_grad():`."""
+    import libcst as cst  # loaded only when a fix is built: the lint path does not need libcst
+
+    from evallint import fixing
+
+    if not isinstance(node, cst.WithItem):
+        return []
+    end = fixing.end_of(table, node.item)
+    if end is None:
+        return []
+    return [Edit("()", end, end)]
+
+
+def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
+    """A bare `torch.no_grad()` does nothing at runtime, so no event sits at its line: the forwards
+    after it in the same function are the evidence; a `with torch.no_grad:` raises, and the
+    script's traceback through the line confirms it."""
+    error = obs.error
+    if error and any(f[0] == path and f[1] == line for f in error.get("frames", [])):
+        return CONFIRMED, (f"line {line} raised {error['type']}: {error['message']} "
+                           "when it first ran")
+    attribute = attribute_at(path, line, GRAD_CONTEXT_FACTORY_ATTRIBUTES)
+    want_grad = attribute == "enable_grad"
+    scope, keys = later_forwards(obs, path, line)
+    where = scope_name(scope)
+    if not keys:
+        if scope_ran_after(obs, path, line, scope):
+            return NOT_REPRODUCED, f"nothing called a model after line {line} in {where}"
+        return NOT_REACHED, f"no model ran after line {line} in {where}"
+    stats = [obs.forwards[k] for k in keys]
+    wrong = [s for s in stats
+             if (s.sig["grad"] and not s.sig["inference"]) != want_grad]
+    context = f"torch.{attribute or 'no_grad'}()"
+    if not wrong:
+        return NOT_REPRODUCED, (f"the forwards after line {line} in {where} ran with autograd "
+                                f"{'enabled' if want_grad else 'disabled'} anyway")
+    n = sum(s.calls for s in wrong)
+    graphs = sum(s.graphs for s in wrong)
+    text = (f"{context} at line {line} did nothing: {plural(n, 'forward')} of {module_names(wrong)} "
+            f"after it in {where} ran with autograd {'disabled' if want_grad else 'enabled'}")
+    if not want_grad:
+        text += f" ({graphs} built autograd graphs)"
+    return CONFIRMED, text
 
 
 RULE = Rule(
@@ -77,4 +142,6 @@ with torch.inference_mode:  # EVL202
 ''',
     ),
     check=check,
+    fix=fix_edits,
+    judge=Judge(judge, reads_later_forwards=True),
 )

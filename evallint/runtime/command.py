@@ -47,7 +47,7 @@ class VerifyReport:
     exit_status: int | None
     stopped_by: str
     script_error: dict | None
-    verdicts: list  # matcher.Verdict
+    verdicts: list  # verdicts.Verdict
     runtime_findings: list  # matcher.RuntimeFinding
     training_steps: int
     seconds: float
@@ -85,7 +85,8 @@ def build_report(
     and ``SETTLE_STEPS`` training steps have run.
     """
     from evallint.runtime.harness import VerifyError, run_script
-    from evallint.runtime.matcher import all_settled, judge_all, runtime_findings
+    from evallint.runtime.matcher import runtime_findings
+    from evallint.runtime.verdicts import all_settled, judge_all
     from evallint.runtime.suppressions import RuntimeSuppressions
 
     if settings is None:
@@ -144,7 +145,7 @@ def build_report(
 
 
 def _with_stop_note(verdicts: list, stopped_by: str, steps: int) -> list:
-    from evallint.runtime.matcher import CONFIRMED
+    from evallint.runtime.judging import CONFIRMED
 
     note = STOP_NOTES.get(stopped_by)
     if not note:
@@ -166,7 +167,7 @@ def _ran_before_the_failure(verdict, judged, error: dict | None):
     The line started and raised before it did what the finding is about, so
     there is nothing to confirm; the evidence says so.
     """
-    from evallint.runtime.matcher import NOT_REACHED, NOT_REPRODUCED
+    from evallint.runtime.judging import NOT_REACHED, NOT_REPRODUCED
 
     if verdict.verdict != NOT_REACHED or error is None:
         return verdict
@@ -192,7 +193,7 @@ def _did_not_run(result, verdicts: list, runtime: list, steps: int) -> str | Non
     could be checked: no finding got a verdict (or, in a script without
     findings, no training step ran) and the probes saw no bug of their own.
     """
-    from evallint.runtime.matcher import NOT_REACHED
+    from evallint.runtime.judging import NOT_REACHED
 
     failed = result.stopped_by == "error" or (
         result.stopped_by == "exit" and result.exit_status not in (0, None)
@@ -219,7 +220,7 @@ def _did_not_run(result, verdicts: list, runtime: list, steps: int) -> str | Non
 
 
 def _register_cells(notebook: str) -> None:
-    """Put the notebook's cells where the matcher reads source that is not a file of its own."""
+    """Put the notebook's cells where the judges read source that is not a file of its own."""
     import linecache
 
     from evallint.parsing.notebook import NotebookError
@@ -432,15 +433,14 @@ def verify(ctx, script, script_args, device, timeout, max_steps, output_format, 
 
 def _settings(config_path, script, select, ignore, extend_select):
     """The lint's settings for SCRIPT, with the command line's selection on top."""
-    from evallint.cli import _split_codes
     from evallint.config import load_settings
     from evallint.engine import with_overrides
     from evallint.errors import UsageError
     from evallint.runtime.harness import VerifyError
-    from evallint.selection import validate_codes
+    from evallint.selection import split_codes, validate_codes
 
-    overrides = {"select": _split_codes(select), "ignore": _split_codes(ignore),
-                 "extend_select": _split_codes(extend_select)}
+    overrides = {"select": split_codes(select), "ignore": split_codes(ignore),
+                 "extend_select": split_codes(extend_select)}
     try:
         settings = load_settings(config_path, [script])
         for name, value in overrides.items():

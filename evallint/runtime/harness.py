@@ -25,7 +25,7 @@ from typing import Callable
 from evallint.runtime.bootstrap import (
     MAX_STEPS_ENV, ORIGINAL_PYTHONPATH_ENV, PATH_ENV, RECORDS_ENV, STOP_SIGNAL,
 )
-from evallint.runtime.matcher import Observations
+from evallint.runtime.observations import Observations
 
 DEVICES = ("cpu", "cuda", "auto")
 POLL_SECONDS = 0.05

@@ -4,7 +4,7 @@
 file; the pytest plugin and the guard observe the process they live in, so the
 same ``Probes`` write into the same ``Observations`` without serialising
 anything. Everything after that (verdicts, runtime findings, their evidence)
-is ``matcher``'s, for all three.
+is ``verdicts``' and ``matcher``'s, for all three.
 
 A forked child (a DataLoader worker, a ``multiprocessing`` fork) inherits the
 probes but not the parent's memory: what a model does there never reaches the
@@ -20,7 +20,7 @@ import warnings
 from contextlib import contextmanager
 from typing import Callable
 
-from evallint.runtime.matcher import Observations
+from evallint.runtime.observations import Observations
 
 # torch warns on each torch.compile(module) that global hooks fire once more
 # for the wrapper it returns; the probes count only the outermost call, so the

@@ -23,9 +23,9 @@ from evallint.runtime.command import (
     verdict_to_text,
 )
 from evallint.runtime.live import LiveSession
-from evallint.runtime.matcher import (
-    CONFIRMED, evidence_labels, judge_all, runtime_findings,
-)
+from evallint.runtime.judging import CONFIRMED
+from evallint.runtime.matcher import runtime_findings
+from evallint.runtime.verdicts import evidence_labels, judge_all
 
 # Test ids listed per finding in the text report; the JSON report has all.
 SHOWN_TESTS = 3
@@ -35,7 +35,7 @@ SHOWN_TESTS = 3
 class SessionReport:
     device: str
     tests: int
-    verdicts: list  # matcher.Verdict
+    verdicts: list  # verdicts.Verdict
     verdict_tests: list  # sorted test ids, one list per verdict
     runtime_findings: list  # matcher.RuntimeFinding
     runtime_tests: list

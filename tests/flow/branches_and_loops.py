@@ -23,6 +23,30 @@ def branches(model, flag):
     reveal_state(model)  # revealed: mode=train grad=on
 
 
+def finally_runs_on_break(model, loader):
+    for x in loader:
+        try:
+            model.eval()
+            if x:
+                break
+        finally:
+            model.train()
+    reveal_state(model)  # revealed: mode=train grad=on
+
+
+def finally_runs_on_continue(model, loader):
+    for x in loader:
+        try:
+            model.eval()
+            if x:
+                continue
+            reveal_state(model)  # revealed: mode=eval grad=on
+        finally:
+            model.train()
+        reveal_state(model)  # revealed: mode=train grad=on
+    reveal_state(model)  # revealed: mode=train grad=on
+
+
 def correlated(model, phase):
     model.train(phase == "train")
     torch.set_grad_enabled(phase == "train")
