@@ -74,8 +74,7 @@ class ProjectIndex:
                 method_prefix = cid + "."
                 self.methods[cid] = {m: method_prefix + m for m in cls.methods}
             self.toplevel[f.path] = top
-            self.imports[f.path] = {imp.local: self._absolute(f, imp) for imp in f.imports if imp.local != "*"} if f.imports else {}
-        self._bring_star_imports(files)
+            self.imports[f.path] = {imp.local: self._absolute(f, imp) for imp in f.imports} if f.imports else {}
         self._bases_cache: dict[str, tuple[str, ...]] = {}
         self._qualified: dict[tuple[str, str], str] = {}
         self._all_bases_cache: dict[str, frozenset[str]] = {}
@@ -94,35 +93,6 @@ class ProjectIndex:
         for cid, methods in self.methods.items():
             for method in methods:
                 self._by_method_name.setdefault(method, []).append(cid)
-
-    def _bring_star_imports(self, files) -> None:
-        """Bind the public names of `from module import *` where the module is the project's
-        (`class Net(nn.Module)` with `nn` from `from .layers import *`). Names a file defines or
-        imports by name win, as they do at run time after the star import."""
-        exported: dict[str, dict[str, str]] = {}
-
-        def exports(f: ir.FileIndex, seen: frozenset) -> dict[str, str]:
-            found = exported.get(f.path)
-            if found is not None:
-                return found
-            names: dict[str, str] = {}
-            for imp in f.imports:
-                if imp.local == "*" and f.path not in seen:
-                    module = self._absolute(f, imp)
-                    targets = self._module_files(module, f.path)
-                    if len(targets) == 1:
-                        names.update(exports(targets[0], seen | {f.path}))
-            names.update((name, target) for name, target in self.imports[f.path].items() if not name.startswith("_"))
-            names.update((name, f"{f.module}.{name}") for name in self.toplevel[f.path] if not name.startswith("_"))
-            exported[f.path] = names
-            return names
-
-        for f in files:
-            if any(imp.local == "*" for imp in f.imports):
-                own = self.imports[f.path]
-                for name, target in exports(f, frozenset()).items():
-                    if name not in own and name not in self.toplevel[f.path]:
-                        own[name] = target
 
     # -- names ------------------------------------------------------------------------------
 

@@ -358,8 +358,6 @@ class Indexer:
         base = node.module or ""
         for alias in node.names:
             if alias.name == "*":
-                # `from .layers import *`: the names it brings are known once the project is linked.
-                self.imports.append(ir.Import("*", base, node.level))
                 continue
             local = alias.asname or alias.name
             target = f"{base}.{alias.name}" if base else alias.name

@@ -272,7 +272,7 @@ class ClassInfo:
 
 @record
 class Import:
-    local: str  # name bound in this module; "*" for `from target import *`
+    local: str  # name bound in this module
     target: str  # dotted target, relative imports keep their leading dots
     level: int = 0
 
