@@ -94,7 +94,7 @@ def test_findings_do_not_depend_on_the_processs_string_hashing(tmp_path):
 def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.relevance import scan_calls
-    from evallint.analysis.summaries import Analyzer
+    from evallint.analysis.driver import Analyzer
     from evallint.discovery import SourcePath
     from evallint.engine import index_file
 
@@ -104,24 +104,24 @@ def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     halves = analyzer.scan_halves()
     assert all(halves) and not set(halves[0]) & set(halves[1])
     assert set(halves[0]) | set(halves[1]) == set(analyzer.project.functions)
-    whole = scan_calls(analyzer)
-    merged = scan_calls(analyzer, halves[0]).merge(scan_calls(analyzer, halves[1]))
+    whole = scan_calls(analyzer.evidence)
+    merged = scan_calls(analyzer.evidence, halves[0]).merge(scan_calls(analyzer.evidence, halves[1]))
     assert whole.sources and whole.called and whole.callers
     assert (merged.called, merged.referenced, merged.sources) == (whole.called, whole.referenced, whole.sources)
     assert dict(merged.callers) == dict(whole.callers)
-    assert merged.sizes == whole.sizes == {fid: len(analyzer.statements(fref)) for fid, fref in analyzer.project.functions.items()}
+    assert merged.sizes == whole.sizes == {fid: len(analyzer.evidence.statements(fref)) for fid, fref in analyzer.project.functions.items()}
 
 
 # Where the forked worker dies: walking its root group (after the swap of the scan), or scanning
 # its half (before the swap). Either way this process does the worker's part too: both groups are
 # walked here, or both halves scanned here.
-@pytest.mark.parametrize("owner, name", [("summaries.Analyzer", "walk_roots"), ("parallel", "scan_calls")])
+@pytest.mark.parametrize("owner, name", [("driver.Analyzer", "walk_roots"), ("parallel", "scan_calls")])
 def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name):
     import os
 
-    from evallint.analysis import parallel, summaries
+    from evallint.analysis import driver, parallel
 
-    target = summaries.Analyzer if owner == "summaries.Analyzer" else parallel
+    target = driver.Analyzer if owner == "driver.Analyzer" else parallel
     root = _all_projects(tmp_path)
     single = _run(root, 1)
     monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
@@ -182,19 +182,19 @@ def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp
     import os
     import signal
 
-    from evallint.analysis import parallel, summaries
+    from evallint.analysis import driver, parallel
 
     root = _all_projects(tmp_path)
     monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
     parent = os.getpid()
-    real = summaries.Analyzer.root_groups
+    real = driver.Analyzer.root_groups
 
     def failing(self, *args, **kwargs):
         if os.getpid() == parent:
             raise RuntimeError("an internal error while forming the groups")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(summaries.Analyzer, "root_groups", failing)
+    monkeypatch.setattr(driver.Analyzer, "root_groups", failing)
 
     def hung(signum, frame):
         raise AssertionError("the run waited for a worker that waited for the groups")
@@ -211,7 +211,7 @@ def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp
 
 def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
     from evallint.analysis.callgraph import ProjectIndex
-    from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
+    from evallint.analysis.driver import ROOT_GROUPS, Analyzer
     from evallint.engine import index_file
     from evallint.discovery import SourcePath
 

@@ -12,7 +12,7 @@ import textwrap
 
 from evallint.analysis.callgraph import ProjectIndex, function_id
 from evallint.analysis.relevance import relevant_functions
-from evallint.analysis.summaries import Analyzer
+from evallint.analysis.driver import Analyzer
 from evallint.discovery import SourcePath
 from evallint.engine import index_file
 

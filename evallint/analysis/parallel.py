@@ -20,7 +20,7 @@ import threading
 
 from evallint.analysis.facts import ProjectFacts
 from evallint.analysis.relevance import CallScan, scan_calls
-from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
+from evallint.analysis.driver import ROOT_GROUPS, Analyzer
 from evallint.lifetime import keep, worker_pool
 from evallint.strict import strict
 
@@ -75,7 +75,7 @@ def _in_two_processes(
             to_parent.close()
             from_parent.close()
             try:
-                mine = scan_calls(analyzer, halves[0])
+                mine = scan_calls(analyzer.evidence, halves[0])
                 sending = _send_behind(to_child, mine)
                 try:
                     theirs = from_child.recv()
@@ -83,7 +83,7 @@ def _in_two_processes(
                     if strict():
                         raise
                 if not isinstance(theirs, CallScan):
-                    theirs = scan_calls(analyzer, halves[1])
+                    theirs = scan_calls(analyzer.evidence, halves[1])
                 analyzer.adopt_scan(mine.merge(theirs))
                 groups = analyzer.root_groups(reported_files)
             except BaseException:
@@ -118,7 +118,7 @@ def _child() -> tuple[ProjectFacts, ProjectFacts]:
         end.close()  # so that the parent's death ends the pipe here too
     sending = None
     try:
-        mine = scan_calls(analyzer, half)
+        mine = scan_calls(analyzer.evidence, half)
         sending = _send_behind(to_parent, mine)
         syntactic = analyzer.syntactic_facts()  # while the parent forms the groups
         theirs = from_parent.recv()

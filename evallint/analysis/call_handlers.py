@@ -1,0 +1,425 @@
+"""What a call does to the state, as an ordered list of handlers.
+
+``handle_call`` offers a call to each handler of ``HANDLERS`` in turn; the first that returns a
+state has handled it, and the rest never see it. The order matters where two handlers could
+claim the same call: a grad context before anything that resolves names, a model's own methods
+before the project's functions, the project's functions before what is known of torch's, and
+an unresolved call, which lowers what is known of the models it receives, last. What the call
+evaluates to is recorded in ``interp.results`` as a typed record (``records``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from evallint.analysis import ir, roles, torch_api
+from evallint.analysis.bodies import const
+from evallint.analysis.names import key_of_chain
+from evallint.analysis.lattice import (
+    CONSTRUCTED,
+    CONTEXT,
+    EVAL,
+    GRAD_ON,
+    LOADED,
+    PRETRAINED,
+    SET_BY_CALL,
+    TRAIN,
+    UNKNOWN,
+    UNRESOLVED,
+    Poss,
+    State,
+    join_all,
+)
+from evallint.analysis.records import (
+    NOT_MODEL,
+    UNTRACKED,
+    Alias,
+    AttributeOfModel,
+    ContextManager,
+    ExitContextManager,
+    Fresh,
+    GradContext,
+    Instance,
+    RestoreGrad,
+    Unpacked,
+    known,
+)
+from evallint.analysis.roles import constructs_module
+
+if TYPE_CHECKING:
+    from evallint.analysis.interpreter import Interpreter
+
+
+@dataclass
+class CallSite:
+    """A call with what every handler asks of it, computed once."""
+
+    call: ir.Call
+    qualified: str | None  # the callee's dotted name, imports resolved
+    method: str | None
+    receiver_key: str | None  # the receiver's canonical key, for `x.method(...)` on a reference
+    _interp: "Interpreter"
+    _state: State
+
+    @classmethod
+    def of(cls, interp: "Interpreter", call: ir.Call, state: State) -> "CallSite":
+        qualified = interp.project.qualify(interp.file, call.func) if call.func else None
+        receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
+        return cls(call, qualified, call.method, receiver_key, interp, state)
+
+    @functools.cached_property
+    def target(self) -> str | None:
+        """The project function or class the call reaches, through the walk's known types too."""
+        interp, call, state = self._interp, self.call, self._state
+        target = interp.project.resolve(interp.fn, call.func, state.types) if call.func else None
+        if target is None and self.receiver_key is not None and self.receiver_key in state.types and self.method:
+            target = interp.project.method_of(state.types[self.receiver_key], self.method)
+        return target
+
+
+Handler = Callable[["Interpreter", CallSite, State], "State | None"]
+
+
+def handle_call(interp: "Interpreter", site: CallSite, state: State) -> State:
+    for handler in HANDLERS:
+        handled = handler(interp, site, state)
+        if handled is not None:
+            return handled
+    return state
+
+
+# -- grad contexts entered by hand ---------------------------------------------------------------------
+
+
+def enter_called_context(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``torch.no_grad().__enter__()``: grad stays off until the matching ``__exit__``."""
+    call = site.call
+    if call.method != "__enter__" or not isinstance(call.receiver, ir.CallValue):
+        return None
+    entered = interp.results.get(call.receiver.node)
+    if isinstance(entered, GradContext):
+        state.grad = entered.grad
+    return state
+
+
+def enter_on_exit_stack(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``stack.enter_context(cm)``: entered now, exited with the ``with ExitStack()`` block."""
+    call = site.call
+    if call.method != "enter_context" or not call.args or not isinstance(call.args[0], ir.CallValue):
+        return None
+    entered = interp.results.get(call.args[0].node)
+    if isinstance(entered, GradContext):
+        interp.exit_stack.append(RestoreGrad(state.grad))
+        state.grad = entered.grad
+    elif isinstance(entered, ContextManager):
+        interp.map_back(entered.summary.yielded, entered.mapping, state)
+        interp.exit_stack.append(ExitContextManager(entered.summary, entered.mapping))
+    return state
+
+
+def call_on_a_call(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """A method called on what a call returned: ``getattr(model, "eval")()``, ``Net().to(device)``."""
+    call = site.call
+    if call.func is not None or not isinstance(call.receiver, ir.CallValue):
+        return None
+    computed = interp.results.get(call.receiver.node)
+    if isinstance(computed, AttributeOfModel):
+        if computed.attr in torch_api.MODE_METHODS:
+            switch = ir.Call(call.node, None, None, computed.attr, call.args, call.kwargs)
+            interp.switch_mode(computed.key, switch, state)
+        else:
+            state.set_mode(computed.key, frozenset({Poss(UNKNOWN, interp.origin(UNRESOLVED, call.node, "getattr"))}))
+        return state
+    if call.method not in torch_api.SELF_RETURNING_METHODS:
+        return state
+    return None  # `Net().to(device)`, `Net().cuda().train()`: the chain returns the new module
+
+
+def attribute_of_model(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    call = site.call
+    if site.qualified != "getattr" or len(call.args) < 2 or not isinstance(call.args[0], ir.RefValue):
+        return None
+    key = state.canonical(call.args[0].key)
+    if interp.is_model(key, state):
+        name = const(call.args[1])
+        interp.results[call.node] = AttributeOfModel(key, name if isinstance(name, str) else None)
+    return state
+
+
+def set_grad_enabled(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    if site.qualified not in torch_api.SET_GRAD_ENABLED:
+        return None
+    call = site.call
+    grad = interp.grad_switch(site.qualified, call)
+    if grad is not None and call.statement:
+        # `torch.set_grad_enabled(True)` as a statement restores the global default; only a
+        # block or decorator that turns grad on around some code is a choice (EVL201 keeps quiet).
+        state.grad = frozenset(
+            Poss(p.value, dataclasses.replace(p.origin, kind=SET_BY_CALL), p.guard, p.carried)
+            if p.value == GRAD_ON and p.origin.kind == CONTEXT
+            else p
+            for p in grad
+        )
+    elif grad is not None:
+        interp.results[call.node] = GradContext(grad)
+    return state
+
+
+def grad_context_built(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``torch.no_grad()`` built here, entered later by ``with`` or ``enter_context``."""
+    if site.qualified not in torch_api.GRAD_CONTEXT_FACTORIES:
+        return None
+    grad = interp.grad_switch(site.qualified, site.call)
+    if grad is not None:
+        interp.results[site.call.node] = GradContext(grad)
+    return state
+
+
+# -- models and their modes -----------------------------------------------------------------------------
+
+
+def network_method(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``model.forward(x)``, ``self.forward(x)`` in a model's own ``predict()``,
+    ``model.encode_image(x)``: the module runs, as it does for ``model(x)``."""
+    method, key = site.method, site.receiver_key
+    if method is None or key is None or not _runs_the_network(method):
+        return None
+    if key != "self" and interp.inside_module_class and key.startswith("self."):
+        return None
+    if not interp.is_model(key, state) or interp.turns_grad_off(site.call, state):
+        return None
+    interp.model_forward(key, site.call, state)
+    return state
+
+
+def mode_method(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``model.eval()``, ``model.train(flag)``, and the same on a module just built."""
+    call = site.call
+    if site.method not in torch_api.MODE_METHODS or site.target is not None:
+        return None
+    if site.receiver_key is not None:
+        interp.switch_mode(site.receiver_key, call, state)
+        interp.results[call.node] = Alias(site.receiver_key)
+        return state
+    if not isinstance(call.receiver, ir.CallValue):
+        return None
+    previous = interp.results.get(call.receiver.node)
+    role = interp.value_role(call.receiver, state)
+    if known(previous) is not None and role == roles.NOT_MODEL:
+        interp.results[call.node] = previous
+    elif isinstance(previous, (Fresh, Instance)):
+        interp.results[call.node] = Fresh(interp.mode_facts(call, state), _mode_free_or_none(role))
+    return state
+
+
+def requires_grad(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    call, key = site.call, site.receiver_key
+    if site.method != "requires_grad_" or key is None or site.target is not None:
+        return None
+    flag = const(call.args[0]) if call.args else const(dict(call.kwargs).get("requires_grad", ir.ConstValue(True)))
+    state.frozen = state.frozen | {key} if flag is False else state.frozen - {key}
+    interp.results[call.node] = Alias(key)
+    return state
+
+
+def from_pretrained(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """Hugging Face's ``from_pretrained`` returns the model in eval mode. A project's own
+    ``from_pretrained`` is analysed like any other function (``project_function``)."""
+    call = site.call
+    if site.method not in torch_api.PRETRAINED_METHODS or site.target is not None:
+        return None
+    owner = call.receiver.key.rpartition(".")[2] if isinstance(call.receiver, ir.RefValue) else ""
+    if owner.endswith(torch_api.NOT_MODEL_PRETRAINED_ENDINGS):
+        interp.results[call.node] = NOT_MODEL
+        return state
+    origin = interp.origin(PRETRAINED, call.node, call.func or site.method or "")
+    interp.results[call.node] = Fresh(frozenset({Poss(EVAL, origin)}))
+    return state
+
+
+def training_call(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    kind = interp.evidence.is_training_call(interp.fn, site.call)
+    if kind is None:
+        return None
+    interp.training_step(site.call, state, kind)
+    if kind == "step":
+        state.pending = {}
+    return state
+
+
+# -- the project's code -----------------------------------------------------------------------------------
+
+
+def project_function(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    target, call = site.target, site.call
+    if target is None or target not in interp.project.functions:
+        return None
+    if interp.project.functions[target].info.is_generator:
+        # A context manager built here and entered later (`stack.enter_context(cm(model))`).
+        entry, mapping = interp.callee_entry(target, call, state, None)
+        summary = interp.analyzer.analyze(target, entry, interp.context(), interp.here(call))
+        if summary is not None and summary.yielded is not None:
+            interp.results[call.node] = ContextManager(summary, tuple(mapping))
+        return state
+    overrides = interp.evidence.dispatch_overrides(interp.fn, call, state.types.get("self"))
+    if not overrides:
+        interp.call_function(target, call, state)
+        return state
+    # The base method or any subclass override may run: walk each, join what they leave.
+    outcomes = []
+    for candidate in [target, *overrides]:
+        branch = state.copy()
+        interp.call_function(candidate, call, branch)
+        outcomes.append(branch)
+    return join_all(outcomes)
+
+
+def project_class(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """An instance of a project class: its ``__init__`` runs once the instance is bound."""
+    if site.target is None or site.target not in interp.project.classes:
+        return None
+    interp.results[site.call.node] = Instance(site.target, site.call)
+    return state
+
+
+def model_called(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``model(x)``, ``model.forward(x)``, ``model.generate(...)``."""
+    call, method = site.call, site.method
+    forward_key = None
+    if call.func is not None and (method is None or method not in ("forward", "generate")):
+        candidate = state.canonical(key_of_chain(call.func))
+        if interp.is_model(candidate, state):
+            forward_key = candidate
+    if forward_key is None and method in ("forward", "generate") and site.receiver_key is not None:
+        if interp.is_model(site.receiver_key, state):
+            forward_key = site.receiver_key
+    if forward_key is None:
+        return None
+    interp.model_forward(forward_key, call, state)
+    return state
+
+
+# -- what torch and the libraries build ------------------------------------------------------------------
+
+
+def module_constructed(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    qualified, call = site.qualified, site.call
+    if qualified is None or not constructs_module(qualified):
+        return None
+    role = interp.constructed_role(qualified, call, state)
+    if role == roles.NOT_MODEL:
+        interp.results[call.node] = NOT_MODEL
+    else:
+        facts = frozenset({Poss(TRAIN, interp.origin(CONSTRUCTED, call.node))})
+        interp.results[call.node] = Fresh(facts, _mode_free_or_none(role))
+    return state
+
+
+def module_wrapped(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``torch.compile(Net())``, ``DataParallel(Net().cuda())``: the wrapped module itself."""
+    call = site.call
+    if call.func is None or call.func.rpartition(".")[2] not in torch_api.WRAPPER_CALL_NAMES:
+        return None
+    if not call.args or not isinstance(call.args[0], ir.CallValue) or call.args[0].node not in interp.results:
+        return None
+    interp.results[call.node] = interp.results[call.args[0].node]
+    return state
+
+
+def library_model(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    role = roles.library_role(site.qualified, site.call) if site.qualified is not None else None
+    if role is None:
+        return None
+    facts = frozenset({Poss(TRAIN, interp.origin(CONSTRUCTED, site.call.node))})
+    interp.results[site.call.node] = Fresh(facts, _mode_free_or_none(role))
+    return state
+
+
+def whole_model_loaded(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``torch.load`` of a whole model: in the mode it was saved in."""
+    qualified = site.qualified
+    if qualified not in torch_api.WHOLE_MODEL_LOADERS:
+        return None
+    detail = qualified.partition("torch.")[2] and qualified
+    interp.results[site.call.node] = Fresh(frozenset({Poss(TRAIN, interp.origin(LOADED, site.call.node, detail))}))
+    return state
+
+
+def model_copied(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``copy.deepcopy(model)``: a new module in the mode of the original."""
+    call = site.call
+    if site.qualified not in torch_api.COPY_FUNCTIONS or not call.args or not isinstance(call.args[0], ir.RefValue):
+        return None
+    source = state.canonical(call.args[0].key)
+    if interp.is_model(source, state):
+        interp.results[call.node] = Fresh(state.mode_of(source))
+    return state
+
+
+def self_returning(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``model.to(device)``, ``model.cuda()``: the module it was called on."""
+    call = site.call
+    if site.method not in torch_api.SELF_RETURNING_METHODS:
+        return None
+    if site.receiver_key is not None:
+        interp.results[call.node] = Alias(site.receiver_key)
+    elif isinstance(call.receiver, ir.CallValue) and call.receiver.node in interp.results:
+        interp.results[call.node] = interp.results[call.receiver.node]
+    return state
+
+
+def prepared(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``accelerator.prepare(model, optimizer)``: what it was given, in order."""
+    call = site.call
+    if site.method != "prepare" or not call.args:
+        return None
+    keys = tuple(ir.RefValue(state.canonical(a.key)) if isinstance(a, ir.RefValue) else ir.OTHER for a in call.args)
+    if len(keys) > 1:
+        interp.results[call.node] = Unpacked(keys)
+    else:
+        interp.results[call.node] = Alias(keys[0].key) if isinstance(keys[0], ir.RefValue) else UNTRACKED
+    return state
+
+
+def unresolved(interp: "Interpreter", site: CallSite, state: State) -> State:
+    interp.lower_unresolved(site.call, state)
+    return state
+
+
+HANDLERS: tuple[Handler, ...] = (
+    enter_called_context,
+    enter_on_exit_stack,
+    call_on_a_call,
+    attribute_of_model,
+    set_grad_enabled,
+    grad_context_built,
+    network_method,
+    mode_method,
+    requires_grad,
+    from_pretrained,
+    training_call,
+    project_function,
+    project_class,
+    model_called,
+    module_constructed,
+    module_wrapped,
+    library_model,
+    whole_model_loaded,
+    model_copied,
+    self_returning,
+    prepared,
+    unresolved,
+)
+
+
+def _mode_free_or_none(role: str | None) -> str | None:
+    return roles.MODE_FREE if role == roles.MODE_FREE else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _runs_the_network(method: str) -> bool:
+    """Methods that run a module's network: `forward`, `forward_features`, `encode_image`, `infer`."""
+    return method in ("__call__", "infer", "inference") or method.startswith(torch_api.NETWORK_METHOD_PREFIXES)
