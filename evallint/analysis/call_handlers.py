@@ -1,7 +1,8 @@
 """What a call does to the state, as an ordered list of handlers.
 
-``handle_call`` offers a call to each handler of ``HANDLERS`` in turn; the first that returns a
-state has handled it, and the rest never see it. The order matters where two handlers could
+``handle_call`` offers a call to each handler of ``HANDLERS`` that is for it (by its method or
+its callee's name), in turn; the first that returns a state has handled it, and the rest never
+see it. The order matters where two handlers could
 claim the same call: a grad context before anything that resolves names, a model's own methods
 before the project's functions, the project's functions before what is known of torch's, and
 an unresolved call, which lowers what is known of the models it receives, last. What the call
@@ -53,39 +54,57 @@ if TYPE_CHECKING:
     from evallint.analysis.interpreter import Interpreter
 
 
-@dataclass
 class CallSite:
-    """A call with what every handler asks of it, computed once."""
+    """A call with what every handler asks of it, each computed once."""
 
-    call: ir.Call
-    qualified: str | None  # the callee's dotted name, imports resolved
-    method: str | None
-    receiver_key: str | None  # the receiver's canonical key, for `x.method(...)` on a reference
-    _interp: "Interpreter"
-    _state: State
+    __slots__ = ("call", "qualified", "method", "receiver_key", "_interp", "_state", "_target")
 
-    @classmethod
-    def of(cls, interp: "Interpreter", call: ir.Call, state: State) -> "CallSite":
-        qualified = interp.project.qualify(interp.file, call.func) if call.func else None
-        receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
-        return cls(call, qualified, call.method, receiver_key, interp, state)
+    def __init__(self, interp: "Interpreter", call: ir.Call, state: State) -> None:
+        self.call = call
+        # The callee's dotted name, imports resolved; the receiver's canonical key for `x.method()`.
+        self.qualified = interp.project.qualify(interp.file, call.func) if call.func else None
+        self.method = call.method
+        self.receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
+        self._interp = interp
+        self._state = state
+        self._target: object = _UNRESOLVED
 
-    @functools.cached_property
+    @property
     def target(self) -> str | None:
         """The project function or class the call reaches, through the walk's known types too."""
-        interp, call, state = self._interp, self.call, self._state
-        target = interp.project.resolve(interp.fn, call.func, state.types) if call.func else None
-        if target is None and self.receiver_key is not None and self.receiver_key in state.types and self.method:
-            target = interp.project.method_of(state.types[self.receiver_key], self.method)
-        return target
+        if self._target is _UNRESOLVED:
+            interp, call, state = self._interp, self.call, self._state
+            target = interp.project.resolve(interp.fn, call.func, state.types) if call.func else None
+            if target is None and self.receiver_key is not None and self.receiver_key in state.types and self.method:
+                target = interp.project.method_of(state.types[self.receiver_key], self.method)
+            self._target = target
+        return self._target  # type: ignore[return-value]
+
+
+_UNRESOLVED = object()  # a CallSite's target, not looked up yet
 
 
 Handler = Callable[["Interpreter", CallSite, State], "State | None"]
 
 
+@dataclass(frozen=True, slots=True)
+class CallHandler:
+    """A handler, and the method or callee names it is for (None: any call). The names let a
+    call skip the handlers that are not for it without calling each."""
+
+    handle: Handler
+    methods: frozenset[str] | None = None  # `x.method(...)`
+    names: frozenset[str] | None = None  # the callee's qualified name
+
+
 def handle_call(interp: "Interpreter", site: CallSite, state: State) -> State:
+    method, qualified = site.method, site.qualified
     for handler in HANDLERS:
-        handled = handler(interp, site, state)
+        if handler.methods is not None and method not in handler.methods:
+            continue
+        if handler.names is not None and qualified not in handler.names:
+            continue
+        handled = handler.handle(interp, site, state)
         if handled is not None:
             return handled
     return state
@@ -97,7 +116,7 @@ def handle_call(interp: "Interpreter", site: CallSite, state: State) -> State:
 def enter_called_context(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``torch.no_grad().__enter__()``: grad stays off until the matching ``__exit__``."""
     call = site.call
-    if call.method != "__enter__" or not isinstance(call.receiver, ir.CallValue):
+    if not isinstance(call.receiver, ir.CallValue):
         return None
     entered = interp.results.get(call.receiver.node)
     if isinstance(entered, GradContext):
@@ -108,7 +127,7 @@ def enter_called_context(interp: "Interpreter", site: CallSite, state: State) ->
 def enter_on_exit_stack(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``stack.enter_context(cm)``: entered now, exited with the ``with ExitStack()`` block."""
     call = site.call
-    if call.method != "enter_context" or not call.args or not isinstance(call.args[0], ir.CallValue):
+    if not call.args or not isinstance(call.args[0], ir.CallValue):
         return None
     entered = interp.results.get(call.args[0].node)
     if isinstance(entered, GradContext):
@@ -140,7 +159,7 @@ def call_on_a_call(interp: "Interpreter", site: CallSite, state: State) -> State
 
 def attribute_of_model(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     call = site.call
-    if site.qualified != "getattr" or len(call.args) < 2 or not isinstance(call.args[0], ir.RefValue):
+    if len(call.args) < 2 or not isinstance(call.args[0], ir.RefValue):
         return None
     key = state.canonical(call.args[0].key)
     if interp.is_model(key, state):
@@ -150,8 +169,6 @@ def attribute_of_model(interp: "Interpreter", site: CallSite, state: State) -> S
 
 
 def set_grad_enabled(interp: "Interpreter", site: CallSite, state: State) -> State | None:
-    if site.qualified not in torch_api.SET_GRAD_ENABLED:
-        return None
     call = site.call
     grad = interp.grad_switch(site.qualified, call)
     if grad is not None and call.statement:
@@ -170,8 +187,6 @@ def set_grad_enabled(interp: "Interpreter", site: CallSite, state: State) -> Sta
 
 def grad_context_built(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``torch.no_grad()`` built here, entered later by ``with`` or ``enter_context``."""
-    if site.qualified not in torch_api.GRAD_CONTEXT_FACTORIES:
-        return None
     grad = interp.grad_switch(site.qualified, site.call)
     if grad is not None:
         interp.results[site.call.node] = GradContext(grad)
@@ -198,7 +213,7 @@ def network_method(interp: "Interpreter", site: CallSite, state: State) -> State
 def mode_method(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``model.eval()``, ``model.train(flag)``, and the same on a module just built."""
     call = site.call
-    if site.method not in torch_api.MODE_METHODS or site.target is not None:
+    if site.target is not None:
         return None
     if site.receiver_key is not None:
         interp.switch_mode(site.receiver_key, call, state)
@@ -217,7 +232,7 @@ def mode_method(interp: "Interpreter", site: CallSite, state: State) -> State | 
 
 def requires_grad(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     call, key = site.call, site.receiver_key
-    if site.method != "requires_grad_" or key is None or site.target is not None:
+    if key is None or site.target is not None:
         return None
     flag = const(call.args[0]) if call.args else const(dict(call.kwargs).get("requires_grad", ir.ConstValue(True)))
     state.frozen = state.frozen | {key} if flag is False else state.frozen - {key}
@@ -229,7 +244,7 @@ def from_pretrained(interp: "Interpreter", site: CallSite, state: State) -> Stat
     """Hugging Face's ``from_pretrained`` returns the model in eval mode. A project's own
     ``from_pretrained`` is analysed like any other function (``project_function``)."""
     call = site.call
-    if site.method not in torch_api.PRETRAINED_METHODS or site.target is not None:
+    if site.target is not None:
         return None
     owner = call.receiver.key.rpartition(".")[2] if isinstance(call.receiver, ir.RefValue) else ""
     if owner.endswith(torch_api.NOT_MODEL_PRETRAINED_ENDINGS):
@@ -341,8 +356,6 @@ def library_model(interp: "Interpreter", site: CallSite, state: State) -> State 
 def whole_model_loaded(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``torch.load`` of a whole model: in the mode it was saved in."""
     qualified = site.qualified
-    if qualified not in torch_api.WHOLE_MODEL_LOADERS:
-        return None
     detail = qualified.partition("torch.")[2] and qualified
     interp.results[site.call.node] = Fresh(frozenset({Poss(TRAIN, interp.origin(LOADED, site.call.node, detail))}))
     return state
@@ -351,7 +364,7 @@ def whole_model_loaded(interp: "Interpreter", site: CallSite, state: State) -> S
 def model_copied(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``copy.deepcopy(model)``: a new module in the mode of the original."""
     call = site.call
-    if site.qualified not in torch_api.COPY_FUNCTIONS or not call.args or not isinstance(call.args[0], ir.RefValue):
+    if not call.args or not isinstance(call.args[0], ir.RefValue):
         return None
     source = state.canonical(call.args[0].key)
     if interp.is_model(source, state):
@@ -362,8 +375,6 @@ def model_copied(interp: "Interpreter", site: CallSite, state: State) -> State |
 def self_returning(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``model.to(device)``, ``model.cuda()``: the module it was called on."""
     call = site.call
-    if site.method not in torch_api.SELF_RETURNING_METHODS:
-        return None
     if site.receiver_key is not None:
         interp.results[call.node] = Alias(site.receiver_key)
     elif isinstance(call.receiver, ir.CallValue) and call.receiver.node in interp.results:
@@ -374,7 +385,7 @@ def self_returning(interp: "Interpreter", site: CallSite, state: State) -> State
 def prepared(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``accelerator.prepare(model, optimizer)``: what it was given, in order."""
     call = site.call
-    if site.method != "prepare" or not call.args:
+    if not call.args:
         return None
     keys = tuple(ir.RefValue(state.canonical(a.key)) if isinstance(a, ir.RefValue) else ir.OTHER for a in call.args)
     if len(keys) > 1:
@@ -389,29 +400,29 @@ def unresolved(interp: "Interpreter", site: CallSite, state: State) -> State:
     return state
 
 
-HANDLERS: tuple[Handler, ...] = (
-    enter_called_context,
-    enter_on_exit_stack,
-    call_on_a_call,
-    attribute_of_model,
-    set_grad_enabled,
-    grad_context_built,
-    network_method,
-    mode_method,
-    requires_grad,
-    from_pretrained,
-    training_call,
-    project_function,
-    project_class,
-    model_called,
-    module_constructed,
-    module_wrapped,
-    library_model,
-    whole_model_loaded,
-    model_copied,
-    self_returning,
-    prepared,
-    unresolved,
+HANDLERS: tuple[CallHandler, ...] = (
+    CallHandler(enter_called_context, methods=frozenset({"__enter__"})),
+    CallHandler(enter_on_exit_stack, methods=frozenset({"enter_context"})),
+    CallHandler(call_on_a_call),
+    CallHandler(attribute_of_model, names=frozenset({"getattr"})),
+    CallHandler(set_grad_enabled, names=torch_api.SET_GRAD_ENABLED),
+    CallHandler(grad_context_built, names=torch_api.GRAD_CONTEXT_FACTORIES),
+    CallHandler(network_method),
+    CallHandler(mode_method, methods=torch_api.MODE_METHODS),
+    CallHandler(requires_grad, methods=frozenset({"requires_grad_"})),
+    CallHandler(from_pretrained, methods=torch_api.PRETRAINED_METHODS),
+    CallHandler(training_call),
+    CallHandler(project_function),
+    CallHandler(project_class),
+    CallHandler(model_called),
+    CallHandler(module_constructed),
+    CallHandler(module_wrapped),
+    CallHandler(library_model),
+    CallHandler(whole_model_loaded, names=torch_api.WHOLE_MODEL_LOADERS),
+    CallHandler(model_copied, names=torch_api.COPY_FUNCTIONS),
+    CallHandler(self_returning, methods=torch_api.SELF_RETURNING_METHODS),
+    CallHandler(prepared, methods=frozenset({"prepare"})),
+    CallHandler(unresolved),
 )
 
 

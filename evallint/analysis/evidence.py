@@ -159,9 +159,10 @@ class Evidence:
             found = solve(
                 fid,
                 self.callees,
-                lambda f, value_of: self._trains_directly(f, steps_only) or any(value_of(g) for g in self.callees(f)),
+                lambda f, value_of: any(value_of(g) for g in self.callees(f)),
                 False,
                 memo,
+                lambda f: True if self._trains_directly(f, steps_only) else None,
             )
         return found
 

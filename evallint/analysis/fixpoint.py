@@ -23,12 +23,19 @@ def solve(
     transfer: Callable[[Node, Callable[[Node], Value]], Value],
     bottom: Value,
     memo: dict,
+    settled: Callable[[Node], Value | None] = lambda node: None,
 ) -> Value:
     """The value of ``start``, where ``transfer(node, value_of)`` computes a node's value from
     its successors' (``value_of``) and must be monotone. ``memo`` holds the values already
-    solved; every node reached from ``start`` and not yet in it is solved and added."""
+    solved; every node reached from ``start`` and not yet in it is solved and added.
+    ``settled(node)`` may give a node's value without its successors (a function that trains
+    by itself trains, whatever it calls): they are then not visited for it."""
     if start in memo:
         return memo[start]
+    value = settled(start)
+    if value is not None:
+        memo[start] = value
+        return value
     number: dict = {start: 0}
     low: dict = {start: 0}
     stack = [start]
@@ -40,6 +47,10 @@ def solve(
             if successor in memo:
                 continue
             if successor not in number:
+                value = settled(successor)
+                if value is not None:
+                    memo[successor] = value
+                    continue
                 number[successor] = low[successor] = len(number)
                 stack.append(successor)
                 on_stack.add(successor)

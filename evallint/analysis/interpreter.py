@@ -409,7 +409,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
     # -- calls ------------------------------------------------------------------------------------------------
 
     def on_call(self, call: ir.Call, state: State) -> State:
-        return handle_call(self, CallSite.of(self, call, state), state)
+        return handle_call(self, CallSite(self, call, state), state)
 
     def constructed_role(self, qualified: str, call: ir.Call, state: State) -> str:
         role = roles.constructor_role(qualified, call)
