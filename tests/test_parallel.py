@@ -43,7 +43,7 @@ def test_a_worker_that_dies_costs_its_file_an_evl001_and_the_run_goes_on(tmp_pat
     assert {row[0] for row in others} == {row[0] for row in healthy}
 
 
-# ---- phase 2: the fixed root groups, walked in a forked process or here -----------------------
+# ---- phase 2: the scan and the syntactic facts in a forked process, or here ---------------------
 
 
 def _all_projects(tmp_path):
@@ -112,11 +112,13 @@ def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     assert merged.sizes == whole.sizes == {fid: len(analyzer.evidence.statements(fref)) for fid, fref in analyzer.project.functions.items()}
 
 
-# Where the forked worker dies: walking its root group (after the swap of the scan), or scanning
-# its half (before the swap). Either way this process does the worker's part too: both groups are
-# walked here, or both halves scanned here.
-@pytest.mark.parametrize("owner, name", [("driver.Analyzer", "walk_roots"), ("parallel", "scan_calls")])
-def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name):
+# Where the forked worker dies: scanning its half (before sending it), or collecting the syntactic
+# facts (after). Either way this process does the worker's part too: both halves are scanned
+# here, or the syntactic facts collected here.
+@pytest.mark.parametrize(
+    "owner, name, calls_here", [("driver.Analyzer", "syntactic_facts", 1), ("parallel", "scan_calls", 2)]
+)
+def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name, calls_here):
     import os
 
     from evallint.analysis import driver, parallel
@@ -138,7 +140,7 @@ def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch,
 
     monkeypatch.setattr(target, name, dying)
     assert _run(root, 2) == single
-    assert len(runs_here) == 2
+    assert len(runs_here) == calls_here
 
 
 def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_findings(tmp_path, monkeypatch):
@@ -176,9 +178,9 @@ def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_fin
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp_path, monkeypatch):
-    """The worker waits for the root groups this process forms: when forming them fails, the
-    worker is told, so the error comes out instead of both processes waiting on each other."""
+def test_an_error_in_the_main_process_before_the_walk_does_not_hang_the_run(tmp_path, monkeypatch):
+    """When choosing the roots fails in this process, the error comes out; the worker is not
+    left running, nor this process waiting for it."""
     import os
     import signal
 
@@ -187,40 +189,26 @@ def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp
     root = _all_projects(tmp_path)
     monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
     parent = os.getpid()
-    real = driver.Analyzer.root_groups
+    real = driver.Analyzer.roots
 
     def failing(self, *args, **kwargs):
         if os.getpid() == parent:
-            raise RuntimeError("an internal error while forming the groups")
+            raise RuntimeError("an internal error while choosing the roots")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(driver.Analyzer, "root_groups", failing)
+    monkeypatch.setattr(driver.Analyzer, "roots", failing)
 
     def hung(signum, frame):
-        raise AssertionError("the run waited for a worker that waited for the groups")
+        raise AssertionError("the run waited for the worker")
 
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(120)
     try:
-        with pytest.raises(RuntimeError, match="forming the groups"):
+        with pytest.raises(RuntimeError, match="choosing the roots"):
             _run(root, 2)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
-    from evallint.analysis.callgraph import ProjectIndex
-    from evallint.analysis.driver import ROOT_GROUPS, Analyzer
-    from evallint.engine import index_file
-    from evallint.discovery import SourcePath
-
-    root = _all_projects(tmp_path)
-    indexes = [index_file(SourcePath(str(p), str(p))).index for p in sorted(root.rglob("*.py"))]
-    groups = Analyzer(ProjectIndex([i for i in indexes if i is not None])).root_groups()
-    assert len(groups) == ROOT_GROUPS and all(groups)
-    files = [{fid.split("::")[0] for fid in group} for group in groups]
-    assert not files[0] & files[1], "a file's roots belong to one group"
 
 
 def test_a_run_leaves_its_objects_to_the_oldest_generation():

@@ -14,10 +14,11 @@ Anything the analysis cannot resolve lowers what is known (an ``unknown``
 possibility) rather than guessing; rules stay silent on unknown.
 
 ``Analyzer`` is the driver: it picks the roots, builds their entry states, and
-memoises the walks (``WalkMemo``) within the limits below. What it asks about
-the code regardless of state comes from ``Evidence``, built once per run and
-shared by every analyzer; the transfer functions of one walk are
-``Interpreter``'s.
+memoises the walks (``WalkMemo``) within the limits below. One analyzer walks
+every root of a run, in one order, so its results depend on the project alone
+(not on --jobs, nor on how work is split between processes). What it asks about
+the code regardless of state comes from ``Evidence``, built once per run; the
+transfer functions of one walk are ``Interpreter``'s.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ from evallint.analysis.syntactic import syntactic_facts
 from evallint.internal_errors import InternalError, describe
 from evallint.strict import strict
 
+# The limits count over the whole run: one analyzer walks every root, in one order, whatever
+# --jobs says, so that what they cut off depends on the project alone.
 MAX_CONTEXTS_PER_FUNCTION = 8
 MAX_ANALYSES = 100000
 MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
-ROOT_GROUPS = 2  # fixed, whatever --jobs says: results must not depend on the machine
 NEUTRAL_CONTEXT = ContextInfo("neutral", "")
 _GRAD_ON_BY_DEFAULT = frozenset({Poss(GRAD_ON, Origin(DEFAULT))})
 
@@ -82,14 +84,15 @@ class Analyzer:
     # -- driver ------------------------------------------------------------------------------------
 
     def run(self, reported_files: frozenset[str] | None = None, jobs: int = 1) -> ProjectFacts:
-        """Scan every call, walk the roots group by group (see ``root_groups``) and collect the
-        syntactic facts; with ``jobs`` > 1 the work may be split between two processes, with the
-        same facts."""
+        """Scan every call, walk every root (``roots``) and collect the syntactic facts; with
+        ``jobs`` > 1 the scan and the syntactic facts may be split between two processes, with
+        the same facts."""
         from evallint.analysis.parallel import walk_project
 
+        collected = ProjectFacts()
         for facts in walk_project(self, reported_files, jobs):
-            self.facts.extend(facts)
-        return self.facts
+            collected.extend(facts)
+        return collected
 
     def scan(self):
         """The scan of every call and reference (``relevance.CallScan``), made on first use."""
@@ -113,48 +116,30 @@ class Analyzer:
             halves[half_of[fref.file.path]].append(fid)
         return halves
 
-    def root_groups(self, reported_files: frozenset[str] | None = None) -> list[list[str]]:
-        """The roots worth walking (those that may reach a finding), in ROOT_GROUPS fixed groups.
-
-        Each group is walked by its own analyzer, so that the groups can run in parallel and
-        still give exactly what a sequential run gives: a function reached from two groups is
-        walked in each (memo entries, context limits and first-caller labels never cross
-        groups). So the groups are formed to share few callees (``partition``); a file's roots
-        stay together.
+    def roots(self, reported_files: frozenset[str] | None = None) -> list[str]:
+        """The functions nobody in the project calls that may reach a finding, in the order the
+        walk takes them: sorted by id, so by path, then by name.
 
         With ``reported_files`` (pre-commit passes a few files of a large project), only the
         roots that may reach a function of those files are kept: every fact a finding comes
-        from is recorded in a function the walk reached. The groups are formed first, so a
-        root stays in the group it has in a run over the whole project.
+        from is recorded in a function the walk reached.
         """
-        from evallint.analysis.partition import partition
         from evallint.analysis.relevance import reaching, relevant_functions
 
         scan = self.scan()
         relevant = relevant_functions(scan)
-        roots_by_file: dict[str, list[str]] = {}
-        for fid in sorted(self.project.functions):
-            if fid not in scan.called and fid in relevant:
-                roots_by_file.setdefault(self.project.functions[fid].file.path, []).append(fid)
-        groups = partition(roots_by_file, scan.callees(), self.walk_cost, ROOT_GROUPS)
+        roots = [fid for fid in sorted(self.project.functions) if fid not in scan.called and fid in relevant]
         if reported_files is not None:
             targets = {fid for fid, fref in self.project.functions.items() if fref.file.path in reported_files}
             reach = reaching(scan, targets)
-            groups = [[fid for fid in group if fid in reach] for group in groups]
-        return groups
-
-    def walk_cost(self, node) -> int:
-        """What walking a function once costs, roughly: its statements, as the scan (of every
-        function) counted them; nothing for a node of the call scan that is no function, see
-        ``relevance.instances_node``."""
-        return 1 + self.scan().sizes[node] if node in self.project.functions else 0
-
-    def fresh(self) -> "Analyzer":
-        """An analyzer for one group of roots: it shares the evidence (what depends on the project
-        alone) and starts with an empty walk memo."""
-        return Analyzer(self.project, self.settings, self.evidence)
+            roots = [fid for fid in roots if fid in reach]
+        return roots
 
     def walk_roots(self, roots: list[str]) -> ProjectFacts:
+        """Walk ``roots`` in order, from their default entries, in this analyzer's memo: the
+        whole project's roots (``roots``) in one analyzer, so that the limits below count over
+        the whole project and a memo entry is walked once, labelled by the first caller that
+        reached it in this order."""
         for fid in roots:
             self.analyze(fid, self.root_entry(self.project.functions[fid]), NEUTRAL_CONTEXT, None)
         return self.facts
