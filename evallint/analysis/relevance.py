@@ -36,10 +36,6 @@ class CallScan:
     # Over-approximated; a caller may also be a class's ``instances_node``.
     callers: dict[str, set] = field(default_factory=lambda: defaultdict(set))
     sources: set[str] = field(default_factory=set)  # functions that hold a source of findings themselves
-    # Each scanned function's number of statements, which weighs it in the root groups: counted
-    # here, from the flattened body the scan walks anyway, so that neither process of phase 2
-    # flattens the other half's functions only to count them.
-    sizes: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: "CallScan") -> "CallScan":
         """The scan of both parts: every field is a union, so parts merge in any order."""
@@ -48,17 +44,8 @@ class CallScan:
             for callee, found in part.callers.items():
                 callers[callee] |= found
         return CallScan(
-            self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources,
-            {**self.sizes, **other.sizes},
+            self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources
         )
-
-    def callees(self) -> dict:
-        """Each function's (and ``instances_node``'s) possible callees: ``callers`` turned around."""
-        found: dict = defaultdict(list)
-        for callee, callers in self.callers.items():
-            for caller in callers:
-                found[caller].append(callee)
-        return found
 
 
 def scan_calls(evidence, fids: Iterable[str] | None = None) -> CallScan:
@@ -88,7 +75,6 @@ def scan_calls(evidence, fids: Iterable[str] | None = None) -> CallScan:
         module_level = fref.info.qualname == "<module>"
         local_source = False
         statements = evidence.statements(fref)
-        scan.sizes[fid] = len(statements)
         # One pass over the body: calls (those of `with` items too), references, local sources.
         for stmt in statements:
             kind = type(stmt)
