@@ -722,7 +722,7 @@ def analyse(
     are appended to ``internal_errors``: what they touched is left out, the rest is reported."""
     from evallint.analysis.facts import ProjectFacts
     from evallint.analysis.callgraph import ProjectIndex
-    from evallint.analysis.summaries import Analyzer
+    from evallint.analysis.driver import Analyzer
     from evallint.reporting import codes_of_run, reported
     from evallint.rules import ALL_RULES
 

@@ -8,7 +8,7 @@ import ast
 
 import pytest
 
-from evallint.analysis.index import _render_condition
+from evallint.analysis.expression_text import render_condition
 
 from .conftest import REPO
 
@@ -68,7 +68,7 @@ def _conditions(source: str):
 
 def _check(expr: ast.expr) -> None:
     names: set[str] = set()
-    text = _render_condition(expr, names)
+    text = render_condition(expr, names)
     if text is None:
         return  # the fallback is ast.unparse itself
     assert text == " ".join(ast.unparse(expr).split())
@@ -82,7 +82,7 @@ def test_rendered_like_unparse(source):
 
 def test_common_shapes_are_rendered_without_the_fallback():
     for source in [*COMMON, "epoch % args.eval_every == 0", "not a and (not b or c)", "lr > 0.5", "i == -1"]:
-        assert _render_condition(ast.parse(source, mode="eval").body, set()) is not None, source
+        assert render_condition(ast.parse(source, mode="eval").body, set()) is not None, source
 
 
 def test_every_condition_in_the_fixtures_and_test_projects():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evallint.analysis.callgraph import ProjectIndex
-from evallint.analysis.summaries import Analyzer
+from evallint.analysis.driver import Analyzer
 from evallint.discovery import SourcePath
 from evallint.engine import index_file
 from evallint.positions import PositionTable
@@ -152,8 +152,8 @@ def test_what_a_callee_hands_back_carries_no_marks_of_its_own_loops(tmp_path):
     analyzer = Analyzer(ProjectIndex([result.index]))
     facts = analyzer.run()
     functions = analyzer.project.functions
-    train_loops = analyzer.own_loops(functions[f"{path.name}::train"])
-    warm_up_loops = analyzer.own_loops(functions[f"{path.name}::warm_up"])
+    train_loops = analyzer.evidence.own_loops(functions[f"{path.name}::train"])
+    warm_up_loops = analyzer.evidence.own_loops(functions[f"{path.name}::warm_up"])
     assert train_loops and warm_up_loops and not train_loops & warm_up_loops
     marks = {mark for reveal in facts.reveals for p in reveal.modes for mark in p.carried}
     assert marks == train_loops  # what warm_up left crossed train's (training) loop, and only that

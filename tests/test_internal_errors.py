@@ -42,16 +42,16 @@ def not_strict(monkeypatch):
 
 
 def _failing_on(monkeypatch, function_name: str):
-    from evallint.analysis import summaries
+    from evallint.analysis import interpreter
 
-    real = summaries.Interpreter.run
+    real = interpreter.Interpreter.run
 
     def run_or_fail(self, entry):
         if self.fn.info.name == function_name:
             raise TypeError("a construct the analysis mishandles")
         return real(self, entry)
 
-    monkeypatch.setattr(summaries.Interpreter, "run", run_or_fail)
+    monkeypatch.setattr(interpreter.Interpreter, "run", run_or_fail)
 
 
 def test_an_error_in_one_function_is_reported_and_the_others_findings_kept(tmp_path, monkeypatch, not_strict):

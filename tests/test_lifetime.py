@@ -46,7 +46,7 @@ def test_a_run_inside_the_block_keeps_its_index_and_analysis(tmp_path):
 
 
 def test_a_library_run_frees_its_analysis(tmp_path, monkeypatch):
-    from evallint.analysis.summaries import Analyzer
+    from evallint.analysis.driver import Analyzer
 
     made = []
     original = Analyzer.__init__

@@ -43,7 +43,7 @@ def test_a_worker_that_dies_costs_its_file_an_evl001_and_the_run_goes_on(tmp_pat
     assert {row[0] for row in others} == {row[0] for row in healthy}
 
 
-# ---- phase 2: the fixed root groups, walked in a forked process or here -----------------------
+# ---- phase 2: the scan and the syntactic facts in a forked process, or here ---------------------
 
 
 def _all_projects(tmp_path):
@@ -94,7 +94,7 @@ def test_findings_do_not_depend_on_the_processs_string_hashing(tmp_path):
 def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.relevance import scan_calls
-    from evallint.analysis.summaries import Analyzer
+    from evallint.analysis.driver import Analyzer
     from evallint.discovery import SourcePath
     from evallint.engine import index_file
 
@@ -104,24 +104,25 @@ def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     halves = analyzer.scan_halves()
     assert all(halves) and not set(halves[0]) & set(halves[1])
     assert set(halves[0]) | set(halves[1]) == set(analyzer.project.functions)
-    whole = scan_calls(analyzer)
-    merged = scan_calls(analyzer, halves[0]).merge(scan_calls(analyzer, halves[1]))
+    whole = scan_calls(analyzer.evidence)
+    merged = scan_calls(analyzer.evidence, halves[0]).merge(scan_calls(analyzer.evidence, halves[1]))
     assert whole.sources and whole.called and whole.callers
     assert (merged.called, merged.referenced, merged.sources) == (whole.called, whole.referenced, whole.sources)
     assert dict(merged.callers) == dict(whole.callers)
-    assert merged.sizes == whole.sizes == {fid: len(analyzer.statements(fref)) for fid, fref in analyzer.project.functions.items()}
 
 
-# Where the forked worker dies: walking its root group (after the swap of the scan), or scanning
-# its half (before the swap). Either way this process does the worker's part too: both groups are
-# walked here, or both halves scanned here.
-@pytest.mark.parametrize("owner, name", [("summaries.Analyzer", "walk_roots"), ("parallel", "scan_calls")])
-def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name):
+# Where the forked worker dies: scanning its half (before sending it), or collecting the syntactic
+# facts (after). Either way this process does the worker's part too: both halves are scanned
+# here, or the syntactic facts collected here.
+@pytest.mark.parametrize(
+    "owner, name, calls_here", [("driver.Analyzer", "syntactic_facts", 1), ("parallel", "scan_calls", 2)]
+)
+def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name, calls_here):
     import os
 
-    from evallint.analysis import parallel, summaries
+    from evallint.analysis import driver, parallel
 
-    target = summaries.Analyzer if owner == "summaries.Analyzer" else parallel
+    target = driver.Analyzer if owner == "driver.Analyzer" else parallel
     root = _all_projects(tmp_path)
     single = _run(root, 1)
     monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
@@ -138,7 +139,7 @@ def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch,
 
     monkeypatch.setattr(target, name, dying)
     assert _run(root, 2) == single
-    assert len(runs_here) == 2
+    assert len(runs_here) == calls_here
 
 
 def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_findings(tmp_path, monkeypatch):
@@ -176,51 +177,37 @@ def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_fin
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp_path, monkeypatch):
-    """The worker waits for the root groups this process forms: when forming them fails, the
-    worker is told, so the error comes out instead of both processes waiting on each other."""
+def test_an_error_in_the_main_process_before_the_walk_does_not_hang_the_run(tmp_path, monkeypatch):
+    """When choosing the roots fails in this process, the error comes out; the worker is not
+    left running, nor this process waiting for it."""
     import os
     import signal
 
-    from evallint.analysis import parallel, summaries
+    from evallint.analysis import driver, parallel
 
     root = _all_projects(tmp_path)
     monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
     parent = os.getpid()
-    real = summaries.Analyzer.root_groups
+    real = driver.Analyzer.roots
 
     def failing(self, *args, **kwargs):
         if os.getpid() == parent:
-            raise RuntimeError("an internal error while forming the groups")
+            raise RuntimeError("an internal error while choosing the roots")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(summaries.Analyzer, "root_groups", failing)
+    monkeypatch.setattr(driver.Analyzer, "roots", failing)
 
     def hung(signum, frame):
-        raise AssertionError("the run waited for a worker that waited for the groups")
+        raise AssertionError("the run waited for the worker")
 
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(120)
     try:
-        with pytest.raises(RuntimeError, match="forming the groups"):
+        with pytest.raises(RuntimeError, match="choosing the roots"):
             _run(root, 2)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
-    from evallint.analysis.callgraph import ProjectIndex
-    from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
-    from evallint.engine import index_file
-    from evallint.discovery import SourcePath
-
-    root = _all_projects(tmp_path)
-    indexes = [index_file(SourcePath(str(p), str(p))).index for p in sorted(root.rglob("*.py"))]
-    groups = Analyzer(ProjectIndex([i for i in indexes if i is not None])).root_groups()
-    assert len(groups) == ROOT_GROUPS and all(groups)
-    files = [{fid.split("::")[0] for fid in group} for group in groups]
-    assert not files[0] & files[1], "a file's roots belong to one group"
 
 
 def test_a_run_leaves_its_objects_to_the_oldest_generation():

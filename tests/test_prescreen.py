@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evallint import prescreen
-from evallint.analysis.index import identifier_words
+from evallint.analysis.names import identifier_words
 from evallint.config import Settings
 from evallint.engine import index_files, run
 from evallint.discovery import SourcePath, discover

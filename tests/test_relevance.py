@@ -12,7 +12,7 @@ import textwrap
 
 from evallint.analysis.callgraph import ProjectIndex, function_id
 from evallint.analysis.relevance import relevant_functions
-from evallint.analysis.summaries import Analyzer
+from evallint.analysis.driver import Analyzer
 from evallint.discovery import SourcePath
 from evallint.engine import index_file
 
@@ -179,8 +179,6 @@ def test_only_roots_that_reach_the_reported_files_are_walked(tmp_path):
         (tmp_path / name).write_text(text, encoding="utf-8")
         indexes.append(index_file(SourcePath(name, str(tmp_path / name))).index)
     analyzer = Analyzer(ProjectIndex(indexes))
-    everything = {fid for group in analyzer.root_groups() for fid in group}
-    assert everything == {"b.py::validate_b", "main.py::run"}
-    only_a = {fid for group in analyzer.root_groups(frozenset({"a.py"})) for fid in group}
-    assert only_a == {"main.py::run"}
-    assert not [fid for group in analyzer.root_groups(frozenset({"b.py"})) for fid in group if fid.startswith("main")]
+    assert analyzer.roots() == ["b.py::validate_b", "main.py::run"]
+    assert analyzer.roots(frozenset({"a.py"})) == ["main.py::run"]
+    assert not [fid for fid in analyzer.roots(frozenset({"b.py"})) if fid.startswith("main")]

@@ -11,59 +11,19 @@ later and fixes can find the same node in libcst's tree by its start.
 from __future__ import annotations
 
 import ast
-import math
-import re
 from array import array
 
 from evallint.analysis import ir
+from evallint.analysis.ast_shapes import NO_LITERAL, frozen_params_of, literal_of, parameter_names, target_names
+from evallint.analysis.expression_text import render_condition, short_code
+from evallint.analysis.names import chain_of, key_of_chain, words_of
 from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAPPER_CALL_NAMES
 
-_WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _MAX_CONDITION_TEXT = 200
-_NO_LITERAL = object()
 # One empty set for every function that binds no names by import (nearly all): each frozenset is
 # an object of its own, in memory and in the pickle that carries the index.
 _NO_NAMES: frozenset[str] = frozenset()
 MAX_IR_DEPTH = 100
-
-
-def identifier_words(name: str) -> list[str]:
-    """``valLoader`` -> ["val", "loader"]; ``test_dl2`` -> ["test", "dl", "2"]."""
-    return [word.lower() for word in _WORD_SPLIT.findall(name)]
-
-
-def chain_of(expr: ast.AST) -> str | None:
-    """``self.model.module`` -> "self.model.module"; anything but names and attributes -> None."""
-    kind = type(expr)
-    if kind is ast.Name:  # most chains are a name alone
-        return expr.id
-    parts: list[str] = []
-    while kind is ast.Attribute:
-        parts.append(expr.attr)
-        expr = expr.value
-        kind = type(expr)
-    if kind is not ast.Name:
-        return None
-    parts.append(expr.id)
-    return ".".join(reversed(parts))
-
-
-def key_of_chain(chain: str) -> str:
-    """Drop wrapper hops: ``model.module.backbone`` -> ``model.backbone``."""
-    if "." not in chain:
-        return chain
-    parts = chain.split(".")
-    kept = [parts[0]] + [part for part in parts[1:] if part not in WRAPPED_MODULE_ATTRS]
-    return ".".join(kept)
-
-
-def _literal(expr: ast.AST) -> object:
-    if type(expr) is ast.Constant and type(expr.value) in _LITERAL_TYPES:
-        return expr.value
-    return _NO_LITERAL
-
-
-_LITERAL_TYPES = frozenset({bool, int, float, str, type(None)})
 
 
 class _Scope:
@@ -259,7 +219,7 @@ class Indexer:
                 targets.append(chain)
                 self._note_assigned(chain)
                 if isinstance(element, ast.Starred):
-                    for name in _target_names(element):
+                    for name in target_names(element):
                         self.scope.assigned.add(name)
             out.append(ir.Assign(self.number(node), tuple(targets), value))
             return
@@ -281,7 +241,7 @@ class Indexer:
 
     def for_statement(self, node: ast.For | ast.AsyncFor, out: list[ir.Stmt]) -> None:
         source = self.value(node.iter, out)
-        targets = _target_names(node.target)
+        targets = target_names(node.target)
         self.scope.assigned.update(targets)
         loop_node = self.number(node)
         body = self.block(node.body)
@@ -291,12 +251,12 @@ class Indexer:
                 node=loop_node,
                 is_while=False,
                 infinite=False,
-                iter_words=tuple(_words_of(node.iter)),
-                iter_text=_short_code(node.iter),
+                iter_words=tuple(words_of(node.iter)),
+                iter_text=short_code(node.iter),
                 targets=tuple(targets),
                 body=body,
                 orelse=orelse,
-                frozen_params_of=_frozen_params_of(node),
+                frozen_params_of=frozen_params_of(node),
                 source=ir.mix((source,)),
             )
         )
@@ -305,13 +265,13 @@ class Indexer:
         test_events: list[ir.Stmt] = []
         self.value(node.test, test_events)
         out.extend(test_events)
-        literal = _literal(node.test)
+        literal = literal_of(node.test)
         infinite = literal is True or (isinstance(literal, int) and not isinstance(literal, bool) and literal != 0)
         loop_node = self.number(node)
         body = self.block(node.body) + tuple(test_events)
         orelse = self.block(node.orelse)
         out.append(
-            ir.Loop(loop_node, True, infinite, tuple(_words_of(node.test)), _short_code(node.test), (), body, orelse)
+            ir.Loop(loop_node, True, infinite, tuple(words_of(node.test)), short_code(node.test), (), body, orelse)
         )
 
     def with_statement(self, node: ast.With | ast.AsyncWith, out: list[ir.Stmt]) -> None:
@@ -321,7 +281,7 @@ class Indexer:
             target = None
             if item.optional_vars is not None:
                 target = chain_of(item.optional_vars)
-                self.scope.assigned.update(_target_names(item.optional_vars))
+                self.scope.assigned.update(target_names(item.optional_vars))
             if isinstance(expr, ast.Call):
                 call = self.call(expr, out, emit=False)
                 items.append(ir.WithItem(self.number(item, expr), call, None, target))
@@ -380,7 +340,7 @@ class Indexer:
         class_name = outer.class_name if in_class_body else None
         def_node = self.number(node)
         decorators = tuple(self.decorator(d) for d in node.decorator_list)
-        params = _parameter_names(node.args)
+        params = parameter_names(node.args)
         self.scope = _Scope(qualname, None, parent)
         self.scope.assigned.update(params)
         try:
@@ -455,13 +415,13 @@ class Indexer:
                 return self.ref(f"{receiver.key}.{expr.attr}")
             return ir.mix((receiver,))
         if kind is ast.Constant:
-            literal = _literal(expr)
-            return self.const(literal) if literal is not _NO_LITERAL else ir.OTHER
+            literal = literal_of(expr)
+            return self.const(literal) if literal is not NO_LITERAL else ir.OTHER
         if kind is ast.Subscript:
             base = self.value(expr.value, out)
-            index_literal = _literal(expr.slice)
-            index = self.value(expr.slice, out) if index_literal is _NO_LITERAL else ir.OTHER
-            if isinstance(base, ir.RefValue) and index_literal is not _NO_LITERAL:
+            index_literal = literal_of(expr.slice)
+            index = self.value(expr.slice, out) if index_literal is NO_LITERAL else ir.OTHER
+            if isinstance(base, ir.RefValue) and index_literal is not NO_LITERAL:
                 return self.ref(f"{base.key}[{index_literal}]")
             return ir.mix((base, index))
         if kind is ast.BinOp:  # arithmetic on tensors: by far the most common expression not modelled
@@ -592,7 +552,7 @@ class Indexer:
             negated = not negated
             expr = expr.operand
         names: set[str] = set()
-        text = _render_condition(expr, names)
+        text = render_condition(expr, names)
         if text is None:
             names = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
             if names:
@@ -610,129 +570,6 @@ _COMPREHENSIONS = frozenset({ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.Di
 _CONDITION_EXPRESSIONS = frozenset({ast.Compare, ast.BoolOp, ast.UnaryOp})
 
 
-def _render_condition(expr: ast.expr, names: set[str]) -> str | None:
-    """The text ``ast.unparse`` gives for the common shapes of an expression (names, attributes,
-    literals, calls, subscripts, arithmetic, comparisons, ``and``/``or``/``not``), collecting
-    the names read; None for anything else (the caller falls back to ``ast.unparse``, which is
-    several times slower)."""
-    return _render(expr, names, _TEST)
-
-
-# ast.unparse's precedence levels (``ast._Precedence``), which decide where it writes parentheses.
-_TUPLE, _TEST, _OR, _AND, _NOT, _CMP, _EXPR, _BXOR, _BAND, _SHIFT, _ARITH, _TERM, _FACTOR, _POWER = (
-    2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
-)
-_ATOM = 18
-_BINARY = {
-    ast.Add: ("+", _ARITH), ast.Sub: ("-", _ARITH), ast.Mult: ("*", _TERM), ast.MatMult: ("@", _TERM),
-    ast.Div: ("/", _TERM), ast.Mod: ("%", _TERM), ast.FloorDiv: ("//", _TERM), ast.LShift: ("<<", _SHIFT),
-    ast.RShift: (">>", _SHIFT), ast.BitOr: ("|", _EXPR), ast.BitXor: ("^", _BXOR), ast.BitAnd: ("&", _BAND),
-    ast.Pow: ("**", _POWER),
-}
-_UNARY = {ast.Not: ("not ", _NOT), ast.Invert: ("~", _FACTOR), ast.UAdd: ("+", _FACTOR), ast.USub: ("-", _FACTOR)}
-_COMPARE_OPS = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
-}
-
-
-def _render(expr: ast.expr, names: set[str], precedence: int) -> str | None:
-    """``expr`` as ast.unparse writes it where its context asks for ``precedence``: an operator
-    that binds less tightly than that is parenthesized."""
-    kind = type(expr)
-    if kind is ast.Name:
-        names.add(expr.id)
-        return expr.id
-    if kind is ast.Attribute:
-        if type(expr.value) is ast.Constant:
-            return None  # `1 .real`: ast.unparse spaces an integer's attribute apart
-        owner = _render(expr.value, names, _ATOM)
-        return None if owner is None else f"{owner}.{expr.attr}"
-    if kind is ast.Constant:
-        return _render_constant(expr)
-    if kind is ast.Call:
-        func = _render(expr.func, names, _ATOM)
-        if func is None:
-            return None
-        args = [_render(arg, names, _TEST) for arg in expr.args]
-        for keyword in expr.keywords:
-            if keyword.arg is None:
-                return None
-            value = _render(keyword.value, names, _TEST)
-            args.append(None if value is None else f"{keyword.arg}={value}")
-        return None if None in args else f"{func}({', '.join(args)})"  # type: ignore[arg-type]
-    if kind is ast.Compare:
-        parts = [_render(expr.left, names, _EXPR)]
-        for op, comparator in zip(expr.ops, expr.comparators):
-            parts.append(_COMPARE_OPS[type(op)])
-            parts.append(_render(comparator, names, _EXPR))
-        if None in parts:
-            return None
-        return _parenthesized(" ".join(parts), precedence > _CMP)  # type: ignore[arg-type]
-    if kind is ast.BoolOp:
-        operator, level = (" and ", _AND) if type(expr.op) is ast.And else (" or ", _OR)
-        parenthesized = precedence > level
-        parts = []
-        for value in expr.values:
-            level = min(level + 1, _ATOM)  # each later operand is asked for a higher precedence
-            part = _render(value, names, level)
-            if part is None:
-                return None
-            parts.append(part)
-        return _parenthesized(operator.join(parts), parenthesized)
-    if kind is ast.BinOp:
-        symbol, level = _BINARY[type(expr.op)]
-        # `**` groups to the right, the others to the left.
-        left_level, right_level = (level + 1, level) if symbol == "**" else (level, level + 1)
-        left = _render(expr.left, names, left_level)
-        right = _render(expr.right, names, right_level)
-        if left is None or right is None:
-            return None
-        return _parenthesized(f"{left} {symbol} {right}", precedence > level)
-    if kind is ast.UnaryOp:
-        symbol, level = _UNARY[type(expr.op)]
-        operand = _render(expr.operand, names, level)
-        return None if operand is None else _parenthesized(symbol + operand, precedence > level)
-    if kind is ast.Tuple or kind is ast.List:
-        items = [_render(item, names, _TEST) for item in expr.elts]
-        if None in items:
-            return None
-        if kind is ast.List:
-            return f"[{', '.join(items)}]"  # type: ignore[arg-type]
-        return _parenthesized(_items(items), not items or precedence > _TUPLE)  # type: ignore[arg-type]
-    if kind is ast.Subscript:
-        owner = _render(expr.value, names, _ATOM)
-        if type(expr.slice) is ast.Tuple and expr.slice.elts:  # `x[i, j]`: the tuple's parentheses go
-            items = [_render(item, names, _TEST) for item in expr.slice.elts]
-            index = None if None in items else _items(items)  # type: ignore[arg-type]
-        else:
-            index = _render(expr.slice, names, _TEST)
-        return None if owner is None or index is None else f"{owner}[{index}]"
-    return None
-
-
-def _render_constant(expr: ast.Constant) -> str | None:
-    value = expr.value
-    if expr.kind is not None:  # u"..."
-        return None
-    if value is None or isinstance(value, (bool, int)):
-        return repr(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else None
-    # A run of spaces inside a string is one space in the normalised text of ast.unparse.
-    if isinstance(value, str) and value.isprintable() and "  " not in value:
-        return repr(value)
-    return None
-
-
-def _items(items: list[str]) -> str:
-    return f"{items[0]}," if len(items) == 1 else ", ".join(items)
-
-
-def _parenthesized(text: str, needed: bool) -> str:
-    return f"({text})" if needed else text
-
-
 def _call_result(call: ir.Call) -> ir.Value:
     """What a call evaluates to, when it keeps a reference's identity (wrappers, `.to()`)."""
     if call.func is not None and call.func.split(".")[-1] in WRAPPER_CALL_NAMES and call.args:
@@ -744,85 +581,6 @@ def _call_result(call: ir.Call) -> ir.Value:
 
 def _key_or_none(value: ir.Value) -> str | None:
     return value.key if isinstance(value, ir.RefValue) else None
-
-
-def _target_names(target: ast.AST) -> list[str]:
-    if isinstance(target, ast.Name):
-        return [target.id]
-    if isinstance(target, (ast.Tuple, ast.List)):
-        names: list[str] = []
-        for element in target.elts:
-            names.extend(_target_names(element))
-        return names
-    if isinstance(target, ast.Starred):
-        return _target_names(target.value)
-    return []
-
-
-def _parameter_names(args: ast.arguments) -> tuple[str, ...]:
-    names = [a.arg for a in args.posonlyargs] + [a.arg for a in args.args]
-    if args.vararg is not None:
-        names.append(args.vararg.arg)
-    names += [a.arg for a in args.kwonlyargs]
-    if args.kwarg is not None:
-        names.append(args.kwarg.arg)
-    return tuple(names)
-
-
-def _short_code(expr: ast.expr, limit: int = 60) -> str:
-    """What a loop iterates, as ``ast.unparse`` writes it (the condition renderer covers the
-    common shapes at a fraction of its cost)."""
-    text = _render_condition(expr, set())
-    if text is None:
-        text = " ".join(ast.unparse(expr).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _words_of(expr: ast.AST, in_subscript: bool = False) -> list[str]:
-    """Identifier words of an expression, and string keys (`loaders["val"]`): what it iterates.
-
-    Other string literals do not count: `for stage in ("fit", "validate")` iterates names.
-    """
-    words: list[str] = []
-    if isinstance(expr, ast.Name):
-        words.extend(identifier_words(expr.id))
-    elif isinstance(expr, ast.Attribute):
-        words.extend(_words_of(expr.value, in_subscript))
-        words.extend(identifier_words(expr.attr))
-    elif isinstance(expr, ast.Constant):
-        if in_subscript and isinstance(expr.value, str):
-            words.extend(identifier_words(expr.value))
-    elif isinstance(expr, ast.Subscript):
-        words.extend(_words_of(expr.value, in_subscript))
-        words.extend(_words_of(expr.slice, True))
-    else:
-        for child in ast.iter_child_nodes(expr):
-            words.extend(_words_of(child, in_subscript))
-    return words
-
-
-def _frozen_params_of(node: ast.For | ast.AsyncFor) -> str | None:
-    """``for p in X.parameters(): p.requires_grad = False`` freezes X."""
-    iterable = node.iter
-    if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute)):
-        return None
-    if iterable.func.attr not in ("parameters", "named_parameters"):
-        return None
-    owner = chain_of(iterable.func.value)
-    if owner is None:
-        return None
-    for statement in node.body:
-        if isinstance(statement, ast.Assign) and _literal(statement.value) is False:
-            for target in statement.targets:
-                if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
-                    return key_of_chain(owner)
-        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
-            func = statement.value.func
-            if isinstance(func, ast.Attribute) and func.attr == "requires_grad_":
-                args = statement.value.args
-                if args and _literal(args[0]) is False:
-                    return key_of_chain(owner)
-    return None
 
 
 def index_module(path: str, module_name: str, is_package: bool, module: ast.Module) -> ir.FileIndex:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from evallint.analysis.index import identifier_words
+from evallint.analysis.names import identifier_words
 
 EVAL_FUNCTION_WORDS = frozenset(
     {

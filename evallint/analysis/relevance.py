@@ -36,10 +36,6 @@ class CallScan:
     # Over-approximated; a caller may also be a class's ``instances_node``.
     callers: dict[str, set] = field(default_factory=lambda: defaultdict(set))
     sources: set[str] = field(default_factory=set)  # functions that hold a source of findings themselves
-    # Each scanned function's number of statements, which weighs it in the root groups: counted
-    # here, from the flattened body the scan walks anyway, so that neither process of phase 2
-    # flattens the other half's functions only to count them.
-    sizes: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: "CallScan") -> "CallScan":
         """The scan of both parts: every field is a union, so parts merge in any order."""
@@ -48,24 +44,15 @@ class CallScan:
             for callee, found in part.callers.items():
                 callers[callee] |= found
         return CallScan(
-            self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources,
-            {**self.sizes, **other.sizes},
+            self.called | other.called, self.referenced | other.referenced, callers, self.sources | other.sources
         )
 
-    def callees(self) -> dict:
-        """Each function's (and ``instances_node``'s) possible callees: ``callers`` turned around."""
-        found: dict = defaultdict(list)
-        for callee, callers in self.callers.items():
-            for caller in callers:
-                found[caller].append(callee)
-        return found
 
-
-def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
+def scan_calls(evidence, fids: Iterable[str] | None = None) -> CallScan:
     """Scan the functions ``fids`` (all of the project's by default). What a function contributes
     depends on the function alone (and the project's names), so the scans of the parts of a
     project merge into the scan of the whole: phase 2 scans its two halves in two processes."""
-    project: ProjectIndex = analyzer.project
+    project: ProjectIndex = evidence.project
     scan = CallScan()
     linked: set[str] = set()  # classes whose instances node this scan has linked to their methods
 
@@ -87,21 +74,20 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
                 callees.add(init)
         module_level = fref.info.qualname == "<module>"
         local_source = False
-        statements = analyzer.statements(fref)
-        scan.sizes[fid] = len(statements)
+        statements = evidence.statements(fref)
         # One pass over the body: calls (those of `with` items too), references, local sources.
         for stmt in statements:
             kind = type(stmt)
             if kind is ir.Call:
-                if not local_source and (analyzer.is_training_call(fref, stmt) is not None or _loads_weights(analyzer, fref, stmt)):
+                if not local_source and (evidence.is_training_call(fref, stmt) is not None or _loads_weights(evidence, fref, stmt)):
                     local_source = True
-                _scan_call(analyzer, fref, stmt, scan, callees, instances_of)
+                _scan_call(evidence, fref, stmt, scan, callees, instances_of)
             elif kind is ir.With:
-                if module_level and not local_source and _disables_grad(analyzer, fref, stmt):
+                if module_level and not local_source and _disables_grad(evidence, fref, stmt):
                     local_source = True
                 for item in stmt.items:
                     if item.call is not None:
-                        _scan_call(analyzer, fref, item.call, scan, callees, instances_of)
+                        _scan_call(evidence, fref, item.call, scan, callees, instances_of)
             elif kind is ir.Assign or kind is ir.Return:
                 if type(stmt.value) in _REFERENCING:
                     _reference(project, fref, stmt.value, scan, callees, True, instances_of)
@@ -110,16 +96,16 @@ def scan_calls(analyzer, fids: Iterable[str] | None = None) -> CallScan:
                     local_source = True
             elif kind is ir.Reveal:
                 local_source = True
-        if local_source or _is_source_by_name(analyzer, fref):
+        if local_source or _is_source_by_name(evidence, fref):
             scan.sources.add(fid)
         for callee in callees:
             scan.callers[callee].add(fid)
     return scan
 
 
-def _scan_call(analyzer, fref: FunctionRef, call: ir.Call, scan: CallScan, callees: set, instances_of) -> None:
+def _scan_call(evidence, fref: FunctionRef, call: ir.Call, scan: CallScan, callees: set, instances_of) -> None:
     """What one call contributes: the functions it may run, and the functions it passes as values."""
-    project: ProjectIndex = analyzer.project
+    project: ProjectIndex = evidence.project
     for value in call.args:
         if type(value) in _REFERENCING:
             _reference(project, fref, value, scan, callees, True, instances_of)
@@ -133,7 +119,7 @@ def _scan_call(analyzer, fref: FunctionRef, call: ir.Call, scan: CallScan, calle
         callees.add(target)
         if target != fref.id:
             scan.called.add(target)
-            overrides = analyzer.dispatch_overrides(fref, call, None)
+            overrides = evidence.dispatch_overrides(fref, call, None)
             scan.called.update(overrides)
             callees.update(overrides)
     elif target in project.classes:
@@ -189,16 +175,16 @@ def reaching(scan: CallScan, targets: set[str]) -> set[str]:
     return {node for node in found if type(node) is str}  # without the classes' instances nodes
 
 
-def _is_source_by_name(analyzer, fref: FunctionRef) -> bool:
+def _is_source_by_name(evidence, fref: FunctionRef) -> bool:
     info = fref.info
     if info.qualname == "<module>":
         return False
-    if is_eval_function_name(info.name, is_test_module(fref.file)) or analyzer._matches_extra_eval(info.name):
+    if is_eval_function_name(info.name, is_test_module(fref.file)) or evidence.matches_extra_eval(info.name):
         return True
-    class_id = analyzer.project.class_of_method(fref)
+    class_id = evidence.project.class_of_method(fref)
     if class_id is None:
         return False
-    for base in analyzer.project.qualified_bases(class_id):
+    for base in evidence.project.qualified_bases(class_id):
         if base in torch_api.LIGHTNING_BASES or base.endswith("LightningModule"):
             return True
         if base in torch_api.HF_TRAINER_BASES or base.endswith(".Trainer"):
@@ -206,20 +192,20 @@ def _is_source_by_name(analyzer, fref: FunctionRef) -> bool:
     return False
 
 
-def _loads_weights(analyzer, fref: FunctionRef, call: ir.Call) -> bool:
+def _loads_weights(evidence, fref: FunctionRef, call: ir.Call) -> bool:
     """Weights loaded here, or a model put in eval mode, make a forward of it an evaluation
     (see ``roles``)."""
     if call.method in torch_api.LOAD_WEIGHTS_METHODS or call.method == "eval" or call.method in torch_api.PRETRAINED_METHODS:
         return True
-    return call.func is not None and analyzer.project.qualify(fref.file.path, call.func) in torch_api.WHOLE_MODEL_LOADERS
+    return call.func is not None and evidence.project.qualify(fref.file.path, call.func) in torch_api.WHOLE_MODEL_LOADERS
 
 
-def _disables_grad(analyzer, fref: FunctionRef, stmt: ir.With) -> bool:
+def _disables_grad(evidence, fref: FunctionRef, stmt: ir.With) -> bool:
     """A module-level ``with torch.no_grad():`` (or ``set_grad_enabled``): a script's evaluation."""
     for item in stmt.items:
         if item.call is None or item.call.func is None:
             continue
-        name = analyzer.project.qualify(fref.file.path, item.call.func)
+        name = evidence.project.qualify(fref.file.path, item.call.func)
         if name in torch_api.GRAD_OFF_CONTEXTS or name in torch_api.SET_GRAD_ENABLED:
             return True
     return False

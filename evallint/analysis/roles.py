@@ -20,7 +20,7 @@ import functools
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
 from evallint.analysis.dataflow import OutputFlow, output_flow
-from evallint.analysis.index import identifier_words, key_of_chain
+from evallint.analysis.names import identifier_words, key_of_chain
 
 MODEL = "model"
 MODE_FREE = "mode-free"  # a module with parameters whose mode changes nothing (`nn.Linear`): EVL201 only

@@ -1,0 +1,277 @@
+"""Whole-project analysis: walk every function in the states its callers give it.
+
+Functions are analysed on demand and memoised by their entry state: when the
+walk of a caller reaches a call to a project function, the caller's state is
+mapped onto the callee's parameters (and ``self``, closures and module
+globals), the callee is walked from that entry (or the memo answers), and its
+exit state is mapped back. So ``validate(model)`` that calls ``model.eval()``
+leaves the caller's ``model`` in eval, and a helper reached in train mode from
+one caller and in eval mode from another is judged once per state, never in
+a mix of the two. Functions nobody in the project calls are roots, analysed
+from a default entry (a model nothing has switched is in train mode, grad on).
+
+Anything the analysis cannot resolve lowers what is known (an ``unknown``
+possibility) rather than guessing; rules stay silent on unknown.
+
+``Analyzer`` is the driver: it picks the roots, builds their entry states, and
+memoises the walks (``WalkMemo``) within the limits below. One analyzer walks
+every root of a run, in one order, so its results depend on the project alone
+(not on --jobs, nor on how work is split between processes). What it asks about
+the code regardless of state comes from ``Evidence``, built once per run; the
+transfer functions of one walk are ``Interpreter``'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evallint.analysis import ir, roles, torch_api
+from evallint.analysis.callgraph import FunctionRef, ProjectIndex
+from evallint.analysis.evidence import Evidence, is_plain_base
+from evallint.analysis.facts import CallerInfo, ContextInfo, ProjectFacts
+from evallint.analysis.interpreter import Interpreter
+from evallint.analysis.lattice import (
+    CONTEXT,
+    DEFAULT,
+    GRAD_OFF,
+    GRAD_ON,
+    TRAIN,
+    UNKNOWN,
+    UNRESOLVED,
+    Origin,
+    Poss,
+    State,
+)
+from evallint.analysis.records import Summary
+from evallint.analysis.syntactic import syntactic_facts
+from evallint.internal_errors import InternalError, describe
+from evallint.strict import strict
+
+# The limits count over the whole run: one analyzer walks every root, in one order, whatever
+# --jobs says, so that what they cut off depends on the project alone.
+MAX_CONTEXTS_PER_FUNCTION = 8
+MAX_ANALYSES = 100000
+MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
+NEUTRAL_CONTEXT = ContextInfo("neutral", "")
+_GRAD_ON_BY_DEFAULT = frozenset({Poss(GRAD_ON, Origin(DEFAULT))})
+
+
+@dataclass
+class WalkMemo:
+    """Everything an analyzer learns from walking, which depends on the states it met: a new
+    analyzer starts with an empty one, and shares nothing else it could forget to reset."""
+
+    summaries: dict[tuple, Summary | None] = field(default_factory=dict)  # (function, entry, context kind)
+    contexts: dict[str, int] = field(default_factory=dict)  # entry contexts walked, per function
+    stack: list[str] = field(default_factory=list)
+    analyses: int = 0
+    init_exits: dict[str, State | None] = field(default_factory=dict)  # per class: `self` after __init__
+    facts: ProjectFacts = field(default_factory=ProjectFacts)
+
+
+class Analyzer:
+    """Runs the interprocedural analysis over a project and collects facts."""
+
+    def __init__(self, project: ProjectIndex, settings=None, evidence: Evidence | None = None) -> None:
+        self.project = project
+        self.settings = settings
+        self.evidence = evidence if evidence is not None else Evidence(project, settings)
+        self.walks = WalkMemo()
+
+    @property
+    def facts(self) -> ProjectFacts:
+        return self.walks.facts
+
+    # -- driver ------------------------------------------------------------------------------------
+
+    def run(self, reported_files: frozenset[str] | None = None, jobs: int = 1) -> ProjectFacts:
+        """Scan every call, walk every root (``roots``) and collect the syntactic facts; with
+        ``jobs`` > 1 the scan and the syntactic facts may be split between two processes, with
+        the same facts."""
+        from evallint.analysis.parallel import walk_project
+
+        collected = ProjectFacts()
+        for facts in walk_project(self, reported_files, jobs):
+            collected.extend(facts)
+        return collected
+
+    def scan(self):
+        """The scan of every call and reference (``relevance.CallScan``), made on first use."""
+        return self.evidence.scan()
+
+    def adopt_scan(self, scan) -> None:
+        """Use a scan made elsewhere: the merged halves that two processes scanned."""
+        self.evidence.adopt_scan(scan)
+
+    def file_halves(self) -> list[list[str]]:
+        """The project's files in two halves, alternating in path order: each of two processes
+        scans the calls of one."""
+        files = sorted(self.project.files)
+        return [files[0::2], files[1::2]]
+
+    def scan_halves(self) -> list[list[str]]:
+        """The functions of each of the ``file_halves``."""
+        half_of = {path: number for number, half in enumerate(self.file_halves()) for path in half}
+        halves: list[list[str]] = [[], []]
+        for fid, fref in self.project.functions.items():
+            halves[half_of[fref.file.path]].append(fid)
+        return halves
+
+    def roots(self, reported_files: frozenset[str] | None = None) -> list[str]:
+        """The functions nobody in the project calls that may reach a finding, in the order the
+        walk takes them: sorted by id, so by path, then by name.
+
+        With ``reported_files`` (pre-commit passes a few files of a large project), only the
+        roots that may reach a function of those files are kept: every fact a finding comes
+        from is recorded in a function the walk reached.
+        """
+        from evallint.analysis.relevance import reaching, relevant_functions
+
+        scan = self.scan()
+        relevant = relevant_functions(scan)
+        roots = [fid for fid in sorted(self.project.functions) if fid not in scan.called and fid in relevant]
+        if reported_files is not None:
+            targets = {fid for fid, fref in self.project.functions.items() if fref.file.path in reported_files}
+            reach = reaching(scan, targets)
+            roots = [fid for fid in roots if fid in reach]
+        return roots
+
+    def walk_roots(self, roots: list[str]) -> ProjectFacts:
+        """Walk ``roots`` in order, from their default entries, in this analyzer's memo: the
+        whole project's roots (``roots``) in one analyzer, so that the limits below count over
+        the whole project and a memo entry is walked once, labelled by the first caller that
+        reached it in this order."""
+        for fid in roots:
+            self.analyze(fid, self.root_entry(self.project.functions[fid]), NEUTRAL_CONTEXT, None)
+        return self.facts
+
+    def syntactic_facts(self, paths: list[str] | None = None) -> ProjectFacts:
+        """The facts read from the code alone (see ``syntactic.syntactic_facts``)."""
+        return syntactic_facts(self.evidence, paths)
+
+    # -- entry states --------------------------------------------------------------------------------
+
+    def root_entry(self, fref: FunctionRef) -> State:
+        entry = State(entry=self.evidence.entry_origin(fref))
+        # Grad is on by default; one shared origin keeps callees' memo entries from splitting per caller.
+        entry.grad = _GRAD_ON_BY_DEFAULT
+        if fref.info.qualname != "<module>" and self.module_grad_off(fref.file):
+            # (The module's own code meets the switch where it stands, in its walk.)
+            entry.grad = frozenset({Poss(GRAD_OFF, Origin(CONTEXT, fref.file.path, -1, "<module>"))})
+        unseen_callers = fref.id in self.evidence.referenced or self.overrides_framework_method(fref)
+        if unseen_callers:
+            entry.unknown_roots = frozenset({"*"})
+            entry.grad = frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, fref.file.path, fref.info.node, fref.info.qualname))})
+        class_id = self.project.class_of_method(fref)
+        if class_id is not None and fref.info.name != "__init__" and fref.info.params:
+            region = self.evidence.function_region(fref)
+            own_evaluation = region is not None and region.kind == "eval" and self.evidence.is_module_class(class_id)
+            if not unseen_callers and not own_evaluation:
+                entry.unknown_roots = frozenset({fref.info.params[0]})
+            if own_evaluation:
+                entry.types[fref.info.params[0]] = class_id
+                if unseen_callers:
+                    # (Overriding the project's own interface, `LanguageModel.predict`, changes
+                    # nothing: whoever calls it, the model's own evaluation sets its mode.)
+                    entry.modes[fref.info.params[0]] = frozenset({Poss(TRAIN, entry.entry)})
+            # A model's own `predict()` runs in whatever mode training left it: it must set eval()
+            # itself, so its `self` starts as any new module does, in train mode.
+            init_state = self.init_exit(class_id)
+            if init_state is not None:
+                for key, facts in init_state.modes.items():
+                    if key.startswith("self."):
+                        entry.modes[key] = facts
+                # `self.model = model; self.model.eval()`: the switch reached the parameter it aliases.
+                for key, target in init_state.aliases.items():
+                    if key.startswith("self.") and key not in entry.modes and init_state.has_mode(target):
+                        entry.modes[key] = init_state.mode_of(target)
+                entry.frozen = frozenset(k for k in init_state.frozen if k.startswith("self."))
+                for key, type_id in init_state.types.items():
+                    if type_id in roles.MARKERS and key.startswith("self."):
+                        entry.types[key] = type_id
+        return entry
+
+    def overrides_framework_method(self, fref: FunctionRef) -> bool:
+        """A method nobody in the project calls that overrides a base-class method is a hook some
+        framework calls (fairseq's `valid_step`, a trainer's `evaluate`): its callers are unseen."""
+        class_id = self.project.class_of_method(fref)
+        name = fref.info.name
+        if class_id is None or name.startswith("__"):
+            return False
+        if any(self.project.method_of(base, name) for base in self.project.base_ids(class_id)):
+            return True
+        if name.startswith("_"):
+            return False
+        return any(not is_plain_base(base) for base in self.project.qualified_bases(class_id))
+
+    def init_exit(self, class_id: str) -> State | None:
+        if class_id in self.walks.init_exits:
+            return self.walks.init_exits[class_id]
+        self.walks.init_exits[class_id] = None
+        init = self.project.method_of(class_id, "__init__")
+        result = None
+        if init is not None:
+            fref = self.project.functions[init]
+            entry = State(entry=self.evidence.entry_origin(fref))
+            entry.grad = _GRAD_ON_BY_DEFAULT
+            summary = self.analyze(init, entry, NEUTRAL_CONTEXT, None)
+            result = summary.exit if summary is not None else None
+        self.walks.init_exits[class_id] = result
+        return result
+
+    def module_grad_off(self, f: ir.FileIndex) -> bool:
+        module = next((fn for fn in f.functions if fn.qualname == "<module>"), None)
+        if module is None:
+            return False
+        for stmt in module.body:
+            if isinstance(stmt, ir.Call) and stmt.func is not None:
+                if self.project.qualify(f.path, stmt.func) in torch_api.SET_GRAD_ENABLED:
+                    if stmt.args and isinstance(stmt.args[0], ir.ConstValue) and stmt.args[0].value is False:
+                        return True
+        return False
+
+    # -- memoised walks -----------------------------------------------------------------------------
+
+    def analyze(self, fid: str, entry: State, ctx: ContextInfo, caller: CallerInfo | None) -> Summary | None:
+        # The context's kind decides facts; its label only words messages (the first caller's is kept).
+        key = (fid, _fingerprint(entry), ctx.kind)
+        if key in self.walks.summaries:
+            return self.walks.summaries[key]
+        if fid in self.walks.stack or self.walks.analyses >= MAX_ANALYSES or len(self.walks.stack) >= MAX_CALL_DEPTH:
+            return None
+        count = self.walks.contexts.get(fid, 0)
+        if count >= MAX_CONTEXTS_PER_FUNCTION:
+            return None
+        self.walks.contexts[fid] = count + 1
+        self.walks.analyses += 1
+        self.walks.stack.append(fid)
+        try:
+            summary = Interpreter(self, self.project.functions[fid], ctx, caller).run(entry)
+        except Exception as error:
+            # A construct the analysis mishandles lowers what is known about this one function
+            # (its callers see an unresolved call); it never takes the run down, and is reported.
+            if strict():
+                raise
+            fref = self.project.functions[fid]
+            self.facts.internal_errors.append(
+                InternalError("analysing", fref.file.path, fref.info.qualname, describe(error))
+            )
+            summary = None
+        finally:
+            self.walks.stack.pop()
+        self.walks.summaries[key] = summary
+        return summary
+
+
+
+def _fingerprint(state: State) -> tuple:
+    return (
+        tuple(sorted(state.modes.items())),
+        state.grad,
+        state.frozen,
+        tuple(sorted((k, p.node, p.modes, p.grad) for k, p in state.pending.items())),
+        tuple(sorted(state.types.items())),
+        state.entry,
+        state.unknown_roots,
+    )
+

@@ -1,0 +1,64 @@
+"""Names in the code: the words of an identifier, attribute chains, and the keys the analysis
+gives them (``self.model.module`` is ``self.model``: wrappers forward to what they wrap)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from evallint.analysis.torch_api import WRAPPED_MODULE_ATTRS
+
+_WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def identifier_words(name: str) -> list[str]:
+    """``valLoader`` -> ["val", "loader"]; ``test_dl2`` -> ["test", "dl", "2"]."""
+    return [word.lower() for word in _WORD_SPLIT.findall(name)]
+
+
+def chain_of(expr: ast.AST) -> str | None:
+    """``self.model.module`` -> "self.model.module"; anything but names and attributes -> None."""
+    kind = type(expr)
+    if kind is ast.Name:  # most chains are a name alone
+        return expr.id
+    parts: list[str] = []
+    while kind is ast.Attribute:
+        parts.append(expr.attr)
+        expr = expr.value
+        kind = type(expr)
+    if kind is not ast.Name:
+        return None
+    parts.append(expr.id)
+    return ".".join(reversed(parts))
+
+
+def key_of_chain(chain: str) -> str:
+    """Drop wrapper hops: ``model.module.backbone`` -> ``model.backbone``."""
+    if "." not in chain:
+        return chain
+    parts = chain.split(".")
+    kept = [parts[0]] + [part for part in parts[1:] if part not in WRAPPED_MODULE_ATTRS]
+    return ".".join(kept)
+
+
+def words_of(expr: ast.AST, in_subscript: bool = False) -> list[str]:
+    """Identifier words of an expression, and string keys (`loaders["val"]`): what it iterates.
+
+    Other string literals do not count: `for stage in ("fit", "validate")` iterates names.
+    """
+    words: list[str] = []
+    if isinstance(expr, ast.Name):
+        words.extend(identifier_words(expr.id))
+    elif isinstance(expr, ast.Attribute):
+        words.extend(words_of(expr.value, in_subscript))
+        words.extend(identifier_words(expr.attr))
+    elif isinstance(expr, ast.Constant):
+        if in_subscript and isinstance(expr.value, str):
+            words.extend(identifier_words(expr.value))
+    elif isinstance(expr, ast.Subscript):
+        words.extend(words_of(expr.value, in_subscript))
+        words.extend(words_of(expr.slice, True))
+    else:
+        for child in ast.iter_child_nodes(expr):
+            words.extend(words_of(child, in_subscript))
+    return words

@@ -1,0 +1,189 @@
+"""Calls into the project's own functions: the caller's state mapped onto the callee's entry,
+the callee's exit mapped back.
+
+The callee's parameters (and ``self``, closures and the module globals it reads) get the
+modes, types and pending forwards of what the caller passes; every other parameter gets the
+mode of a module built in the argument list itself, or is unknown. On return, what the callee
+did to those keys is done to the caller's.
+"""
+
+from __future__ import annotations
+
+from evallint.analysis import ir, roles, torch_api
+from evallint.analysis.callgraph import FUNCTION_VALUE, FunctionRef
+from evallint.analysis.facts import CallerInfo
+from evallint.analysis.lattice import CONSTRUCTED, TRAIN, Facts, Pending, Poss, State
+from evallint.analysis.records import NOT_MODEL, Fresh, Instance, known
+
+
+class ProjectCalls:
+    """The interpreter's transfer functions for calls into project functions (a mixin of
+    ``Interpreter``, whose state they read)."""
+
+    def here(self, call: ir.Call) -> CallerInfo:
+        return CallerInfo(self.file, call.node, self.fn.info.qualname)
+
+    def callee_entry(self, target: str, call: ir.Call, state: State, receiver: str | None) -> tuple[State, list]:
+        callee = self.project.functions[target]
+        mapping = self.bind_arguments(callee, call, state, receiver)
+        entry = State(entry=self.evidence.entry_origin(callee))
+        entry.grad = state.grad
+        for callee_key, caller_key in mapping:
+            if caller_key.startswith(FUNCTION_VALUE):
+                entry.types[callee_key] = caller_key
+                continue
+            if state.has_mode(caller_key) or self.is_model(caller_key, state):
+                entry.modes[callee_key] = state.mode_of(caller_key)
+            prefix = caller_key + "."
+            for key, facts in state.modes.items():
+                if key.startswith(prefix):
+                    entry.modes[callee_key + key[len(caller_key) :]] = facts
+            if self.is_frozen(caller_key, state):
+                entry.frozen = entry.frozen | {callee_key}
+            if caller_key in state.types:
+                entry.types[callee_key] = state.types[caller_key]
+            for key, type_id in state.types.items():
+                if type_id in roles.MARKERS and key.startswith(prefix):
+                    entry.types[callee_key + key[len(caller_key) :]] = type_id
+            for key, pending in state.pending.items():
+                if key == caller_key or key.startswith(caller_key + "."):
+                    entry.pending[callee_key + key[len(caller_key) :]] = pending
+        for key, pending in state.pending.items():
+            if not any(key == ck or key.startswith(ck + ".") for _, ck in mapping):
+                if key.split(".")[0] not in callee.info.local_names:
+                    entry.pending[key] = pending
+        # Parameters that received something other than a reference: a module built right there
+        # (`validate(Net())`) has a known mode; anything else, or nothing, is unknown here.
+        mapped = {callee_key for callee_key, _ in mapping}
+        values = dict(self.passed_values(callee, call, receiver))
+        unknown = set()
+        for param in callee.info.params:
+            if param in mapped:
+                continue
+            facts = self.value_facts(values.get(param))
+            if facts is not None:
+                entry.modes[param] = facts
+            else:
+                unknown.add(param)
+        entry.unknown_roots = frozenset(unknown)
+        return entry, mapping
+
+    def passed_values(self, callee: FunctionRef, call: ir.Call, receiver: str | None) -> list[tuple[str, ir.Value]]:
+        params = list(callee.info.params)
+        if callee.info.class_name is not None and params and (receiver is not None or call.method is not None):
+            params = params[1:]
+        return list(zip(params, call.args)) + [(name, value) for name, value in call.kwargs if name in params]
+
+    def value_facts(self, value: ir.Value | None) -> Facts | None:
+        """The mode of a module built in the argument list itself, if it is one."""
+        if not isinstance(value, ir.CallValue):
+            return None
+        result = known(self.results.get(value.node))
+        if isinstance(result, Fresh):
+            return result.modes
+        if isinstance(result, Instance) and self.evidence.is_model_type(result.class_id) and self.evidence.is_module_class(result.class_id):
+            return frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, value.node))})
+        return None
+
+    def bind_arguments(self, callee: FunctionRef, call: ir.Call, state: State, receiver: str | None) -> list:
+        params = callee.info.params
+        mapping: list[tuple[str, str]] = []
+        is_method, is_classmethod = self.evidence.method_kind(callee)
+        if is_method and params:
+            self_name = params[0]
+            if receiver is not None:
+                mapping.append((self_name, receiver))
+                params = params[1:]
+            elif call.method is not None and isinstance(call.receiver, ir.RefValue):
+                receiver_key = state.canonical(call.receiver.key)
+                if not is_classmethod:
+                    mapping.append((self_name, receiver_key))
+                params = params[1:]
+            elif call.method is not None:
+                params = params[1:]
+        passed = list(zip(params, call.args)) + [(n, v) for n, v in call.kwargs if n in params]
+        for param, arg in passed:
+            if not isinstance(arg, ir.RefValue):
+                continue
+            target = self.project.resolve(self.fn, arg.key, state.types)
+            if target in self.project.functions:
+                # A project function passed as an argument: calls through the parameter reach it.
+                mapping.append((param, FUNCTION_VALUE + target))
+            else:
+                mapping.append((param, state.canonical(arg.key)))
+        # Closures and module globals: names the callee (or what it calls) reads but does not bind
+        # are the caller's. Only those: the rest of the caller's state would only split the memo.
+        if callee.file.path == self.file:
+            bound = {callee_key for callee_key, _ in mapping}
+            free = self.evidence.free_names(callee.id)
+            for key in list(state.modes):
+                root = key.split(".")[0]
+                if root in bound or root not in free:
+                    continue
+                if root in self.fn.info.local_names and callee.info.parent is None and self.fn.info.qualname != "<module>":
+                    continue
+                mapping.append((root, root))
+        seen: set[str] = set()
+        unique = []
+        for pair in mapping:
+            if pair[0] not in seen:
+                seen.add(pair[0])
+                unique.append(pair)
+        return unique
+
+    def call_function(self, target: str, call: ir.Call, state: State, receiver: str | None = None) -> None:
+        entry, mapping = self.callee_entry(target, call, state, receiver)
+        summary = self.analyzer.analyze(target, entry, self.callee_context(target, call, state), self.here(call))
+        if summary is None:
+            self.lower_unresolved(call, state)
+            return
+        if summary.returned is not None:
+            role = roles.MODE_FREE if summary.returned_role == roles.MODE_FREE else None
+            self.results[call.node] = Fresh(summary.returned, role)
+        elif summary.returned_role == roles.NOT_MODEL:
+            self.results[call.node] = NOT_MODEL
+        if summary.exit.dead:
+            return
+        self.map_back(summary.exit, mapping, state)
+        state.grad = summary.exit.grad
+
+    def map_back(self, callee_state: State, mapping: list, state: State) -> None:
+        mapped_pending: dict[str, Pending] = {}
+        mapping = [pair for pair in mapping if not pair[1].startswith(FUNCTION_VALUE)]
+        for callee_key, caller_key in sorted(mapping, key=lambda pair: len(pair[0])):
+            prefix = callee_key + "."
+            for key in sorted(callee_state.modes, key=len):
+                if key == callee_key or key.startswith(prefix):
+                    state.set_mode(caller_key + key[len(callee_key) :], callee_state.modes[key])
+            if callee_key in callee_state.frozen:
+                state.frozen = state.frozen | {caller_key}
+            for key, type_id in callee_state.types.items():
+                if (key == callee_key or key.startswith(prefix)) and type_id in roles.MARKERS:
+                    state.types[caller_key + key[len(callee_key) :]] = type_id
+            for key, pending in callee_state.pending.items():
+                if key == callee_key or key.startswith(prefix):
+                    mapped_pending[caller_key + key[len(callee_key) :]] = pending
+        # The callee saw every pending forward (under its own names where mapped); what it leaves
+        # pending is what is pending now (a training step inside it consumed the rest).
+        for key, pending in callee_state.pending.items():
+            if not any(key == ck or key.startswith(ck + ".") for ck, _ in mapping):
+                mapped_pending.setdefault(key, pending)
+        state.pending = mapped_pending
+        state.grad = callee_state.grad
+
+
+    def turns_grad_off(self, call: ir.Call, state: State) -> bool:
+        """A project method decorated with `@torch.no_grad()` (pyg's `inference`): walked as the
+        function it is, so that its decorator counts."""
+        target = self.project.resolve(self.fn, call.func, state.types) if call.func else None
+        if target not in self.project.functions:
+            return False
+        fref = self.project.functions[target]
+        for decorator in fref.info.decorators:
+            if decorator.chain is None:
+                continue
+            name = self.project.qualify(fref.file.path, decorator.chain)
+            if name in torch_api.GRAD_OFF_CONTEXTS or self.evidence.roles.disables_grad(self.project.resolve(fref, decorator.chain)):
+                return True
+        return False
+
