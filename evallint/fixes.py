@@ -35,7 +35,18 @@ _NEEDS_GRAD_ATTRIBUTES = frozenset({"backward", "step", "zero_grad", "enable_gra
 _GRAD_OFF_CONTEXTS = frozenset({"no_grad", "inference_mode", "set_grad_enabled"})
 
 
-def build_fix(table, finding: Finding) -> Fix | None:
+def build_fix(table, finding: Finding, *, edits: bool = True) -> Fix | None:
+    """The finding's fix, or None when it cannot be built.
+
+    With ``edits=False`` the fix is planned, not written: everything that
+    decides whether it exists runs as in a full build (the place, the new
+    statement or decorator), only the rewrite of the whole module and the
+    diff of its text are skipped, and the fix comes back with no edits. A
+    planned fix is None exactly when the built one would be: the skipped
+    steps put a node that was just built in place of another, which always
+    changes the text. The summary counts hidden fixes this way, at the cost
+    of one parse per file instead of one module rewrite per fix.
+    """
     spec = finding.fix
     if spec is None or table.module is None:
         return None
@@ -45,10 +56,22 @@ def build_fix(table, finding: Finding) -> Fix | None:
     builder = _BUILDERS.get(spec.kind)
     if builder is None:
         return None
-    edits = builder(table, node, spec)
-    if not edits:
+    built = builder(table if edits else _Planning(table), node, spec)
+    if not built:
         return None
-    return Fix(spec.applicability, spec.message, tuple(edits))
+    return Fix(spec.applicability, spec.message, tuple(built) if edits else ())
+
+
+class _Planning:
+    """A position table whose fixes are planned: ``_transform`` builds the new node, not the module."""
+
+    planning = True
+
+    def __init__(self, table) -> None:
+        self._table = table
+
+    def __getattr__(self, name: str):
+        return getattr(self._table, name)
 
 
 # --- safe fixes: insert "()" after one node -------------------------------------------------
@@ -320,6 +343,9 @@ def _edits_between(old: str, new: str) -> list[Edit]:
 
 
 def _transform(table, target: cst.CSTNode, replace, needs_torch: bool) -> list[Edit]:
+    if getattr(table, "planning", False):
+        replace(target, target)  # what can fail: building the node that takes the target's place
+        return [Edit("", Location(1, 1), Location(1, 1))]
     module: cst.Module = table.module
     new_module = module.visit(_Rewrite(target, replace))
     if needs_torch:

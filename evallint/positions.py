@@ -64,14 +64,15 @@ class PositionTable:
             return f"{cell_row} of cell {cell}"
         return str(row)
 
-    def fix_for(self, finding: Finding) -> Fix | None:
+    def fix_for(self, finding: Finding, *, edits: bool = True) -> Fix | None:
+        """The finding's fix; with ``edits=False`` planned, not written (``fixes.build_fix``)."""
         if finding.fix is None or self.module is None:
             return None
         from evallint.fixes import build_fix
         from evallint.strict import strict
 
         try:
-            return build_fix(self, finding)
+            return build_fix(self, finding, edits=edits)
         except Exception:
             # A fix is optional: the finding is still reported, without it.
             if strict():
