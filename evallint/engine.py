@@ -798,8 +798,10 @@ def resolve_findings(
             message = message.format(*lines)
         # Unsafe edits are written only when asked for; otherwise the fix is planned, which tells
         # whether it exists (None when it cannot be built) without rewriting the module.
-        unsafe = finding.fix is not None and finding.fix.applicability == "unsafe"
-        fix = table.fix_for(finding, edits=unsafe_fix_edits or not unsafe)
+        if finding.fix is not None and finding.fix.applicability == "unsafe" and not unsafe_fix_edits:
+            fix = table.planned_fix(finding)
+        else:
+            fix = table.fix_for(finding)
         cell = None
         result = by_path[finding.file]
         if result.cell_map is not None:
