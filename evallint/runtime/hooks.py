@@ -52,7 +52,6 @@ class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.depth = 0
         self.mode_depth = 0
-        self.step_suspended: list = []
         self.calls: list = []
 
 
@@ -120,6 +119,8 @@ class Probes:
 
         def backward(*args, **kwargs):
             probes._on_backward()
+            # The mode has nothing to follow into a backward whose sources all died.
+            probes.flow.settle()
             result = original_backward(*args, **kwargs)
             if after_training is not None:
                 after_training()
@@ -146,6 +147,26 @@ class Probes:
         train.__wrapped__ = original_train  # type: ignore[attr-defined]
         torch.nn.Module.train = train
         self._saved.append((torch.nn.Module, "train", original_train))
+        self._install_zero_grad_probes()
+
+    def _install_zero_grad_probes(self) -> None:
+        """Zeroing gradients reads no model output: the flow probe sits it out,
+        which spares its mode two calls per parameter."""
+        torch = self.torch
+        flow = self.flow
+        for owner in (torch.optim.Optimizer, torch.nn.Module):
+            original = owner.zero_grad
+
+            def zero_grad(*args, _original=original, **kwargs):
+                flow.suspend()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    flow.resume()
+
+            zero_grad.__wrapped__ = original  # type: ignore[attr-defined]
+            owner.zero_grad = zero_grad
+            self._saved.append((owner, "zero_grad", original))
 
     def _install_load_probes(self) -> None:
         """Mark modules whose weights were loaded: ``load_state_dict`` (through
@@ -235,13 +256,14 @@ class Probes:
             state.depth += 1
             return None
         state.depth = 1
-        suspended = self.flow.suspend() if self.flow is not None else False
+        if self.flow is not None:
+            self.flow.suspend()
         try:
             call = self._begin_call(module, args)
         except Exception as exc:  # a probe must never break the script
             self._internal_error(exc)
             call = None
-        state.calls.append((call, suspended))
+        state.calls.append(call)
         return None
 
     def _begin_call(self, module, args):
@@ -297,7 +319,7 @@ class Probes:
         if state.depth == 0:
             return None
         state.depth = 0
-        call, suspended = state.calls.pop() if state.calls else (None, False)
+        call = state.calls.pop() if state.calls else None
         try:
             if call is not None:
                 self._end_call(call, output)
@@ -305,7 +327,7 @@ class Probes:
             self._internal_error(exc)
         finally:
             if self.flow is not None:
-                self.flow.resume(suspended)
+                self.flow.resume()
         return None
 
     def _end_call(self, call, output) -> None:
@@ -408,7 +430,7 @@ class Probes:
     def _step_pre(self, optimizer, args, kwargs):
         # An update reads no model output: the flow probe sits the step out.
         if self.flow is not None:
-            self._thread_state().step_suspended.append(self.flow.suspend())
+            self.flow.suspend()
         try:
             self.step_count += 1
             _, param_ids, trains_module = self._optimized_param_ids(optimizer)
@@ -445,9 +467,8 @@ class Probes:
         return None
 
     def _step_post(self, optimizer, args, kwargs):
-        suspended = self._thread_state().step_suspended
-        if self.flow is not None and suspended:
-            self.flow.resume(suspended.pop())
+        if self.flow is not None:
+            self.flow.resume()
         return None
 
     def _on_mode_switch(self, module, mode) -> None:
