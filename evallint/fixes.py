@@ -44,8 +44,9 @@ def build_fix(table, finding: Finding, *, edits: bool = True) -> Fix | None:
     diff of its text are skipped, and the fix comes back with no edits. A
     planned fix is None exactly when the built one would be: the skipped
     steps put a node that was just built in place of another, which always
-    changes the text. The summary counts hidden fixes this way, at the cost
-    of one parse per file instead of one module rewrite per fix.
+    changes the text. The summary counts hidden fixes this way
+    (``PositionTable.planned_fix``, on the top-level statement around the
+    finding), without a module rewrite per fix.
     """
     spec = finding.fix
     if spec is None or table.module is None:
