@@ -9,10 +9,18 @@ Two training loops on synthetic data, each with a validation pass every
   feed-forward 512, dropout 0.1) and a linear head on 16 sequences of 64 tokens.
 
 For each, in one process: warm up (unguarded, then guarded, so that the
-guard's per-call-site caches are filled), then alternate blocks of
-``--steps`` steps without and with the guard, ``--repeats`` times, and report
-the median time per step of each and the overhead in % of the unguarded step.
-Alternating blocks lets slow drifts of a shared machine hit both sides alike.
+guard's per-call-site caches are filled), then ``--repeats`` times run three
+blocks of ``--steps`` steps: without the guard, with it, without it again. The
+guard's cost in one repeat is the guarded block minus the mean of the two
+unguarded blocks around it, which cancels a slow drift of a shared machine;
+the difference of the two unguarded blocks is the same measurement with no
+guard at all (an A/A comparison), so its spread is the noise of the machine.
+The table gives the median time per step without and with the guard, the
+median of the guard's per-repeat cost with its interquartile range and a
+bootstrap 95% confidence interval of that median, and the same for the A/A
+difference. Neighbours on a shared machine only ever slow a block down, so the
+last column compares the fastest blocks instead: the 10th percentile of the
+guarded blocks minus that of the unguarded ones.
 
 Time is the main thread's CPU time (``time.thread_time``), with torch limited
 to ``--threads`` 1 so that all of a step's work (forward, backward on CPU,
@@ -20,12 +28,13 @@ optimizer) runs on that thread: on a shared machine, wall time mostly measures
 the neighbours. A tiny MLP row shows the guard's fixed cost per step, which a
 real model's step hides.
 
-Usage: python benchmarks/guard_overhead.py [--repeats 41] [--steps 20] [--threads 1]
+Usage: python benchmarks/guard_overhead.py [--repeats 41] [--steps 20] [--threads 1] [--only NAME]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -99,6 +108,14 @@ def make_loop(torch, model, inputs, labels, validate_every: int):
     return steps
 
 
+def spread(values: list[float]) -> tuple[float, float, float, float, float]:
+    """(median, first quartile, third quartile, 95% CI of the median: low, high), by bootstrap."""
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(2000))
+    return median, q1, q3, medians[49], medians[1949]
+
+
 def measure(name: str, steps, args) -> None:
     from evallint.guard import EvallintWarning
     from evallint.guard.monitor import Guard
@@ -111,18 +128,33 @@ def measure(name: str, steps, args) -> None:
     guard.session.start()
     steps(args.steps)
     guard.session.stop()
-    plain, guarded = [], []
+    plain, guarded, cost, noise = [], [], [], []
     for _ in range(args.repeats):
-        plain.append(steps(args.steps))
+        before = steps(args.steps)
         guard.session.start()
         try:
-            guarded.append(steps(args.steps))
+            with_guard = steps(args.steps)
         finally:
             guard.session.stop()
+        after = steps(args.steps)
+        plain.extend((before, after))
+        guarded.append(with_guard)
+        cost.append(with_guard - (before + after) / 2)
+        noise.append(after - before)
     p, g = statistics.median(plain), statistics.median(guarded)
-    paired = statistics.median(b - a for a, b in zip(plain, guarded))
-    print(f"| {name} | {p * 1e3:.3f} ms | {g * 1e3:.3f} ms | {(g - p) / p * 100:+.1f}% | "
-          f"{paired * 1e6:+.0f} µs ({paired / p * 100:+.1f}%) |", flush=True)
+
+    def cell(values):
+        median, q1, q3, low, high = spread(values)
+        return (f"{median * 1e6:+.0f} µs ({median / p * 100:+.1f}%), IQR {q1 * 1e6:+.0f}..{q3 * 1e6:+.0f}, "
+                f"CI {low * 1e6:+.0f}..{high * 1e6:+.0f} ({low / p * 100:+.1f}%..{high / p * 100:+.1f}%)")
+
+    fast = decile(guarded) - decile(plain)
+    print(f"| {name} | {p * 1e3:.3f} ms | {g * 1e3:.3f} ms | {cell(cost)} | {cell(noise)} | "
+          f"{fast * 1e6:+.0f} µs ({fast / p * 100:+.1f}%) |", flush=True)
+
+
+def decile(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10, method="inclusive")[0]
 
 
 def main() -> None:
@@ -131,6 +163,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--validate-every", type=int, default=20)
+    parser.add_argument("--only", choices=("cnn", "transformer", "mlp"), action="append",
+                        help="measure only these loops (repeatable)")
     args = parser.parse_args()
 
     import torch
@@ -142,12 +176,16 @@ def main() -> None:
     warnings.simplefilter("ignore", evallint.guard.EvallintWarning)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.steps} steps per block, "
           f"{args.repeats} blocks each, validation every {args.validate_every} steps")
-    print("| loop | CPU time per step without guard | with guard | overhead (medians) | "
-          "median of paired differences |")
-    print("|---|---|---|---|---|")
-    for name, build in (("small CNN", small_cnn),
-                        ("transformer block", TransformerClassifier.build),
-                        ("tiny MLP (fixed cost)", tiny_mlp)):
+    print("| loop | CPU time per step without guard | with guard | guard's cost per step "
+          "(median, IQR, 95% CI) | A/A: unguarded minus unguarded (noise) | "
+          "fastest blocks: 10th percentiles, guarded minus unguarded |")
+    print("|---|---|---|---|---|---|")
+    loops = (("cnn", "small CNN", small_cnn),
+             ("transformer", "transformer block", TransformerClassifier.build),
+             ("mlp", "tiny MLP (fixed cost)", tiny_mlp))
+    for key, name, build in loops:
+        if args.only and key not in args.only:
+            continue
         model, inputs, labels = build(torch)
         measure(name, make_loop(torch, model, inputs, labels, args.validate_every), args)
 

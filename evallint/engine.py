@@ -23,7 +23,7 @@ from evallint.lifetime import keep, worker_pool
 from evallint.parsing.notebook import CellMap
 from evallint.parsing.python import ParseFailure
 from evallint.strict import strict
-from evallint.types import Diagnostic, Finding, Fix, Location
+from evallint.types import Diagnostic, Finding, Location
 
 
 
@@ -716,8 +716,8 @@ def analyse(
     results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = False,
     jobs: int = 1, internal_errors: list[InternalError] | None = None,
 ) -> list[Diagnostic]:
-    """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are announced, not computed
-    (computing one rewrites the whole module; concise output only counts them). With ``jobs`` > 1
+    """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are planned, not written
+    (writing one rewrites the whole module; concise output only counts them). With ``jobs`` > 1
     phase 2 may use a second process; the findings are the same. Bugs of evallint's met on the way
     are appended to ``internal_errors``: what they touched is left out, the rest is reported."""
     from evallint.analysis.facts import ProjectFacts
@@ -796,8 +796,10 @@ def resolve_findings(
                 row = ref_table.display_row(node) if ref_table is not None else "?"
                 lines.append(str(row) if file == finding.file else f"{row} of {file}")
             message = message.format(*lines)
+        # Unsafe edits are written only when asked for; otherwise the fix is planned, which tells
+        # whether it exists (None when it cannot be built) without rewriting the module.
         if finding.fix is not None and finding.fix.applicability == "unsafe" and not unsafe_fix_edits:
-            fix = Fix("unsafe", finding.fix.message, ())  # available; edits computed only when asked for
+            fix = table.planned_fix(finding)
         else:
             fix = table.fix_for(finding)
         cell = None

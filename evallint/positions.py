@@ -64,19 +64,73 @@ class PositionTable:
             return f"{cell_row} of cell {cell}"
         return str(row)
 
-    def fix_for(self, finding: Finding) -> Fix | None:
+    def fix_for(self, finding: Finding, *, edits: bool = True) -> Fix | None:
+        """The finding's fix; with ``edits=False`` planned, not written (``fixes.build_fix``)."""
         if finding.fix is None or self.module is None:
             return None
         from evallint.fixes import build_fix
         from evallint.strict import strict
 
         try:
-            return build_fix(self, finding)
+            return build_fix(self, finding, edits=edits)
         except Exception:
             # A fix is optional: the finding is still reported, without it.
             if strict():
                 raise
             return None
+
+    def planned_fix(self, finding: Finding) -> Fix | None:
+        """The finding's fix planned, not written (``fixes.build_fix(edits=False)``), on the
+        top-level statement around it alone.
+
+        Everything a fix builder looks at lies inside that statement (the node, its ancestors up
+        to the module, the function around it), except the module's `import torch`, which only
+        decides whether the fix would add one; so parsing that statement with libcst decides the
+        same as parsing the whole file, at the cost of the statement.
+        """
+        if finding.fix is None or self.index is None or not 0 <= finding.node < self.index.node_count():
+            return None
+        statements = self._top_level_statements
+        if statements is None:
+            return self.fix_for(finding, edits=False)
+        line = self.index.span(finding.node)[0]
+        for first, last in statements:
+            if first <= line <= last:
+                break
+        else:
+            return self.fix_for(finding, edits=False)
+        fragment = self._fragments.get(first)
+        if fragment is None:
+            fragment = self._fragments[first] = PositionTable(
+                self.path, {}, None, "".join(self.lines[first - 1 : last]),
+                _ShiftedIndex(self.index, first - 1), self.lines[first - 1 : last],
+            )
+        return fragment.fix_for(finding, edits=False)
+
+    @cached_property
+    def _fragments(self) -> dict:
+        return {}
+
+    @cached_property
+    def _top_level_statements(self) -> list[tuple[int, int]] | None:
+        """(first line, last line) of each top-level statement, decorators included; statements
+        that share a line (`a = 1; b = 2`) are one. None when CPython cannot parse the source."""
+        import ast
+
+        try:
+            body = ast.parse(self.source).body
+        except (SyntaxError, ValueError):
+            return None
+        spans: list[tuple[int, int]] = []
+        for statement in body:
+            decorators = getattr(statement, "decorator_list", None) or []
+            first = min([statement.lineno, *(d.lineno for d in decorators)])
+            last = statement.end_lineno or statement.lineno
+            if spans and first <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
+            else:
+                spans.append((first, last))
+        return spans
 
     # -- libcst, for fixes only ---------------------------------------------------------------
 
@@ -127,3 +181,20 @@ class _NodesBySpan:
         end = (end_line, self.table.character_column(end_line, end_column))
         node = self.by_span.get((kind, start, end))
         return node if node is not None else self.by_start.get((kind, start))
+
+
+class _ShiftedIndex:
+    """An index whose spans are moved up by ``offset`` lines: the nodes of one statement, as
+    they sit in a source that starts with that statement."""
+
+    def __init__(self, index, offset: int) -> None:
+        self.kinds = index.kinds
+        self._index = index
+        self._offset = offset
+
+    def node_count(self) -> int:
+        return self._index.node_count()
+
+    def span(self, ordinal: int) -> tuple[int, int, int, int]:
+        line, column, end_line, end_column = self._index.span(ordinal)
+        return line - self._offset, column, end_line - self._offset, end_column

@@ -185,9 +185,8 @@ def _summary(diagnostics, outcome=None, options=None) -> str:
         lines.append(f"Found {total} {_plural(total, 'error')} ({fixed} fixed, {len(diagnostics)} remaining).")
     else:
         lines.append(f"Found {total} {_plural(total, 'error')}.")
-    # A fix whose edits cannot be built is None (JSON `"fix": null`), and not counted; but without
-    # --unsafe-fixes an unsafe fix is only announced, not built (that costs a libcst parse and
-    # rewrite of its file), so the hidden count can include one that would turn out null.
+    # A fix that cannot be built is None (JSON `"fix": null`) and not counted; without
+    # --unsafe-fixes an unsafe fix is planned rather than written, which decides the same.
     safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
     unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "unsafe")
     unsafe_enabled = options is not None and options.unsafe_fixes

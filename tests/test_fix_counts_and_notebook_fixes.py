@@ -29,6 +29,40 @@ def test_with_unsafe_fixes_a_fix_that_cannot_be_built_is_not_counted(tmp_path: P
     assert "Found 2 errors (1 fixed, 1 remaining)." in fixed
 
 
+def test_the_hidden_fix_count_leaves_out_a_fix_that_cannot_be_built(tmp_path: Path):
+    # Without --unsafe-fixes the unsafe fixes are not written out, yet the count is of those that exist:
+    # the EVL101 of the one-line function has none, the EVL201 has one, and so has each finding in
+    # the loop.
+    (tmp_path / "a.py").write_text(
+        "import torch\n\ndef test(model, loader): return [model(x) for x in loader]\n\n"
+        "def evaluate(model, loader):\n    for x in loader:\n        model(x)\n"
+    )
+    summary = evallint("a.py", cwd=tmp_path).stdout
+    assert "Found 4 errors." in summary
+    assert "(3 hidden fixes can be enabled with the `--unsafe-fixes` option.)" in summary
+    as_json = json.loads(evallint("a.py", "--output-format", "json", cwd=tmp_path).stdout)
+    assert sum(item["fix"] is not None for item in as_json) == 3
+
+
+def test_the_hidden_fix_count_is_the_number_of_fixes_json_builds(tmp_path: Path):
+    # Counting plans each fix on the top-level statement around it; JSON builds it on the whole
+    # module. Decorated functions, methods, a training loop and module-level code must agree.
+    (tmp_path / "b.py").write_text(
+        "import functools\nimport torch\n\nmodel = torch.nn.Linear(2, 2)\nloader = [torch.randn(1, 2)]\n\n"
+        "def test(model, loader): return [model(x) for x in loader]\n\n"
+        "@functools.lru_cache()\ndef evaluate(model, loader):\n    for x in loader:\n        model(x)\n\n"
+        "class Runner:\n    def validate(self, model, loader):\n        for x in loader:\n            model(x)\n\n"
+        "def train(model, loader, optimizer):\n    model.eval()\n    for x in loader:\n"
+        "        model(x).sum().backward()\n        optimizer.step()\n\n"
+        "for x in loader: model(x)\n"
+    )
+    as_json = json.loads(evallint("b.py", "--output-format", "json", cwd=tmp_path).stdout)
+    unsafe = [item for item in as_json if item["fix"] is not None and item["fix"]["applicability"] == "unsafe"]
+    assert len(unsafe) < len(as_json)  # the one-line function's EVL101 has no fix
+    summary = evallint("b.py", cwd=tmp_path).stdout
+    assert f"({len(unsafe)} hidden fixes can be enabled with the `--unsafe-fixes` option.)" in summary
+
+
 NOTEBOOK = {
     "cells": [
         {"cell_type": "markdown", "metadata": {}, "source": ["# Validation"]},

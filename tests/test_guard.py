@@ -174,6 +174,35 @@ def test_the_guard_changes_no_output_and_no_gradient_bitwise():
     assert all(a.dtype == b.dtype and torch.equal(a, b) for a, b in zip(plain, watched))
 
 
+def test_a_torch_function_mode_of_the_users_still_ends_with_its_block():
+    # The guard's own mode joins torch's mode stack only while a model output it follows is
+    # alive, which can be inside the user's `with` block; that block must still pop the user's
+    # mode, not the guard's, and the guard must leave the stack as it found it.
+    from torch.overrides import TorchFunctionMode
+
+    class Counting(TorchFunctionMode):
+        calls = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            Counting.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    def run():
+        model = make_net()
+        x = torch.randn(4, 8)
+        with Counting():
+            out = model(x)
+            out.sum()
+        inside = Counting.calls
+        (out * 2).sum()
+        return inside, Counting.calls
+
+    assert torch._C._len_torch_function_stack() == 0
+    (inside, after), _ = guarded(run)
+    assert inside > 0 and after == inside
+    assert torch._C._len_torch_function_stack() == 0
+
+
 def test_dataparallel_is_seen_through():
     _, caught = guarded(lambda: buggy_run(model=nn.DataParallel(make_net())))
     assert sorted(lines(caught)) == sorted(expected_warnings())

@@ -169,7 +169,8 @@ def main() -> int:
 
     # The harness put evallint on the path for this import only; the script
     # must see the sys.path that `python SCRIPT` would give it.
-    from evallint.runtime.hooks import Probes, RecordWriter
+    from evallint.runtime.hooks import Probes
+    from evallint.runtime.writer import RecordWriter
 
     notebook = script.endswith(".ipynb")
     if notebook:

@@ -12,21 +12,30 @@ whether that computation was backpropagated, and if so every forward it came
 from was on the training side (``roles.is_training_forward``).
 
 How it stays cheap: a ``TorchFunctionMode`` sees each torch call made outside
-model calls (it is taken off the mode stack while a model runs; inputs of a
-model call are checked at its boundary by the forward hooks); tensors are
-looked up by ``id`` in a dict whose entries leave with the tensor (weakref
-callbacks); a call none of whose inputs is a source costs one lookup per tensor
-argument. Outputs of model calls that carry a graph are followed only through
-operations that drop the graph (``detach``, ``argmax``): while the graph stays,
-the output's own gradient hook answers.
+model calls (it is taken off the mode stack while a model runs, while an
+optimizer steps and while it zeroes gradients; inputs of a model call are
+checked at its boundary by the forward hooks); tensors are looked up by ``id``
+in a dict whose entries leave with the tensor (weakref callbacks); a call none
+of whose inputs is a source costs one lookup per tensor argument. Outputs of
+model calls that carry a graph are followed only through operations that drop
+the graph (``detach``, ``argmax``): while the graph stays, the output's own
+gradient hook answers. With no source alive the mode follows nothing, so it is
+on the stack only while one is: it goes on when a model call returns one, and
+comes off at the next boundary (a model call, a ``backward()``, an optimizer
+step or ``zero_grad``) that finds none left. A training step whose logits die
+inside the loss then runs its ``zero_grad``, ``backward`` and step with no
+mode at all.
 
 What it cannot see: values that leave torch (``.item()``, ``.tolist()``,
 NumPy) and come back as new tensors; torch calls in threads other than the one
-that installed it. Such consumers look like evaluation to the verifier.
+that installed it, and in that thread, calls on the output of a model called
+in another thread before that thread's next boundary. Such consumers look like
+evaluation to the verifier.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 
 # A bound on what one call inspects and on what one tensor remembers.
@@ -42,31 +51,77 @@ class OutputFlow:
         # id(tensor) -> (weakref, sources, follow_with_graph)
         self._entries: dict[int, tuple] = {}
         self.mode = _make_mode(torch, self)
+        self._thread: int | None = None
+        self._installed = False
+        self._held = 0
+        self._pushed = False
 
     # ---- the mode stack -------------------------------------------------------
+    #
+    # Only the installing thread's stack is touched. ``_held`` counts the open
+    # suspensions there (a model call, an optimizer step, ``zero_grad``; an
+    # LBFGS closure nests a model call in a step); the mode goes back on when
+    # the last one ends, and only if a source is alive.
 
     def install(self) -> None:
-        self.torch._C._push_on_torch_function_stack(self.mode)
-
-    def _on_top(self) -> bool:
-        C = self.torch._C
-        depth = C._len_torch_function_stack()
-        return depth > 0 and C._get_function_stack_at(depth - 1) is self.mode
+        self._thread = threading.get_ident()
+        self._installed = True
+        self._held = 0
+        self._pushed = False
 
     def uninstall(self) -> None:
-        if self._on_top():
-            self.torch._C._pop_torch_function_stack()
+        self._installed = False
+        self._take_off()
 
-    def suspend(self) -> bool:
-        """Take the mode off the stack while a model runs; True when it was there."""
-        if self._on_top():
-            self.torch._C._pop_torch_function_stack()
-            return True
-        return False
+    def suspend(self) -> None:
+        """Take the mode off the stack while a model runs (or an optimizer updates)."""
+        if threading.get_ident() != self._thread:
+            return
+        self._held += 1
+        self._take_off()
 
-    def resume(self, suspended: bool) -> None:
-        if suspended:
-            self.torch._C._push_on_torch_function_stack(self.mode)
+    def resume(self) -> None:
+        if threading.get_ident() != self._thread or not self._held:
+            return
+        self._held -= 1
+        if not self._held:
+            self.settle()
+
+    def settle(self) -> None:
+        """Put the mode on the stack if a source is alive, take it off if none is."""
+        if threading.get_ident() != self._thread or self._held:
+            return
+        if self._entries and self._installed:
+            self._put_on()
+        else:
+            self._take_off()
+
+    def _put_on(self) -> None:
+        """Push the mode under any mode the user entered since, as if it had stayed there.
+
+        A ``with SomeMode():`` block pops the top of the stack when it ends,
+        whatever that is: pushing on top of the user's mode would make it pop
+        this one instead.
+        """
+        if self._pushed:
+            return
+        C = self.torch._C
+        above = [C._pop_torch_function_stack() for _ in range(C._len_torch_function_stack())]
+        C._push_on_torch_function_stack(self.mode)
+        for mode in reversed(above):
+            C._push_on_torch_function_stack(mode)
+        self._pushed = True
+
+    def _take_off(self) -> None:
+        # Under a mode the user entered, the mode stays (and keeps following)
+        # until it is on top again: only the top of the stack can be popped.
+        if not self._pushed:
+            return
+        C = self.torch._C
+        depth = C._len_torch_function_stack()
+        if depth > 0 and C._get_function_stack_at(depth - 1) is self.mode:
+            C._pop_torch_function_stack()
+            self._pushed = False
 
     # ---- sources --------------------------------------------------------------
 

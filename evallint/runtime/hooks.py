@@ -1,10 +1,12 @@
-"""Probes installed inside the verified script's process.
+"""Probes installed inside the process that runs the user's models.
 
 They observe, they never change what the script computes: every probe catches
-its own errors, returns ``None`` to torch, and writes what it saw as JSON lines
-to a file descriptor with one ``os.write`` per record. Unbuffered writes are
-the point: a script that calls ``os._exit``, is killed by the timeout or by the
-kernel's OOM killer still leaves every record written before it died.
+its own errors and returns ``None`` to torch. What they see goes to a writer
+as records: a ``writer.RecordWriter`` for ``evallint verify`` (one JSON line
+per record, across a process boundary), or ``live.LiveRecorder`` in the
+process itself for the pytest plugin and the guard. Where in the user's code
+something happened is ``stack``'s; what a model is (its mode, whether it was
+trained) is ``module_facts``'; BatchNorm drift is ``batchnorm``'s.
 
 Records (one JSON object per line, ``t`` names the kind):
 
@@ -25,90 +27,23 @@ Records (one JSON object per line, ``t`` names the kind):
 ``bn``    BatchNorm running statistics moved by ``drift`` during one pass of a
           module at one call site (a run of calls with no backward in between).
 ``start`` / ``end`` / ``error`` / ``internal``  bookkeeping from the bootstrap.
-
-In a forked process every record carries ``p`` (its pid) so that ids stay
-distinct.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import sys
-import sysconfig
 import threading
 import weakref
-from collections import Counter, deque
+from collections import deque
 
-from evallint.runtime import roles
+from evallint.runtime.batchnorm import BatchNormPasses
 from evallint.runtime.dataflow import OutputFlow
+from evallint.runtime.module_facts import ModuleFacts
+from evallint.runtime.stack import UserStack
 
-MAX_USER_FRAMES = 8
 # Tensors of one module output that get a gradient probe; a model returning a
 # long list of tensors needs only a few probes to tell whether it was trained.
 MAX_PROBED_OUTPUTS = 4
-# Bounds on the probes' lookup caches (code generated at runtime keeps adding
-# new frames; a model whose layers are toggled one by one, new flag sets).
-MAX_CACHED_FRAMES = 1 << 16
-MAX_MODE_SUMMARIES = 64
-_UNSEEN = object()
-
-
-class RecordWriter:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.pid_tag: int | None = None
-        self._lock = threading.Lock()
-        os.register_at_fork(after_in_child=self._after_fork)
-
-    def _after_fork(self) -> None:
-        self.pid_tag = os.getpid()
-        self._lock = threading.Lock()
-
-    def write(self, record: dict) -> None:
-        if self.pid_tag is not None:
-            record["p"] = self.pid_tag
-        data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
-        with self._lock:
-            view = memoryview(data)
-            while view:
-                written = os.write(self.fd, view)
-                view = view[written:]
-
-
-def _function_name(code) -> str:
-    """The user's function a code object belongs to: a comprehension, generator
-    expression or lambda is named after the function that contains it."""
-    name = code.co_name
-    if not name.startswith("<") or name == "<module>":
-        return name
-    qualname = getattr(code, "co_qualname", None)  # Python 3.11+
-    if qualname is None:
-        return name
-    named = [part for part in qualname.split(".") if not part.startswith("<")]
-    return named[-1] if named else "<module>"
-
-
-def _internal_prefixes() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """(always internal, internal unless site-packages, site-packages) directory prefixes.
-
-    torch and evallint frames are never the user's; the stdlib's are not either,
-    but site-packages usually lives inside the stdlib directory and holds
-    libraries (Lightning, transformers) whose frames a finding may point into.
-    """
-    import torch
-
-    evallint_dir = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    always = (
-        os.path.dirname(os.path.realpath(torch.__file__)) + os.sep,
-        evallint_dir + os.sep,
-    )
-    paths = sysconfig.get_paths()
-    site = tuple(
-        {os.path.realpath(paths[k]) + os.sep for k in ("purelib", "platlib") if k in paths}
-    )
-    return always, (os.path.realpath(paths["stdlib"]) + os.sep,), site
 
 
 class _ThreadState(threading.local):
@@ -117,7 +52,6 @@ class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.depth = 0
         self.mode_depth = 0
-        self.step_suspended: list = []
         self.calls: list = []
 
 
@@ -140,26 +74,14 @@ class Probes:
         self.torch = torch
         self.writer = writer
         self.after_training = after_training
-        self.internal_prefixes, self.stdlib_prefixes, self.site_prefixes = _internal_prefixes()
-        self._file_cache: dict[str, str | None] = {}
-        self._frame_cache: dict[tuple, tuple | None] = {}
-        self._summaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.stack = UserStack(torch)
+        self.facts = ModuleFacts(torch)
+        self.batchnorm = BatchNormPasses(torch, writer, self.facts)
         self._sigs: dict[tuple, int] = {}
         self._sig_ids = itertools.count(1)
         self._seq = itertools.count(1)
-        self._serials: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._serial_ids = itertools.count(1)
-        self._layers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._top_modules: weakref.WeakSet = weakref.WeakSet()
         self._optimizer_params: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._bn_passes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        # Modules trained (stepped or backpropagated) or loaded so far: their
-        # later forwards that reach no backward are evaluation (``roles``).
-        self._trained_modules: weakref.WeakSet = weakref.WeakSet()
-        self._loaded_modules: weakref.WeakSet = weakref.WeakSet()
-        self._trained_version = 0
-        self._trained_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._parameter_holders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.flow: OutputFlow | None = None
         self._tls = _ThreadState()
         self._reported_internal = False
@@ -197,6 +119,8 @@ class Probes:
 
         def backward(*args, **kwargs):
             probes._on_backward()
+            # The mode has nothing to follow into a backward whose sources all died.
+            probes.flow.settle()
             result = original_backward(*args, **kwargs)
             if after_training is not None:
                 after_training()
@@ -223,6 +147,26 @@ class Probes:
         train.__wrapped__ = original_train  # type: ignore[attr-defined]
         torch.nn.Module.train = train
         self._saved.append((torch.nn.Module, "train", original_train))
+        self._install_zero_grad_probes()
+
+    def _install_zero_grad_probes(self) -> None:
+        """Zeroing gradients reads no model output: the flow probe sits it out,
+        which spares its mode two calls per parameter."""
+        torch = self.torch
+        flow = self.flow
+        for owner in (torch.optim.Optimizer, torch.nn.Module):
+            original = owner.zero_grad
+
+            def zero_grad(*args, _original=original, **kwargs):
+                flow.suspend()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    flow.resume()
+
+            zero_grad.__wrapped__ = original  # type: ignore[attr-defined]
+            owner.zero_grad = zero_grad
+            self._saved.append((owner, "zero_grad", original))
 
     def _install_load_probes(self) -> None:
         """Mark modules whose weights were loaded: ``load_state_dict`` (through
@@ -276,75 +220,9 @@ class Probes:
             except Exception:
                 pass
 
-    def _user_path(self, filename: str) -> str | None:
-        cached = self._file_cache.get(filename, False)
-        if cached is not False:
-            return cached  # type: ignore[return-value]
-        if filename.startswith("<"):
-            result = None
-        else:
-            real = os.path.realpath(filename)
-            internal = real.startswith(self.internal_prefixes) or (
-                real.startswith(self.stdlib_prefixes) and not real.startswith(self.site_prefixes)
-            )
-            result = None if internal else real
-        self._file_cache[filename] = result
-        return result
-
     def user_location(self) -> tuple[str, int] | None:
         """(path, line) of the innermost frame of the caller's stack that is the user's code."""
-        frame = sys._getframe(1)
-        while frame is not None:
-            path = self._user_path(frame.f_code.co_filename)
-            if path is not None:
-                return path, frame.f_lineno
-            frame = frame.f_back
-        return None
-
-    @staticmethod
-    def _position(code, lasti: int) -> tuple:
-        try:
-            positions = list(code.co_positions())
-            index = lasti // 2
-            if 0 <= index < len(positions):
-                _, end_line, col, end_col = positions[index]
-                if col is not None:
-                    return (col + 1, end_line, (end_col or col) + 1)
-        except Exception:
-            pass
-        return (None, None, None)
-
-    def _frame_entry(self, frame) -> tuple | None:
-        code = frame.f_code
-        path = self._user_path(code.co_filename)
-        if path is None:
-            return None
-        col, end_line, end_col = self._position(code, frame.f_lasti)
-        return (path, frame.f_lineno, _function_name(code), col, end_line, end_col)
-
-    def _user_frames(self) -> tuple:
-        """The user's frames on the stack, innermost first: (path, line, function, column, end line, end column).
-
-        This runs on every outermost forward, backward and optimizer step. A
-        frame's entry depends only on its code and the instruction it is at,
-        so it is built once per (code, instruction) and looked up after.
-        """
-        frames = []
-        cache = self._frame_cache
-        frame = sys._getframe(2)
-        while frame is not None:
-            key = (frame.f_code, frame.f_lasti)
-            entry = cache.get(key, _UNSEEN)
-            if entry is _UNSEEN:
-                if len(cache) >= MAX_CACHED_FRAMES:
-                    cache.clear()
-                entry = cache[key] = self._frame_entry(frame)
-            if entry is not None:
-                frames.append(entry)
-                if len(frames) == MAX_USER_FRAMES:
-                    break
-            frame = frame.f_back
-        return tuple(frames)
+        return self.stack.location()
 
     def _intern(self, kind: str, key: tuple, build) -> int:
         sig_id = self._sigs.get(key)
@@ -356,119 +234,19 @@ class Probes:
             self.writer.write(record)
         return sig_id
 
-    def _serial(self, module) -> int:
-        serial = self._serials.get(module)
-        if serial is None:
-            serial = next(self._serial_ids)
-            self._serials[module] = serial
-        return serial
-
-    def _sensitive_layers(self, module) -> list:
-        """(layer, description, tracks_running_stats) for the layers whose output depends on mode."""
-        cached = self._layers.get(module)
-        if cached is None:
-            cached = roles.mode_dependent_layers(module, self.torch.nn)
-            self._layers[module] = cached
-        return cached
-
     # ---- trained and loaded modules --------------------------------------------
-
-    def _mark_trained(self, module) -> None:
-        if module not in self._trained_modules:
-            # Its submodules are trained with it: `model.decoder(z)` evaluates a trained decoder.
-            self._trained_modules.update(module.modules())
-            self._trained_version += 1
 
     def _mark_loaded(self, module) -> None:
         try:
-            if module not in self._loaded_modules:
-                self._loaded_modules.add(module)
-                self._trained_version += 1
+            self.facts.mark_loaded(module)
         except Exception as exc:
             self._internal_error(exc)
 
     def _mark_loaded_result(self, result) -> None:
         try:
-            module_type = self.torch.nn.Module
-            values = result.values() if isinstance(result, dict) else [result]
-            for value in list(values)[:64]:
-                if isinstance(value, module_type):
-                    self._mark_loaded(value)
+            self.facts.mark_loaded_result(result)
         except Exception as exc:
             self._internal_error(exc)
-
-    def _has_parameters(self, module) -> bool:
-        """Whether ``module`` holds parameters at all (a loss module holds none)."""
-        cached = self._parameter_holders.get(module)
-        if cached is None:
-            cached = any(True for _ in module.parameters())
-            self._parameter_holders[module] = cached
-        return cached
-
-    def _backpropagated(self, module) -> None:
-        """A forward of ``module`` was backpropagated: it is trained if gradient reaches its weights."""
-        if module not in self._trained_modules and any(
-            p.requires_grad for p in module.parameters()
-        ):
-            self._mark_trained(module)
-
-    def _trained_model(self, module) -> bool:
-        """Whether ``module`` was trained or loaded before now (``roles``: evaluation needs a trained model)."""
-        cached = self._trained_cache.get(module)
-        if cached is not None and cached[0] == self._trained_version:
-            return cached[1]
-        owner = self._mode_owner(module)
-        trained = module in self._trained_modules or owner in self._trained_modules
-        if not trained and len(self._loaded_modules):
-            trained = any(sub in self._loaded_modules for sub in module.modules())
-        self._trained_cache[module] = (self._trained_version, trained)
-        return trained
-
-    def _mode_owner(self, module):
-        """The module whose ``training`` flag decides a wrapper's behaviour.
-
-        ``DataParallel`` / ``DistributedDataParallel`` (``.module``) and
-        ``torch.compile`` (``._orig_mod``) wrap one network; ``model.module.eval()``
-        switches that network and leaves the wrapper's own flag at True.
-        """
-        owner = module
-        for _ in range(4):
-            if len(owner._modules) != 1:
-                break
-            inner = owner._modules.get("module") or owner._modules.get("_orig_mod")
-            if inner is None:
-                break
-            owner = inner
-        return owner
-
-    def _describe(self, module) -> tuple[str, bool]:
-        owner = self._mode_owner(module)
-        name = type(module).__name__
-        if owner is not module:
-            name = f"{name}({type(owner).__name__})"
-        return name, bool(owner.training)
-
-    def _mode_summary(self, module) -> tuple[tuple, tuple]:
-        """(active, inactive) mode-sensitive layers, as sorted (description, count) pairs.
-
-        Kept per module for each combination of its layers' ``training``
-        flags (a model has few: all train, all eval, a frozen part), so a
-        forward reads the flags and looks the summary up.
-        """
-        layers = self._sensitive_layers(module)
-        flags = tuple([layer.training for layer, _, _ in layers])
-        summaries = self._summaries.get(module)
-        if summaries is None or len(summaries) > MAX_MODE_SUMMARIES:
-            summaries = self._summaries[module] = {}
-        summary = summaries.get(flags)
-        if summary is None:
-            active: Counter = Counter()
-            inactive: Counter = Counter()
-            for (_, description, _), training in zip(layers, flags):
-                (active if training else inactive)[description] += 1
-            summary = summaries[flags] = (tuple(sorted(active.items())),
-                                          tuple(sorted(inactive.items())))
-        return summary
 
     # ---- forward --------------------------------------------------------------
 
@@ -478,13 +256,14 @@ class Probes:
             state.depth += 1
             return None
         state.depth = 1
-        suspended = self.flow.suspend() if self.flow is not None else False
+        if self.flow is not None:
+            self.flow.suspend()
         try:
             call = self._begin_call(module, args)
         except Exception as exc:  # a probe must never break the script
             self._internal_error(exc)
             call = None
-        state.calls.append((call, suspended))
+        state.calls.append(call)
         return None
 
     def _begin_call(self, module, args):
@@ -493,19 +272,19 @@ class Probes:
             # Run by the autograd engine (activation checkpointing recomputes
             # forwards during backward): part of a backward, not a user's call.
             return None
-        frames = self._user_frames()
+        frames = self.stack.frames()
         if not frames:
             # Library-internal parallelism (DataParallel replicas run in
             # threads started by torch): the outer call was already recorded.
             return None
         self._top_modules.add(module)
-        serial = self._serial(module)
-        name, training = self._describe(module)
+        serial = self.facts.serial(module)
+        name, training = self.facts.describe(module)
         grad = torch.is_grad_enabled()
         inference = torch.is_inference_mode_enabled()
-        active, inactive = self._mode_summary(module)
-        trained_model = self._trained_model(module)
-        params = self._has_parameters(module)
+        active, inactive = self.facts.mode_summary(module)
+        trained_model = self.facts.trained_model(module)
+        params = self.facts.has_parameters(module)
         key = ("forward", frames, serial, training, grad, inference, active, inactive,
                trained_model, params)
         sig = self._intern(
@@ -525,7 +304,7 @@ class Probes:
             },
         )
         inputs = self.flow.sources_of(args) if self.flow is not None else frozenset()
-        bn_pass = self._bn_pass(module, frames[0][:2], sig)
+        bn_pass = self.batchnorm.open(module, (frames[0][:2], self.backward_count, self.step_count), sig)
         mem = None
         # is_initialized() alone: is_available() asks the driver on every call.
         if torch.cuda.is_initialized():
@@ -540,7 +319,7 @@ class Probes:
         if state.depth == 0:
             return None
         state.depth = 0
-        call, suspended = state.calls.pop() if state.calls else (None, False)
+        call = state.calls.pop() if state.calls else None
         try:
             if call is not None:
                 self._end_call(call, output)
@@ -548,7 +327,7 @@ class Probes:
             self._internal_error(exc)
         finally:
             if self.flow is not None:
-                self.flow.resume(suspended)
+                self.flow.resume()
         return None
 
     def _end_call(self, call, output) -> None:
@@ -576,7 +355,7 @@ class Probes:
                         writer.write({"t": "bp", "q": seq})
                         trained = module_ref()
                         if trained is not None:
-                            probes._backpropagated(trained)
+                            probes.facts.backpropagated(trained)
                         if inputs:
                             # The call's inputs came from other forwards: they fed training too.
                             probes._on_fed(inputs)
@@ -615,73 +394,8 @@ class Probes:
 
     # ---- BatchNorm statistics -------------------------------------------------
 
-    def _bn_pass(self, module, site: tuple, sig: int):
-        """Open (or continue) the running-statistics pass this call belongs to.
-
-        A pass is the run of calls of one module from one call site with no
-        backward or optimizer step in between: a validation loop is one pass,
-        each training step is its own. Its drift is measured once, when the
-        pass ends, so there is no device synchronisation per call.
-        """
-        tracked = [
-            (layer, desc)
-            for layer, desc, tracks in self._sensitive_layers(module)
-            if tracks and layer.running_mean is not None
-        ]
-        current = self._bn_passes.get(module)
-        moving = any(layer.training for layer, _ in tracked)
-        key = (site, self.backward_count, self.step_count)
-        if current is not None and (not moving or current["key"] != key):
-            self._close_bn_pass(module)
-            current = None
-        if not moving:
-            return None
-        if current is None:
-            current = {
-                "key": key,
-                "sig": sig,
-                "calls": 0,
-                "trained": False,
-                "snapshots": [
-                    (layer, desc, layer.running_mean.detach().clone()) for layer, desc in tracked
-                ],
-            }
-            self._bn_passes[module] = current
-        current["calls"] += 1
-        return current
-
-    def _close_bn_pass(self, module) -> None:
-        current = self._bn_passes.pop(module, None)
-        # A pass whose outputs were backpropagated is training: its statistics
-        # are meant to move, and measuring them would cost a sync per step.
-        if current is None or current["trained"]:
-            return
-        torch = self.torch
-        drifts = []
-        for layer, desc, snapshot in current["snapshots"]:
-            if layer.running_mean is None or layer.running_mean.shape != snapshot.shape:
-                continue
-            drifts.append((desc, (layer.running_mean.detach() - snapshot).abs().max()))
-        if not drifts:
-            return
-        values = torch.stack([d.float().cpu() if d.is_cuda else d.float() for _, d in drifts])
-        index = int(values.argmax())
-        self.writer.write(
-            {
-                "t": "bn",
-                "s": current["sig"],
-                "calls": current["calls"],
-                "drift": float(values[index]),
-                "layer": drifts[index][0],
-            }
-        )
-
     def close_open_passes(self) -> None:
-        for module in list(self._bn_passes.keys()):
-            try:
-                self._close_bn_pass(module)
-            except Exception as exc:
-                self._internal_error(exc)
+        self.batchnorm.close_all(self._internal_error)
 
     # ---- backward, optimizer steps, mode switches -----------------------------
 
@@ -694,7 +408,7 @@ class Probes:
 
     def _on_backward(self) -> None:
         try:
-            frames = self._user_frames()
+            frames = self.stack.frames()
             sig = self._intern(
                 "backward", ("backward", frames), lambda: {"frames": [list(f) for f in frames]}
             )
@@ -716,7 +430,7 @@ class Probes:
     def _step_pre(self, optimizer, args, kwargs):
         # An update reads no model output: the flow probe sits the step out.
         if self.flow is not None:
-            self._thread_state().step_suspended.append(self.flow.suspend())
+            self.flow.suspend()
         try:
             self.step_count += 1
             _, param_ids, trains_module = self._optimized_param_ids(optimizer)
@@ -727,12 +441,12 @@ class Probes:
                     hit = any(id(p) in param_ids for p in module.parameters())
                     trains_module[module] = hit
                 if hit:
-                    self._mark_trained(module)
-                    active, inactive = self._mode_summary(module)
-                    name, training = self._describe(module)
-                    trained.append((name, self._serial(module), training, active, inactive))
+                    self.facts.mark_trained(module)
+                    active, inactive = self.facts.mode_summary(module)
+                    name, training = self.facts.describe(module)
+                    trained.append((name, self.facts.serial(module), training, active, inactive))
             trained.sort(key=lambda t: t[1])
-            frames = self._user_frames()
+            frames = self.stack.frames()
             key = ("step", frames, type(optimizer).__name__, tuple(trained))
             sig = self._intern(
                 "step",
@@ -753,23 +467,22 @@ class Probes:
         return None
 
     def _step_post(self, optimizer, args, kwargs):
-        suspended = self._thread_state().step_suspended
-        if self.flow is not None and suspended:
-            self.flow.resume(suspended.pop())
+        if self.flow is not None:
+            self.flow.resume()
         return None
 
     def _on_mode_switch(self, module, mode) -> None:
         try:
-            frames = self._user_frames()
+            frames = self.stack.frames()
             if not frames:
                 return
-            serial = self._serial(module)
+            serial = self.facts.serial(module)
             # The modules whose calls this switch changes: itself and every
             # called model that contains it (model.module.eval() on a DDP wrapper).
             affects = sorted(
                 {serial}
                 | {
-                    self._serial(top)
+                    self.facts.serial(top)
                     for top in list(self._top_modules)
                     if top is module or any(sub is module for sub in top.modules())
                 }
