@@ -228,7 +228,8 @@ def _load(path: str, absolute: str, notes: list[str]) -> _FileState | None:
 
 
 def _relint(options, settings, texts: dict[str, str]) -> list[Diagnostic]:
-    from evallint.engine import overlaid_sources, run
+    from evallint.engine import run
+    from evallint.sources import overlaid_sources
 
     with overlaid_sources(texts):
         # One process: worker processes would read the files from disk, not the overlay.

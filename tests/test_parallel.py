@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from evallint.config import Settings
-from evallint.engine import CRASH_HOOK_VARIABLE, run
+from evallint.engine import run
+from evallint.indexing import CRASH_HOOK_VARIABLE
 
 from .conftest import FIXTURES
 
@@ -55,16 +56,26 @@ def _all_projects(tmp_path):
 
 
 def test_phase_two_in_a_second_process_gives_what_one_process_gives(tmp_path, monkeypatch):
-    from evallint.analysis import parallel
+    import os
+
+    from evallint.analysis import project_walk, summaries
 
     root = _all_projects(tmp_path)
     single = _run(root, 1)
-    forks = []
-    real_split = parallel._in_two_processes
-    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
-    monkeypatch.setattr(parallel, "_in_two_processes", lambda *args: forks.append(1) or real_split(*args))
+    parent = os.getpid()
+    log = tmp_path / "walked-in"
+    real_walk = summaries.Analyzer.walk_roots
+
+    def recording(self, roots):
+        with open(log, "a") as handle:  # from whichever process walks
+            handle.write(f"{os.getpid()}\n")
+        return real_walk(self, roots)
+
+    monkeypatch.setattr(project_walk, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.setattr(summaries.Analyzer, "walk_roots", recording)
     assert _run(root, 2) == single
-    assert forks, "phase 2 did not fork"
+    walked_in = log.read_text().split()
+    assert len(walked_in) == 2 and str(parent) in walked_in and len(set(walked_in)) == 2, "one group here, one in a worker"
     assert len({row[0] for row in single}) > 20
     # Facts of the walk and syntactic facts (collected by the worker) both came back.
     assert {"EVL101", "EVL102", "EVL104", "EVL202"} <= {row[2] for row in single}
@@ -96,7 +107,7 @@ def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     from evallint.analysis.relevance import scan_calls
     from evallint.analysis.summaries import Analyzer
     from evallint.discovery import SourcePath
-    from evallint.engine import index_file
+    from evallint.indexing import index_file
 
     root = _all_projects(tmp_path)
     indexes = [index_file(SourcePath(str(p), str(p))).index for p in sorted(root.rglob("*.py"))]
@@ -112,19 +123,18 @@ def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     assert merged.sizes == whole.sizes == {fid: len(analyzer.statements(fref)) for fid, fref in analyzer.project.functions.items()}
 
 
-# Where the forked worker dies: walking its root group (after the swap of the scan), or scanning
-# its half (before the swap). Either way this process does the worker's part too: both groups are
-# walked here, or both halves scanned here.
-@pytest.mark.parametrize("owner, name", [("summaries.Analyzer", "walk_roots"), ("parallel", "scan_calls")])
+# Where the forked worker dies: walking its root group, or scanning its half of the calls. Either
+# way this process does the worker's part too: both groups are walked here, or both halves scanned.
+@pytest.mark.parametrize("owner, name", [("summaries.Analyzer", "walk_roots"), ("project_walk", "scan_calls")])
 def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name):
     import os
 
-    from evallint.analysis import parallel, summaries
+    from evallint.analysis import project_walk, summaries
 
-    target = summaries.Analyzer if owner == "summaries.Analyzer" else parallel
+    target = summaries.Analyzer if owner == "summaries.Analyzer" else project_walk
     root = _all_projects(tmp_path)
     single = _run(root, 1)
-    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.setattr(project_walk, "MIN_FUNCTIONS_TO_FORK", 1)
     monkeypatch.delenv("EVALLINT_STRICT")
     parent = os.getpid()
     real = getattr(target, name)
@@ -142,27 +152,26 @@ def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch,
 
 
 def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_findings(tmp_path, monkeypatch):
-    """The worker's process lives on after its task raised (a pool worker), so its ends of the
-    pipes must close all the same: this process then reads an end of file and scans that half
-    itself, instead of waiting forever for a scan that never comes."""
+    """The worker's process lives on after its task raised (a pool worker): this process scans
+    that half itself instead of waiting for a scan that never comes."""
     import os
     import signal
 
-    from evallint.analysis import parallel
+    from evallint.analysis import project_walk
 
     root = _all_projects(tmp_path)
     single = _run(root, 1)
-    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.setattr(project_walk, "MIN_FUNCTIONS_TO_FORK", 1)
     monkeypatch.delenv("EVALLINT_STRICT")
     parent = os.getpid()
-    real = parallel.scan_calls
+    real = project_walk.scan_calls
 
     def failing(*args, **kwargs):
         if os.getpid() != parent:
             raise RuntimeError("an internal error in the worker's scan")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(parallel, "scan_calls", failing)
+    monkeypatch.setattr(project_walk, "scan_calls", failing)
 
     def hung(signum, frame):
         raise AssertionError("the run waited for a scan the worker never sends")
@@ -177,15 +186,15 @@ def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_fin
 
 
 def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp_path, monkeypatch):
-    """The worker waits for the root groups this process forms: when forming them fails, the
-    worker is told, so the error comes out instead of both processes waiting on each other."""
+    """Forming the root groups fails here, between phase 2's two forks: the error comes out
+    instead of the run waiting on a worker."""
     import os
     import signal
 
-    from evallint.analysis import parallel, summaries
+    from evallint.analysis import project_walk, summaries
 
     root = _all_projects(tmp_path)
-    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.setattr(project_walk, "MIN_FUNCTIONS_TO_FORK", 1)
     parent = os.getpid()
     real = summaries.Analyzer.root_groups
 
@@ -212,7 +221,7 @@ def test_an_error_in_the_main_process_before_the_walks_does_not_hang_the_run(tmp
 def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
     from evallint.analysis.callgraph import ProjectIndex
     from evallint.analysis.summaries import ROOT_GROUPS, Analyzer
-    from evallint.engine import index_file
+    from evallint.indexing import index_file
     from evallint.discovery import SourcePath
 
     root = _all_projects(tmp_path)
@@ -221,65 +230,6 @@ def test_each_group_of_roots_is_walked_on_its_own(tmp_path):
     assert len(groups) == ROOT_GROUPS and all(groups)
     files = [{fid.split("::")[0] for fid in group} for group in groups]
     assert not files[0] & files[1], "a file's roots belong to one group"
-
-
-def test_a_run_leaves_its_objects_to_the_oldest_generation():
-    # The collector is paused during a run; left in the youngest generation, everything the run
-    # allocated would be walked by the first collection after it (0.7 s on a large tree).
-    import gc
-
-    assert gc.isenabled()
-    report = run([str(FIXTURES)], Settings(project_root=str(FIXTURES)), 1)
-    indexed = next(result for result in report.results.values() if result.index is not None)
-    assert gc.isenabled()
-    assert any(item is indexed for item in gc.get_objects(generation=2))
-
-
-def test_a_file_that_fails_in_the_main_process_is_indexed_again_in_a_worker(tmp_path, monkeypatch):
-    # The main process indexes chunks from the end of the list itself; an internal error there
-    # (outside strict mode) leaves the file to a worker instead of losing it.
-    import os
-
-    from evallint import engine
-
-    expected = _run(FIXTURES, 1)
-    main_pid = os.getpid()
-    real_process = engine._process
-    failed = []
-
-    def failing_here(task):
-        if os.getpid() == main_pid:
-            failed.append(task.source.path)
-            raise RuntimeError("simulated internal error")
-        return real_process(task)
-
-    monkeypatch.setattr(engine, "_process", failing_here)
-    monkeypatch.setenv("EVALLINT_STRICT", "0")
-    assert _run(FIXTURES, 2) == expected
-    assert failed  # the main process did take part
-
-
-def test_a_spool_is_read_as_it_grows_and_a_record_cut_short_is_not_read(tmp_path):
-    from evallint.engine import FileResult, _Outcome, _Spool
-
-    def outcome(number: int, *names: str) -> _Outcome:
-        return _Outcome(None, FileResult(f"f{number}.py", f"/f{number}.py"), None, frozenset(names))
-
-    spool = _Spool(str(tmp_path / "spool"))
-    records = [_Spool.record(number, [outcome(number, "model", f"name{number}"), outcome(number)]) for number in range(3)]
-    with open(spool.path, "ab") as worker:
-        worker.write(records[0] + records[1] + records[2][:12])  # the worker is mid-way through a write
-        worker.flush()
-        # Each record holds the chunk's outcomes, and the union of their seeds' identifiers instead of theirs.
-        assert spool.records() == [
-            (0, [outcome(0), outcome(0)], frozenset({"model", "name0"})),
-            (1, [outcome(1), outcome(1)], frozenset({"model", "name1"})),
-        ]
-        assert spool.records() == []  # nothing more is whole yet
-        worker.write(records[2][12:])
-        worker.flush()
-        assert spool.records() == [(2, [outcome(2), outcome(2)], frozenset({"model", "name2"}))]
-    spool.close()
 
 
 def test_without_a_spool_directory_the_workers_send_their_results_back(monkeypatch):
@@ -295,20 +245,3 @@ def test_without_a_spool_directory_the_workers_send_their_results_back(monkeypat
     monkeypatch.setattr(tempfile, "TemporaryDirectory", unwritable)
     assert _run(FIXTURES, 2) == expected
     assert refused
-
-
-def test_chunks_taken_from_both_ends_cover_every_task_once_and_shrink_towards_the_meeting_point():
-    import multiprocessing
-
-    from evallint.engine import CHUNK_FILES, _claim
-
-    bounds = multiprocessing.get_context("fork").Array("q", 2)
-    bounds[0], bounds[1] = 0, 1000
-    taken, sizes, from_start = [], [], True
-    while (claim := _claim(bounds, 2, from_start)) is not None:
-        taken.extend(range(*claim))
-        sizes.append(claim[1] - claim[0])
-        from_start = not from_start
-    assert sorted(taken) == list(range(1000))
-    assert sizes[0] == CHUNK_FILES and sizes[-1] == 1
-    assert sizes == sorted(sizes, reverse=True)

@@ -168,15 +168,13 @@ class Analyzer:
 
     # -- driver ------------------------------------------------------------------------------------
 
-    def run(self, reported_files: frozenset[str] | None = None, jobs: int = 1) -> ProjectFacts:
+    def run(self, reported_files: frozenset[str] | None = None, map_pieces=None) -> ProjectFacts:
         """Scan every call, walk the roots group by group (see ``root_groups``) and collect the
-        syntactic facts; with ``jobs`` > 1 the work may be split between two processes, with the
+        syntactic facts; ``map_pieces`` may run the pieces apart (``project_walk``), with the
         same facts."""
-        from evallint.analysis.parallel import walk_project
+        from evallint.analysis.project_walk import walk_project
 
-        for facts in walk_project(self, reported_files, jobs):
-            self.facts.extend(facts)
-        return self.facts
+        return walk_project(self, reported_files, map_pieces)
 
     def scan(self):
         """The scan of every call and reference (``relevance.CallScan``), made on first use."""

@@ -434,7 +434,7 @@ def _settings(config_path, script, select, ignore, extend_select):
     """The lint's settings for SCRIPT, with the command line's selection on top."""
     from evallint.cli import _split_codes
     from evallint.config import load_settings
-    from evallint.engine import with_overrides
+    from evallint.config import with_overrides
     from evallint.errors import UsageError
     from evallint.runtime.harness import VerifyError
     from evallint.selection import validate_codes
