@@ -1,9 +1,9 @@
 """Root groups that share few callees, so that two walks split the work instead of repeating it.
 
 Each root group is walked by its own analyzer (see ``Analyzer.root_groups``): a function reached
-from two groups is walked twice. Alternating a project's files between the groups made a
-third of the walked functions common to both (on the benchmark corpus: 2,054 of 6,400 per
-group); grouping by shared callees leaves about 600, and each walk takes a fifth less time.
+from two groups is walked twice. Alternating a project's files between the groups made many
+walked functions common to both; grouping by shared callees leaves far fewer (the numbers are
+in benchmarks/README.md).
 
 The work a file's roots bring is estimated from the call scan: every function their
 (over-approximated) callees reach, each costing its number of statements. Files are taken from
@@ -14,10 +14,9 @@ callees; like every other part of phase 2 it depends on the project alone, never
 machine.
 
 Sets of functions are Python integers used as bitsets: a union, a difference and a weighted
-count are each a few loops in C, which keeps the grouping near a tenth of a second on a tree
-of thirty thousand functions. Those sets take memory that grows with the square of the number
-of functions (22 MB for the 18,500 functions reachable in the benchmark corpus), so past
-``MAX_CLOSURE_BYTES`` the files simply alternate between the groups, as they did before.
+count are each a few loops in C, which keeps the grouping cheap next to the walks. Those sets
+take memory that grows with the square of the number of functions, so past
+``MAX_CLOSURE_BYTES`` the files simply alternate between the groups.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Phase 2 as pieces that can run apart: the call scan in two halves, then two root groups.
+"""Phase 2 as pieces that can run apart: the call scan in two halves (and the syntactic facts),
+then two root groups.
 
 Each root group is walked by its own analyzer (``Analyzer.root_groups``), so the groups can be
 walked at the same time and still give what one process gives. How the pieces run is the
@@ -28,14 +29,16 @@ def walk_project(
         parts = [_walk(analyzer, group) for group in analyzer.root_groups(reported_files)]
         parts.append(analyzer.syntactic_facts())
     else:
-        scans = map_pieces(lambda half: scan_calls(analyzer, half), analyzer.scan_halves())
-        analyzer.adopt_scan(scans[0].merge(scans[1]))
+        # The other process scans the second half and collects the syntactic facts: forming
+        # the groups must wait for both halves, the walks for the groups.
+        halves = analyzer.scan_halves()
+        (mine, _), (theirs, syntactic) = map_pieces(lambda piece: _scan_piece(analyzer, *piece), [(halves[0], False), (halves[1], True)])
+        analyzer.adopt_scan(mine.merge(theirs))
         groups = analyzer.root_groups(reported_files)
-        # The first piece (this process's) walks the group with more roots, since the other's
-        # facts still have to come back; the other piece collects the syntactic facts too.
+        # This process walks the group with more roots, since the other's facts still have to
+        # come back.
         here = 0 if len(groups[0]) >= len(groups[1]) else 1
-        pieces = [(groups[here], False), (groups[1 - here], True)]
-        (mine, _), (theirs, syntactic) = map_pieces(lambda piece: _walk_piece(analyzer, *piece), pieces)
+        mine, theirs = map_pieces(lambda group: _walk(analyzer, group), [groups[here], groups[1 - here]])
         parts = [mine, theirs, syntactic] if here == 0 else [theirs, mine, syntactic]
     for facts in parts:
         analyzer.facts.extend(facts)
@@ -50,5 +53,5 @@ def _walk(analyzer, group: list[str]) -> ProjectFacts:
     return walker.walk_roots(group)
 
 
-def _walk_piece(analyzer, group: list[str], syntactic: bool) -> tuple[ProjectFacts, ProjectFacts | None]:
-    return _walk(analyzer, group), analyzer.syntactic_facts() if syntactic else None
+def _scan_piece(analyzer, half: list[str], syntactic: bool) -> tuple:
+    return scan_calls(analyzer, half), analyzer.syntactic_facts() if syntactic else None
