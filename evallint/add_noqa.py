@@ -86,7 +86,8 @@ def edits_for(text: str, diagnostics: list[Diagnostic]) -> tuple[list[Edit], lis
 
 def add_noqa(report) -> NoqaOutcome:
     """Write the directives for every diagnostic of the report, file by file."""
-    from evallint.apply_fixes import _load, apply_edits, write_atomically
+    from evallint.apply_fixes import _load, write_atomically
+    from evallint.edits import apply_edits
 
     outcome = NoqaOutcome()
     by_path: dict[str, list[Diagnostic]] = defaultdict(list)

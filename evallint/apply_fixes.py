@@ -25,7 +25,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from evallint.parsing.python import split_lines
-from evallint.types import Diagnostic, Edit, Fix
+from evallint.edits import apply_edits
+from evallint.types import Diagnostic, Fix
 
 MAX_ROUNDS = 10
 
@@ -53,23 +54,6 @@ class _FileState:
 
 def is_applicable(fix: Fix | None, unsafe: bool) -> bool:
     return fix is not None and (fix.applicability == "safe" or unsafe)
-
-
-def apply_edits(text: str, edits: list[Edit]) -> str:
-    """Apply non-overlapping edits (1-based rows and columns into ``text``), later ones first."""
-    starts = [0]
-    for line in split_lines(text):
-        starts.append(starts[-1] + len(line))
-
-    def offset(location) -> int:
-        if location.row - 1 >= len(starts):
-            return len(text)
-        return min(starts[location.row - 1] + location.column - 1, len(text))
-
-    spans = sorted(((offset(e.location), offset(e.end_location), e.content) for e in edits), reverse=True)
-    for start, end, content in spans:
-        text = text[:start] + content + text[end:]
-    return text
 
 
 def select_fixes(diagnostics: list[Diagnostic], unsafe: bool) -> list[Diagnostic]:
@@ -228,7 +212,8 @@ def _load(path: str, absolute: str, notes: list[str]) -> _FileState | None:
 
 
 def _relint(options, settings, texts: dict[str, str]) -> list[Diagnostic]:
-    from evallint.engine import overlaid_sources, run
+    from evallint.engine import run
+    from evallint.sources import overlaid_sources
 
     with overlaid_sources(texts):
         # One process: worker processes would read the files from disk, not the overlay.

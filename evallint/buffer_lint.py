@@ -14,7 +14,9 @@ from pathlib import Path
 
 from evallint.config import Settings, with_nested_configs
 from evallint.discovery import SourcePath, discover, project_files
-from evallint.engine import FileResult, analyse, index_file, index_files, overlaid_sources
+from evallint.engine import analyse
+from evallint.indexing import index_file, index_files
+from evallint.sources import FileResult, overlaid_sources
 from evallint.internal_errors import InternalError, unique
 from evallint.types import Diagnostic
 

@@ -74,7 +74,7 @@ def entry() -> None:
 
 def _stop_on_signals() -> list[int]:
     """Ctrl-C and SIGTERM unwind the run as an error does, so that its worker pools are stopped
-    (``evallint.lifetime.worker_pool``) before the process ends; the list gets the signal's number."""
+    (``evallint.scheduler.worker_pool``) before the process ends; the list gets the signal's number."""
     import signal
 
     received: list[int] = []

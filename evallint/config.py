@@ -299,3 +299,8 @@ def describe_settings(settings: Settings) -> str:
     for directory, nested in settings.nested:
         lines += ["", f"# files under {directory} are reported with {nested.config_path}:", *table(nested)]
     return "\n".join(lines) + "\n"
+
+
+def with_overrides(settings: Settings, **overrides) -> Settings:
+    """``settings`` with the options given (not None) replaced."""
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -57,7 +57,7 @@ def _lint_in_project(filename: str, text: str | None, settings):
     """What `evallint FILENAME` reports, with the file's text as flake8 read it."""
     global _linter
     from evallint.buffer_lint import BufferLinter
-    from evallint.engine import read_source
+    from evallint.sources import read_source
 
     if _linter is None:
         _linter = BufferLinter(use_cache=False)

@@ -67,7 +67,7 @@ def masked_rows(cell_source: str) -> frozenset[int]:
 
 def apply_cell_edits(cell_source: str, edits: list[Edit]) -> str:
     """The cell with ``edits`` applied; NotebookWriteError when one would change a masked line."""
-    from evallint.apply_fixes import apply_edits
+    from evallint.edits import apply_edits
 
     masked = masked_rows(cell_source)
     for edit in edits:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from evallint.parsing.python import split_lines
+from evallint.sources import read_source
 from evallint.types import Finding, Fix, Location
 
 
@@ -30,8 +31,6 @@ class PositionTable:
 
     @classmethod
     def build(cls, result, wanted: set[int]) -> "PositionTable":
-        from evallint.engine import read_source
-
         index = result.index
         text, _cells, failure = read_source(result.absolute)
         if failure is not None or text is None or index is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from evallint.config import Settings
+from evallint.sources import read_source
 from evallint.selection import ALWAYS_REPORTED, ignored_for_path, is_ignored, selected_codes
 from evallint.suppression import NONE, Suppressions, read_suppressions
 from evallint.types import Diagnostic, Location
@@ -115,15 +116,12 @@ def _joined_row(result, diagnostic: Diagnostic) -> int:
 def suppressions_of(result) -> Suppressions:
     """The file's `# noqa` comments, read from the same text the analysis read (unsaved text too)."""
     if not isinstance(result.suppressions, Suppressions):
-        from evallint.engine import read_source
-
         text = read_source(result.absolute)[0]
         result.suppressions = read_suppressions(text) if text is not None and _NOQA_WORD.search(text) else NONE
     return result.suppressions
 
 
 def _unused_noqa(result, used: set[tuple[int, str]], enabled: frozenset[str]) -> list[Diagnostic]:
-    from evallint.engine import read_source
     from evallint.parsing.python import split_lines
     from evallint.rules import ALL_RULES
     from evallint.rules.evl901_unused_noqa import unused_noqa

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from evallint.config import load_settings, with_command_line
-from evallint.engine import run, with_overrides
+from evallint.config import load_settings, with_command_line, with_overrides
+from evallint.engine import run
 from evallint.errors import UsageError
 from evallint.selection import validate_codes
 

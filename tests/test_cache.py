@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evallint import cache as cache_module
-from evallint import engine
+from evallint import engine, indexing
 from evallint.cache import FORMAT, MAGIC, Cache
 from evallint.config import Settings
 
@@ -36,13 +36,13 @@ def project(tmp_path):
 def parses(monkeypatch):
     """Paths the run parses with libcst (one process, so every parse is seen here)."""
     seen: list[str] = []
-    original = engine._index_text
+    original = indexing._index_text
 
     def counting(source, *rest):
         seen.append(Path(source.absolute).name)
         return original(source, *rest)
 
-    monkeypatch.setattr(engine, "_index_text", counting)
+    monkeypatch.setattr(indexing, "_index_text", counting)
     return seen
 
 
@@ -194,7 +194,7 @@ def test_every_index_survives_a_pickle_round_trip_as_constructor_calls():
     paths = sorted(FIXTURES.rglob("*.py"))
     assert paths
     for path in paths:
-        result = engine.index_file(SourcePath(str(path), str(path)))
+        result = indexing.index_file(SourcePath(str(path), str(path)))
         if result.index is None:
             continue
         assert pickle.loads(pickle.dumps(result.index, protocol=pickle.HIGHEST_PROTOCOL)) == result.index

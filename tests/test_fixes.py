@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evallint.apply_fixes import apply_edits, select_fixes
+from evallint.apply_fixes import select_fixes
+from evallint.edits import apply_edits
 from evallint.cli import main
 from evallint.types import Diagnostic, Edit, Fix, Location
 

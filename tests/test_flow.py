@@ -15,7 +15,7 @@ import pytest
 from evallint.analysis.callgraph import ProjectIndex
 from evallint.analysis.driver import Analyzer
 from evallint.discovery import SourcePath
-from evallint.engine import index_file
+from evallint.indexing import index_file
 from evallint.positions import PositionTable
 
 FLOW_DIR = Path(__file__).parent / "flow"

@@ -141,16 +141,17 @@ def test_output_file_that_cannot_be_written_is_a_usage_error(tmp_path, monkeypat
 
 
 def test_an_error_in_phase_twos_forked_worker_is_reported_too(tmp_path, monkeypatch, not_strict):
-    from evallint.analysis import parallel
+    from evallint import scheduler
+    from evallint.analysis import project_walk
 
-    if not parallel.can_fork():
+    if not scheduler.can_fork():
         pytest.skip("phase 2 forks only on Linux")
     for number in range(4):
         (tmp_path / f"train_{number}.py").write_text(BUGGY)
-    monkeypatch.setattr(parallel, "MIN_FUNCTIONS_TO_FORK", 1)
+    monkeypatch.setattr(project_walk, "MIN_FUNCTIONS_TO_FORK", 1)
     forks = []
-    real_split = parallel._in_two_processes
-    monkeypatch.setattr(parallel, "_in_two_processes", lambda *args: forks.append(1) or real_split(*args))
+    real_map = scheduler.map_forked
+    monkeypatch.setattr(scheduler, "map_forked", lambda *args, **kwargs: forks.append(1) or real_map(*args, **kwargs))
     _failing_on(monkeypatch, "evaluate_other")
     report = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=2)
     assert forks

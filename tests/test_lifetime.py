@@ -34,18 +34,8 @@ def test_keep_holds_objects_until_the_block_ends():
     assert ref() is None
 
 
-def test_a_run_inside_the_block_keeps_its_index_and_analysis(tmp_path):
-    (tmp_path / "train.py").write_text("def evaluate(model, x):\n    return model(x)\n")
-    with lifetime.kept_until_exit():
-        report = run([str(tmp_path)], jobs=1)
-        kept = list(lifetime._KEPT.get())
-    kinds = {type(thing).__name__ for thing in kept}
-    assert {"Analyzer", "list"} <= kinds
-    assert any(getattr(result, "index", None) is not None for thing in kept if isinstance(thing, list) for result in thing)
-    assert report.files_checked == 1
-
-
-def test_a_library_run_frees_its_analysis(tmp_path, monkeypatch):
+def _analyzers_made(monkeypatch) -> list:
+    """Weak references to every analyzer made from now on."""
     from evallint.analysis.driver import Analyzer
 
     made = []
@@ -56,6 +46,23 @@ def test_a_library_run_frees_its_analysis(tmp_path, monkeypatch):
         made.append(weakref.ref(self))
 
     monkeypatch.setattr(Analyzer, "__init__", recording)
+    return made
+
+
+def test_a_run_inside_the_block_keeps_its_analysis_until_the_block_ends(tmp_path, monkeypatch):
+    made = _analyzers_made(monkeypatch)
+    (tmp_path / "train.py").write_text("def evaluate(model, x):\n    return model(x)\n")
+    with lifetime.kept_until_exit():
+        report = run([str(tmp_path)], jobs=1)
+        gc.collect()
+        assert made and all(ref() is not None for ref in made)
+    assert report.files_checked == 1
+    gc.collect()
+    assert all(ref() is None for ref in made)
+
+
+def test_a_library_run_frees_its_analysis(tmp_path, monkeypatch):
+    made = _analyzers_made(monkeypatch)
     (tmp_path / "train.py").write_text("def evaluate(model, x):\n    return model(x)\n")
     run([str(tmp_path)], jobs=1)
     gc.collect()

@@ -7,7 +7,8 @@ from evallint.analysis.callgraph import ProjectIndex
 from evallint.analysis.driver import MAX_CONTEXTS_PER_FUNCTION, Analyzer
 from evallint.config import Settings
 from evallint.discovery import SourcePath
-from evallint.engine import index_file, run
+from evallint.engine import run
+from evallint.indexing import index_file
 
 HELPER = "def evaluate(model, batch):\n    return model(batch)\n"
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from evallint import prescreen
 from evallint.analysis.names import identifier_words
 from evallint.config import Settings
-from evallint.engine import index_files, run
+from evallint.engine import run
+from evallint.indexing import index_files
 from evallint.discovery import SourcePath, discover
 
 from .conftest import FIXTURES, REPO
@@ -161,7 +162,7 @@ for _ in range(1):
 
 
 def test_screening_from_text_finds_every_top_level_definition():
-    from evallint.engine import _index_text
+    from evallint.indexing import _index_text
 
     sources = [("shapes.py", TOPLEVEL_SHAPES)]
     for path in [*FIXTURES.glob("*.py"), *(REPO / "tests" / "projects").rglob("*.py"), *(REPO / "evallint").rglob("*.py")]:
@@ -177,12 +178,12 @@ def test_screening_from_text_finds_every_top_level_definition():
 
 
 def test_every_file_is_parsed_once(tmp_path, monkeypatch):
-    from evallint import engine
+    from evallint import indexing
 
     _write(tmp_path, {**SCREENED_PROJECT, "broken.py": "def shout(text:\n    return text\n"})
     parsed: list[str] = []
-    real_index, real_check = engine._index_text, prescreen.syntax_ok
-    monkeypatch.setattr(engine, "_index_text", lambda source, *rest: parsed.append(Path(source.absolute).name) or real_index(source, *rest))
+    real_index, real_check = indexing._index_text, prescreen.syntax_ok
+    monkeypatch.setattr(indexing, "_index_text", lambda source, *rest: parsed.append(Path(source.absolute).name) or real_index(source, *rest))
     monkeypatch.setattr(prescreen, "syntax_ok", lambda text: parsed.append(text.split("(")[0]) or real_check(text))
     diagnostics = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=1).diagnostics
     # train.py is a seed, helpers.py is needed by it, strings.py is only checked; broken.py fails

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from evallint.engine import CRASH_HOOK_VARIABLE
+from evallint.indexing import CRASH_HOOK_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER = "EVALLINT_TEST_RUN_MARKER"

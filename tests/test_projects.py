@@ -75,7 +75,8 @@ def test_cross_file_message_names_the_helper_file():
 
 
 def test_module_names_follow_the_package_directories(tmp_path):
-    from evallint.engine import index_files, module_name_for
+    from evallint.indexing import index_files
+    from evallint.sources import module_name_for
 
     (tmp_path / "pkg" / "sub").mkdir(parents=True)
     for init in ("pkg/__init__.py", "pkg/sub/__init__.py"):

@@ -14,7 +14,7 @@ from evallint.analysis.callgraph import ProjectIndex, function_id
 from evallint.analysis.relevance import relevant_functions
 from evallint.analysis.driver import Analyzer
 from evallint.discovery import SourcePath
-from evallint.engine import index_file
+from evallint.indexing import index_file
 
 from .conftest import expected_findings, found
 

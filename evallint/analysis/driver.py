@@ -84,16 +84,12 @@ class Analyzer:
 
     # -- driver ------------------------------------------------------------------------------------
 
-    def run(self, reported_files: frozenset[str] | None = None, jobs: int = 1) -> ProjectFacts:
-        """Scan every call, walk every root (``roots``) and collect the syntactic facts; with
-        ``jobs`` > 1 the scan and the syntactic facts may be split between two processes, with
-        the same facts."""
-        from evallint.analysis.parallel import walk_project
+    def run(self, reported_files: frozenset[str] | None = None, map_pieces=None) -> ProjectFacts:
+        """Scan every call, walk every root (``roots``) and collect the syntactic facts;
+        ``map_pieces`` may run the scan's halves apart (``project_walk``), with the same facts."""
+        from evallint.analysis.project_walk import walk_project
 
-        collected = ProjectFacts()
-        for facts in walk_project(self, reported_files, jobs):
-            collected.extend(facts)
-        return collected
+        return walk_project(self, reported_files, map_pieces)
 
     def scan(self):
         """The scan of every call and reference (``relevance.CallScan``), made on first use."""

@@ -434,7 +434,7 @@ def verify(ctx, script, script_args, device, timeout, max_steps, output_format, 
 def _settings(config_path, script, select, ignore, extend_select):
     """The lint's settings for SCRIPT, with the command line's selection on top."""
     from evallint.config import load_settings
-    from evallint.engine import with_overrides
+    from evallint.config import with_overrides
     from evallint.errors import UsageError
     from evallint.runtime.harness import VerifyError
     from evallint.selection import split_codes, validate_codes

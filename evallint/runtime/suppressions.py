@@ -26,7 +26,7 @@ class RuntimeSuppressions:
         """The lint's record of one file (text read lazily, as the lint reads it)."""
         result = self._files.get(absolute)
         if result is None:
-            from evallint.engine import FileResult, read_source
+            from evallint.sources import FileResult, read_source
 
             _, cell_map, _ = read_source(absolute)
             result = FileResult(_display(absolute), absolute, cell_map=cell_map)
