@@ -280,7 +280,7 @@ class ProjectIndex:
             todo.extend(self.base_ids(current))
         if allow_subclasses:
             # A base-class method calling a hook that only subclasses define: one definition is unambiguous.
-            found = [self.methods[cid][name] for cid in self._classes_defining(name) if class_id in self._all_bases(cid)]
+            found = [self.methods[cid][name] for cid in self._classes_defining(name) if class_id in self.ancestors(cid)]
             if len(found) == 1:
                 return found[0]
         return None
@@ -292,14 +292,15 @@ class ProjectIndex:
             self._overrides_cache[key] = sorted(
                 self.methods[cid][name]
                 for cid in self._classes_defining(name)
-                if cid != class_id and class_id in self._all_bases(cid)
+                if cid != class_id and class_id in self.ancestors(cid)
             )
         return self._overrides_cache[key]
 
     def _classes_defining(self, name: str) -> list[str]:
         return self._by_method_name.get(name, [])
 
-    def _all_bases(self, class_id: str) -> frozenset[str]:
+    def ancestors(self, class_id: str) -> frozenset[str]:
+        """Every project class ``class_id`` derives from, directly or not."""
         cached = self._all_bases_cache.get(class_id)
         if cached is not None:
             return cached

@@ -406,7 +406,8 @@ class Evidence:
         if class_id is not None:
             # (Lightning's own LightningModule, and its subclasses in Lightning's source, count
             # too: their hooks are the trainer's to call.)
-            bases = (*self.project.qualified_bases(class_id), *self._project_lineage(class_id))
+            lineage = (class_id, *self.project.ancestors(class_id))
+            bases = (*self.project.qualified_bases(class_id), *(self.project.classes[c].info.qualname for c in lineage))
             if any(b in torch_api.LIGHTNING_BASES or b.endswith("LightningModule") for b in bases):
                 if info.name in torch_api.LIGHTNING_EVAL_HOOKS:
                     return Region("managed-eval", path, info.node, f"{info.name}()")
@@ -428,18 +429,6 @@ class Evidence:
         if is_eval_function_name(info.name, is_test_module(fref.file)) or self.matches_extra_eval(info.name):
             return Region("eval", path, info.node, f"{info.name}()")
         return None
-
-    def _project_lineage(self, class_id: str) -> list[str]:
-        """The names of a project class and of its project base classes."""
-        names, todo, seen = [], [class_id], set()
-        while todo:
-            current = todo.pop()
-            if current in seen or current not in self.project.classes:
-                continue
-            seen.add(current)
-            names.append(self.project.classes[current].info.qualname)
-            todo.extend(self.project.base_ids(current))
-        return names
 
     def matches_extra_eval(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.extra_eval_patterns)

@@ -65,6 +65,11 @@ class Poss:
     guard: tuple = ()
     carried: frozenset = field(default=frozenset())  # loop ids whose back edge this crossed
 
+    @property
+    def chosen_under_condition(self) -> bool:
+        """Set in a branch (`if training: model.train()`), not merely left there by one."""
+        return len(self.guard) == 3
+
     def without_guard_on(self, names: set[str]) -> "Poss":
         if self.guard and names.intersection(self.guard[2]):
             return Poss(self.value, self.origin, (), self.carried)

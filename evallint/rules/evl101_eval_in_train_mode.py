@@ -30,6 +30,12 @@ if TYPE_CHECKING:
     from evallint.runtime.observations import Observations
 
 
+def _switched_here(forward: ModelForward, poss) -> bool:
+    """The possibility comes from a `train()`/`eval()` call in the forward's own function."""
+    origin = poss.origin
+    return origin.kind == SET_BY_CALL and origin.function == forward.function and origin.file == forward.file
+
+
 def _deliberate(forward: ModelForward, poss) -> bool:
     """A train mode chosen on purpose for this forward.
 
@@ -43,9 +49,9 @@ def _deliberate(forward: ModelForward, poss) -> bool:
     if origin.region == (forward.context.file, forward.context.node) and not forward.context.by_flow:
         # (A region told by data flow is the loop that also trains: train() there is for training.)
         return True
-    if origin.function != forward.function or origin.file != forward.file:
+    if not _switched_here(forward, poss):
         return False
-    if len(poss.guard) == 3:
+    if poss.chosen_under_condition:
         return True
     return (
         origin.detail == "train()"
@@ -58,11 +64,7 @@ def _deliberate(forward: ModelForward, poss) -> bool:
 def _flag_chooses_mode(forward: ModelForward) -> bool:
     """`if train: model.train()` and `if not train: model.eval()` in the same function: the
     flag chooses the mode, whatever the paths evallint cannot rule out."""
-    chosen = {
-        p.value
-        for p in forward.modes
-        if p.origin.kind == SET_BY_CALL and len(p.guard) == 3 and p.origin.function == forward.function and p.origin.file == forward.file
-    }
+    chosen = {p.value for p in forward.modes if p.chosen_under_condition and _switched_here(forward, p)}
     return len(chosen) == 2
 
 

@@ -9,17 +9,14 @@ from evallint.analysis.torch_api import MODE_METHODS
 from evallint.rules.base import Rule
 from evallint.runtime.judging import (
     CONFIRMED,
-    NOT_REACHED,
     NOT_REPRODUCED,
     Judge,
     attribute_at,
     bn_phrase,
-    later_forwards,
+    forwards_after,
     layer_counts,
     module_names,
     plural,
-    scope_name,
-    scope_ran_after,
     union,
 )
 from evallint.types import Edit, Finding, FixSpec
@@ -51,13 +48,9 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
     """A `.eval` without `()` does nothing at runtime, so no event sits at its line: the forwards
     after it in the same function are the evidence (their mode is what the call should have set)."""
     attribute = attribute_at(path, line, MODE_METHODS) or "eval"
-    scope, keys = later_forwards(obs, path, line)
-    where = scope_name(scope)
-    if not keys:
-        if scope_ran_after(obs, path, line, scope):
-            return NOT_REPRODUCED, f"nothing called a model after line {line} in {where}"
-        return NOT_REACHED, f"no model ran after line {line} in {where}"
-    stats = [obs.forwards[k] for k in keys]
+    keys, stats, where, none_ran = forwards_after(obs, path, line)
+    if none_ran:
+        return none_ran
     want_training = attribute == "train"
     wrong = [s for s in stats if s.sig["training"] != want_training]
     n = sum(s.calls for s in stats)

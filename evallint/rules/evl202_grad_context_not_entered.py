@@ -9,15 +9,12 @@ from evallint.analysis.torch_api import GRAD_CONTEXT_FACTORY_ATTRIBUTES
 from evallint.rules.base import Rule
 from evallint.runtime.judging import (
     CONFIRMED,
-    NOT_REACHED,
     NOT_REPRODUCED,
     Judge,
     attribute_at,
-    later_forwards,
+    forwards_after,
     module_names,
     plural,
-    scope_name,
-    scope_ran_after,
 )
 from evallint.types import Edit, Finding, FixSpec
 
@@ -67,13 +64,9 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
                            "when it first ran")
     attribute = attribute_at(path, line, GRAD_CONTEXT_FACTORY_ATTRIBUTES)
     want_grad = attribute == "enable_grad"
-    scope, keys = later_forwards(obs, path, line)
-    where = scope_name(scope)
-    if not keys:
-        if scope_ran_after(obs, path, line, scope):
-            return NOT_REPRODUCED, f"nothing called a model after line {line} in {where}"
-        return NOT_REACHED, f"no model ran after line {line} in {where}"
-    stats = [obs.forwards[k] for k in keys]
+    keys, stats, where, none_ran = forwards_after(obs, path, line)
+    if none_ran:
+        return none_ran
     wrong = [s for s in stats
              if (s.sig["grad"] and not s.sig["inference"]) != want_grad]
     context = f"torch.{attribute or 'no_grad'}()"

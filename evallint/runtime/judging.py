@@ -182,6 +182,19 @@ def later_forwards(obs, path, line) -> tuple[tuple, list]:
     return scope, found
 
 
+def forwards_after(obs, path, line) -> tuple[list, list, str, tuple[str, str] | None]:
+    """The forwards after a line that does nothing at runtime (a bare `model.eval`, an unentered
+    `torch.no_grad()`), in its function: (keys, their stats, the function's name, None), or the
+    verdict when none ran after it."""
+    scope, keys = later_forwards(obs, path, line)
+    where = scope_name(scope)
+    if keys:
+        return keys, [obs.forwards[k] for k in keys], where, None
+    if scope_ran_after(obs, path, line, scope):
+        return [], [], where, (NOT_REPRODUCED, f"nothing called a model after line {line} in {where}")
+    return [], [], where, (NOT_REACHED, f"no model ran after line {line} in {where}")
+
+
 def scope_ran_after(obs, path, line, scope) -> bool:
     if obs.error and any(_in_scope_after(tuple(frame), path, line, scope)
                          for frame in obs.error.get("frames", [])):
