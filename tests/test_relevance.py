@@ -182,3 +182,20 @@ def test_only_roots_that_reach_the_reported_files_are_walked(tmp_path):
     assert analyzer.roots() == ["b.py::validate_b", "main.py::run"]
     assert analyzer.roots(frozenset({"a.py"})) == ["main.py::run"]
     assert not [fid for fid in analyzer.roots(frozenset({"b.py"})) if fid.startswith("main")]
+
+
+def test_the_test_suite_is_no_root_and_what_only_it_calls_is_one(tmp_path):
+    # The test suite's own findings are never reported, so it is not walked; the project's
+    # `evaluate`, which only a test calls, is judged as code whose callers evallint does not see.
+    files = {
+        "lib.py": "import torch\n\ndef evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n",
+        "tests/__init__.py": "",
+        "tests/test_lib.py": "import torch.nn as nn\nfrom lib import evaluate\n\n"
+        "def test_evaluate():\n    evaluate(nn.Dropout(), 1)\n",
+    }
+    indexes = []
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        indexes.append(index_file(SourcePath(name, str(tmp_path / name))).index)
+    assert Analyzer(ProjectIndex(indexes)).roots() == ["lib.py::evaluate"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
-from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module
+from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module, is_test_suite_module
 
 
 @dataclass
@@ -66,6 +66,10 @@ def scan_calls(evidence, fids: Iterable[str] | None = None) -> CallScan:
 
     for fid in fids if fids is not None else project.functions:
         fref = project.functions[fid]
+        if is_test_suite_module(fref.file):
+            # The test suite is outside the analysis: its findings would not be reported, so it
+            # is no root, and what it alone calls is a root, as code whose callers are not seen.
+            continue
         callees: set = set()
         class_id = project.class_of_method(fref)
         if class_id is not None:
