@@ -4,7 +4,7 @@ alone, not on how the work is split between processes."""
 from __future__ import annotations
 
 from evallint.analysis.callgraph import ProjectIndex
-from evallint.analysis.driver import MAX_CONTEXTS_PER_FUNCTION, Analyzer
+from evallint.analysis.driver import MAX_CONTEXTS_PER_FUNCTION, ROOT_PARTS, Analyzer
 from evallint.config import Settings
 from evallint.discovery import SourcePath
 from evallint.engine import run
@@ -29,14 +29,16 @@ def _project(tmp_path, files: dict[str, str]) -> ProjectIndex:
     return ProjectIndex(indexes)
 
 
-def test_a_functions_entry_contexts_are_limited_over_the_whole_project(tmp_path):
-    callers = MAX_CONTEXTS_PER_FUNCTION + 4
-    files = {"helper.py": HELPER, **{f"caller_{n:02}.py": _caller(n) for n in range(callers)}}
+def test_a_functions_entry_contexts_are_limited_per_part_of_the_roots(tmp_path):
+    per_part = MAX_CONTEXTS_PER_FUNCTION + 2
+    files = {"helper.py": HELPER, **{f"caller_{n:02}.py": _caller(n) for n in range(per_part * ROOT_PARTS)}}
     facts = Analyzer(_project(tmp_path, files)).run()
     walked_from = sorted(f.caller.file for f in facts.forwards if f.function == "evaluate")
-    # The first callers in path order get the helper walked in their state; the rest see an
-    # unresolved call. (Walked per group of roots, each group used to have a limit of its own.)
-    assert walked_from == [f"caller_{n:02}.py" for n in range(MAX_CONTEXTS_PER_FUNCTION)]
+    # Each part's first callers in path order get the helper walked in their state; the rest of
+    # the part see an unresolved call. The parts are fixed by the roots, whatever --jobs says.
+    assert walked_from == [
+        f"caller_{part * per_part + n:02}.py" for part in range(ROOT_PARTS) for n in range(MAX_CONTEXTS_PER_FUNCTION)
+    ]
 
 
 def test_the_caller_a_message_names_is_the_first_in_path_order(tmp_path):

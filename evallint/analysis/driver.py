@@ -14,11 +14,12 @@ Anything the analysis cannot resolve lowers what is known (an ``unknown``
 possibility) rather than guessing; rules stay silent on unknown.
 
 ``Analyzer`` is the driver: it picks the roots, builds their entry states, and
-memoises the walks (``WalkMemo``) within the limits below. One analyzer walks
-every root of a run, in one order, so its results depend on the project alone
-(not on --jobs, nor on how work is split between processes). What it asks about
-the code regardless of state comes from ``Evidence``, built once per run; the
-transfer functions of one walk are ``Interpreter``'s.
+memoises the walks (``WalkMemo``) within the limits below. The roots, in path
+order, are cut into two fixed parts (``root_parts``), each walked in order with
+a memo of its own: two processes can walk them side by side, and the results
+still depend on the project alone (not on --jobs, nor on which process walked
+what). What it asks about the code regardless of state comes from ``Evidence``,
+built once per run; the transfer functions of one walk are ``Interpreter``'s.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ from evallint.analysis.syntactic import syntactic_facts
 from evallint.internal_errors import InternalError, describe
 from evallint.strict import strict
 
-# The limits count over the whole run: one analyzer walks every root, in one order, whatever
-# --jobs says, so that what they cut off depends on the project alone.
+# The limits count over one part of the roots (``Analyzer.root_parts``); the parts are fixed by
+# the project, whatever --jobs says, so what the limits cut off depends on the project alone.
+ROOT_PARTS = 2
 MAX_CONTEXTS_PER_FUNCTION = 8
 MAX_ANALYSES = 100000
 MAX_CALL_DEPTH = 40  # deeper call chains are treated as unresolved calls
@@ -132,11 +134,18 @@ class Analyzer:
             roots = [fid for fid in roots if fid in reach]
         return roots
 
-    def walk_roots(self, roots: list[str]) -> ProjectFacts:
-        """Walk ``roots`` in order, from their default entries, in this analyzer's memo: the
-        whole project's roots (``roots``) in one analyzer, so that the limits below count over
-        the whole project and a memo entry is walked once, labelled by the first caller that
-        reached it in this order."""
+    def root_parts(self, roots: list[str]) -> list[list[str]]:
+        """``roots`` in ``ROOT_PARTS`` runs of consecutive roots, each walked with a memo of its
+        own (``walk_part``). The parts depend on the roots alone, so they are the same whether
+        they are walked in turn or by two processes side by side."""
+        size = -(-len(roots) // ROOT_PARTS)
+        return [roots[i * size:(i + 1) * size] for i in range(ROOT_PARTS)]
+
+    def walk_part(self, roots: list[str]) -> ProjectFacts:
+        """Walk ``roots`` in order, from their default entries, in a new memo: the limits below
+        count over the part, and a memo entry is walked once per part, labelled by the first
+        caller that reached it in this order."""
+        self.walks = WalkMemo()
         for fid in roots:
             self.analyze(fid, self.root_entry(self.project.functions[fid]), NEUTRAL_CONTEXT, None)
         return self.facts

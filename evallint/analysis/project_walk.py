@@ -1,11 +1,12 @@
-"""Phase 2 as pieces that can run apart: the call scan in two halves, and the syntactic facts.
+"""Phase 2 as pieces that can run apart: the call scan in two halves with the syntactic facts,
+then the walk in its two parts (``Analyzer.root_parts``).
 
-The walk itself is not split: one analyzer walking every root in one order is what makes the
-findings independent of how work is split (``Analyzer.roots``). How the pieces run is the
-caller's: it passes ``map_pieces(work, items)``, which returns ``[work(item) for item in
-items]`` (the scheduler's ``map_forked`` runs the first here and the second in a forked
-process, which inherits the project's IR instead of receiving it). Without it, or for a small
-project, where a fork would cost more than the second CPU saves, everything runs here in turn.
+The parts of the walk are fixed by the project and each has a memo of its own, so walking them in
+turn or side by side gives the same facts. How the pieces run is the caller's: it passes
+``map_pieces(work, items)``, which returns ``[work(item) for item in items]`` (the scheduler's
+``map_forked`` runs the first here and the second in a forked process, which inherits the
+project's IR instead of receiving it). Without it, or for a small project, where a fork would cost
+more than the second CPU saves, everything runs here in turn.
 """
 
 from __future__ import annotations
@@ -21,20 +22,27 @@ MIN_FUNCTIONS_TO_FORK = 1500
 def walk_project(
     analyzer, reported_files: frozenset[str] | None, map_pieces: Callable[[Callable, list], list] | None = None
 ) -> ProjectFacts:
-    """The facts of the walk of every root, then the syntactic facts of every file
+    """The facts of the walk of every root, part by part, then the syntactic facts of every file
     (``analyzer``: a ``driver.Analyzer``, which calls this module)."""
     facts = ProjectFacts()
     syntactic = None
-    if map_pieces is not None and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK:
+    forking = map_pieces is not None and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK
+    if forking:
         # The other process scans the second half and then collects the syntactic facts.
         halves = analyzer.scan_halves()
         (mine, _), (theirs, syntactic) = map_pieces(
             lambda piece: _scan_piece(analyzer, *piece), [(halves[0], False), (halves[1], True)]
         )
         analyzer.adopt_scan(mine.merge(theirs))
-    facts.extend(analyzer.walk_roots(analyzer.roots(reported_files)))
+    parts = analyzer.root_parts(analyzer.roots(reported_files))
+    for part in (map_pieces if forking else _in_turn)(analyzer.walk_part, parts):
+        facts.extend(part)  # in path order: the first part's facts first
     facts.extend(syntactic if syntactic is not None else analyzer.syntactic_facts())
     return facts
+
+
+def _in_turn(work: Callable, items: list) -> list:
+    return [work(item) for item in items]
 
 
 def _scan_piece(analyzer, half: list[str], syntactic: bool) -> tuple:
