@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from evallint.parsing.python import split_lines
 from evallint.edits import apply_edits
-from evallint.types import Diagnostic, Fix
+from evallint.types import UNSAFE_EDITS, UNSAFE_PLANNED, Diagnostic, Fix
 
 MAX_ROUNDS = 10
 
@@ -217,7 +217,7 @@ def _relint(options, settings, texts: dict[str, str]) -> list[Diagnostic]:
 
     with overlaid_sources(texts):
         # One process: worker processes would read the files from disk, not the overlay.
-        return run(options.paths, settings, jobs=1, unsafe_fix_edits=options.unsafe_fixes).diagnostics
+        return run(options.paths, settings, jobs=1, unsafe_fixes=UNSAFE_EDITS if options.unsafe_fixes else UNSAFE_PLANNED).diagnostics
 
 
 def _unified_diff(state: _FileState) -> str:

@@ -18,7 +18,7 @@ from evallint.engine import analyse
 from evallint.indexing import index_file, index_files
 from evallint.sources import FileResult, overlaid_sources
 from evallint.internal_errors import InternalError, unique
-from evallint.types import Diagnostic
+from evallint.types import UNSAFE_EDITS, Diagnostic
 
 
 @dataclass
@@ -56,7 +56,7 @@ class BufferLinter:
         text: str | bytes,
         settings: Settings,
         other_texts: dict[str, str] | None = None,
-        unsafe_fix_edits: bool = True,
+        unsafe_fixes: str = UNSAFE_EDITS,
     ) -> BufferReport:
         """Diagnostics of the file ``path`` whose content is ``text`` (a notebook's JSON for an
         ``.ipynb``; bytes are decoded as the file's would be). ``other_texts`` (absolute path ->
@@ -75,7 +75,7 @@ class BufferLinter:
             target_result = index_file(target)
             results = [target_result, *self._context(sources[1:], overlay, settings)]
             errors = [r.internal_error for r in results if r.internal_error is not None]
-            diagnostics = analyse(results, settings, {target.absolute}, unsafe_fix_edits=unsafe_fix_edits, jobs=1,
+            diagnostics = analyse(results, settings, {target.absolute}, unsafe_fixes=unsafe_fixes, jobs=1,
                                   internal_errors=errors)
         newer = [target_result.path] if target_result.error is not None and target_result.error.newer_python else []
         return BufferReport(diagnostics, 1, {r.path: r for r in results}, unique(errors), newer)

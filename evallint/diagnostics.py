@@ -13,12 +13,12 @@ from evallint.internal_errors import InternalError, describe
 from evallint.reporting import codes_of_run, reported
 from evallint.sources import FileResult
 from evallint.strict import strict
-from evallint.types import Diagnostic, Finding, Location
+from evallint.types import UNSAFE_NAMED, UNSAFE_PLANNED, Diagnostic, Finding, Fix, Location
 
 
 def diagnose(
     facts: ProjectFacts, results: list[FileResult], settings: Settings, report_paths: set[str],
-    unsafe_fix_edits: bool, internal_errors: list[InternalError],
+    unsafe_fixes: str, internal_errors: list[InternalError],
 ) -> list[Diagnostic]:
     """The sorted diagnostics of the files in ``report_paths``."""
     from evallint.rules import ALL_RULES
@@ -35,12 +35,12 @@ def diagnose(
                     raise
                 internal_errors.append(InternalError(f"checking rule {code} in", None, None, describe(error)))
     findings = [f for f in findings if by_path[f.file].absolute in report_paths]
-    resolved = resolve_findings(findings, by_path, unsafe_fix_edits, internal_errors)
+    resolved = resolve_findings(findings, by_path, unsafe_fixes, internal_errors)
     return sorted(reported(resolved, results, settings, report_paths), key=Diagnostic.sort_key)
 
 
 def resolve_findings(
-    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fix_edits: bool = False,
+    findings: list[Finding], by_path: dict[str, FileResult], unsafe_fixes: str = UNSAFE_PLANNED,
     internal_errors: list[InternalError] | None = None,
 ) -> list[Diagnostic]:
     """Give findings positions (and fixes), computing positions only for the files involved. A
@@ -80,8 +80,11 @@ def resolve_findings(
             message = message.format(*lines)
         # Unsafe edits are written only when asked for; otherwise the fix is planned, which tells
         # whether it exists (None when it cannot be built) without rewriting the module.
-        if finding.fix is not None and finding.fix.applicability == "unsafe" and not unsafe_fix_edits:
+        spec = finding.fix
+        if spec is not None and spec.applicability == "unsafe" and unsafe_fixes == UNSAFE_PLANNED:
             fix = table.planned_fix(finding)
+        elif spec is not None and spec.applicability == "unsafe" and unsafe_fixes == UNSAFE_NAMED:
+            fix = Fix(spec.applicability, spec.message, ())
         else:
             fix = table.fix_for(finding)
         cell = None

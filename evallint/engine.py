@@ -24,7 +24,7 @@ from evallint.internal_errors import InternalError, describe, unique
 from evallint.lifetime import collector_paused, keep
 from evallint.sources import FileResult
 from evallint.strict import strict
-from evallint.types import Diagnostic
+from evallint.types import UNSAFE_PLANNED, Diagnostic
 
 
 @dataclass
@@ -49,7 +49,7 @@ def run(
     *,
     use_cache: bool = False,
     prescreen: bool = True,
-    unsafe_fix_edits: bool = False,
+    unsafe_fixes: str = UNSAFE_PLANNED,
 ) -> LintReport:
     """Lint ``paths``. ``use_cache`` reads and writes the cache (the CLI turns it on; the API leaves it off)."""
     from evallint.config import load_settings, with_nested_configs
@@ -72,14 +72,14 @@ def run(
         cache = Cache.for_settings(settings)
         # Each file is read and hashed once per run: the run's key and the per-file lookups share these.
         file_keys = [file_key(cache, source) for source in sources]
-        run_key = _run_key(cache, file_keys, settings, report_paths, (prescreen, unsafe_fix_edits))
+        run_key = _run_key(cache, file_keys, settings, report_paths, (prescreen, unsafe_fixes))
         cached = _cached_run(cache, run_key, sources, file_keys)
         if cached is not None:
             return LintReport(cached[1], len(targets), cached[0])
     with collector_paused():
         results = index_files(sources, jobs, cache=cache, prescreen=prescreen, settings=settings, file_keys=file_keys)
         internal_errors = [r.internal_error for r in results if r.internal_error is not None]
-        diagnostics = analyse(results, settings, report_paths, unsafe_fix_edits, jobs, internal_errors)
+        diagnostics = analyse(results, settings, report_paths, unsafe_fixes, jobs, internal_errors)
     keep(results)
     # A run that met a bug is not kept: the next run reports it again instead of hiding it.
     if run_key is not None and not internal_errors:
@@ -89,10 +89,10 @@ def run(
 
 
 def analyse(
-    results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fix_edits: bool = False,
+    results: list[FileResult], settings: Settings, report_paths: set[str], unsafe_fixes: str = UNSAFE_PLANNED,
     jobs: int = 1, internal_errors: list[InternalError] | None = None,
 ) -> list[Diagnostic]:
-    """Phase 2 and the rules. Without ``unsafe_fix_edits`` unsafe fixes are planned, not written
+    """Phase 2 and the rules. ``unsafe_fixes`` says how far unsafe fixes are built
     (writing one rewrites the whole module; concise output only counts them). With ``jobs`` > 1
     phase 2 may use a second process; the findings are the same. Bugs of evallint's met on the way
     are appended to ``internal_errors``: what they touched is left out, the rest is reported."""
@@ -119,7 +119,7 @@ def analyse(
         errors.append(InternalError("analysing", None, None, describe(error)))
         facts = ProjectFacts()
     errors.extend(facts.internal_errors)
-    return diagnose(facts, results, settings, report_paths, unsafe_fix_edits, errors)
+    return diagnose(facts, results, settings, report_paths, unsafe_fixes, errors)
 
 
 def _run_key(cache, file_keys: list[str | None], settings: Settings, report_paths: set[str], run_options: tuple) -> str | None:

@@ -16,6 +16,7 @@ import tempfile
 from typing import Iterator
 
 from evallint import __version__
+from evallint.types import UNSAFE_NAMED
 
 
 class EvallintChecker:
@@ -63,4 +64,4 @@ def _lint_in_project(filename: str, text: str | None, settings):
         _linter = BufferLinter(use_cache=False)
     if text is None:
         text = read_source(os.path.abspath(filename))[0] or ""
-    return _linter.lint(filename, text, settings, unsafe_fix_edits=False).diagnostics
+    return _linter.lint(filename, text, settings, unsafe_fixes=UNSAFE_NAMED).diagnostics

@@ -9,6 +9,7 @@ from evallint.config import load_settings, with_command_line, with_overrides
 from evallint.engine import run
 from evallint.errors import UsageError
 from evallint.selection import validate_codes
+from evallint.types import UNSAFE_EDITS, UNSAFE_NAMED, UNSAFE_PLANNED
 
 # As ruff does: a run that met a bug of evallint's is not a clean run, nor one with findings.
 EXIT_INTERNAL_ERROR = 2
@@ -73,19 +74,23 @@ def run_check(options: CheckOptions) -> int:
     if output_format not in FORMATS:
         raise UsageError(f"output format '{output_format}' is not available; choose one of {', '.join(FORMATS)}")
     # An unsafe fix's edits cost a libcst parse of its file: built only where they are applied,
-    # shown or written out; the other outputs name the fix, from its message alone.
-    needs_unsafe_edits = (
-        options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format in EDIT_FORMATS
-    )
+    # shown or written out. The other outputs show whether it exists, which planning tells at the
+    # cost of the statement around it, except concise output without its summary, which names none.
+    if options.fix or options.diff or options.unsafe_fixes or options.show_fixes or output_format in EDIT_FORMATS:
+        unsafe_fixes = UNSAFE_EDITS
+    elif output_format == "concise" and options.quiet and not options.statistics:
+        unsafe_fixes = UNSAFE_NAMED
+    else:
+        unsafe_fixes = UNSAFE_PLANNED
     if reads_stdin:
         from evallint.buffer_lint import BufferLinter
 
         report = BufferLinter(use_cache=not options.no_cache).lint(
-            options.stdin_filename, _read_stdin(), settings, unsafe_fix_edits=needs_unsafe_edits
+            options.stdin_filename, _read_stdin(), settings, unsafe_fixes=unsafe_fixes
         )
     else:
         report = run(
-            options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fix_edits=needs_unsafe_edits
+            options.paths, settings, options.jobs, use_cache=not options.no_cache, unsafe_fixes=unsafe_fixes
         )
     diagnostics = report.diagnostics
     for error in report.internal_errors:

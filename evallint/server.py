@@ -22,7 +22,7 @@ from pygls.workspace.position_codec import ServerTextPosition
 
 from evallint import __version__
 from evallint.parsing.python import split_lines
-from evallint.types import Diagnostic, Location
+from evallint.types import UNSAFE_EDITS, Diagnostic, Location
 
 SOURCE = "evallint"
 CHANGE_DELAY_S = 0.3  # a pause in typing this long lints the buffer
@@ -93,7 +93,7 @@ def lint_document(server: EvallintServer, uri: str) -> None:
             others[other_path] = other.source
     try:
         settings = load_settings(None, [path])
-        report = server.linter.lint(path, document.source, settings, other_texts=others, unsafe_fix_edits=True)
+        report = server.linter.lint(path, document.source, settings, other_texts=others, unsafe_fixes=UNSAFE_EDITS)
     except UsageError as error:  # a bad [tool.evallint]: say so once per lint, publish nothing
         server.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"evallint: {error}"))
         return

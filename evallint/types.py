@@ -33,6 +33,12 @@ class Edit:
     end_location: Location
 
 
+# How far an unsafe fix is built (``resolve_findings``): its edits; planned, which tells whether it
+# can be built, without rewriting the module (the summary counts hidden fixes so); or only named
+# from its rule, for an output that shows neither (`-q`).
+UNSAFE_EDITS, UNSAFE_PLANNED, UNSAFE_NAMED = "edits", "planned", "named"
+
+
 @dataclass(frozen=True)
 class Fix:
     """A fix. Unsafe fixes are computed only when a run asks for them (--fix, --diff, --show-fixes,

@@ -133,3 +133,24 @@ def test_a_fix_never_rewrites_an_ipython_line(tmp_path: Path):
     else:
         raise AssertionError("an edit of a masked magic line was applied")
     assert apply_cell_edits(cell, [Edit("y = 2\n", Location(2, 1), Location(2, 1))]) == "%time model.eval\ny = 2\nx = 1"
+
+
+def test_quiet_concise_output_shows_what_the_summary_run_shows_without_planning_fixes(tmp_path: Path, monkeypatch):
+    # `-q` prints no summary, so nothing it shows depends on whether an unsafe fix can be built:
+    # the fixes are named, not planned (planning costs a libcst parse of the statement).
+    from click.testing import CliRunner
+
+    from evallint.cli import main
+    from evallint.positions import PositionTable
+
+    (tmp_path / "a.py").write_text(
+        "import torch\n\ndef test(model, loader): return [model(x) for x in loader]\n\n"
+        "def evaluate(model, loader):\n    for x in loader:\n        model(x)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    full = CliRunner().invoke(main, ["a.py", "--no-cache"], catch_exceptions=False).output
+    planned: list = []
+    monkeypatch.setattr(PositionTable, "planned_fix", lambda table, finding: planned.append(finding))
+    quiet = CliRunner().invoke(main, ["a.py", "--no-cache", "-q"], catch_exceptions=False).output
+    assert planned == []
+    assert quiet and full.startswith(quiet) and "hidden fixes" in full[len(quiet):]

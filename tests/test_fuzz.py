@@ -181,7 +181,7 @@ def _lint(root: Path, paths: list[str] | None = None, jobs: int = 1):
 
 def _lint_with_fix_edits(root: Path):
     """Diagnostics whose unsafe fixes carry their edits too (the API computes those only on request)."""
-    return run([str(root)], Settings(project_root=str(root)), jobs=1, unsafe_fix_edits=True).diagnostics
+    return run([str(root)], Settings(project_root=str(root)), jobs=1, unsafe_fixes="edits").diagnostics
 
 
 def _key(diagnostics) -> list:
