@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, replace
 
 from evallint import prescreen
+from evallint.analysis.regions import is_test_suite_source
 from evallint.config import Settings
 from evallint.discovery import SourcePath
 from evallint.internal_errors import InternalError, describe
@@ -217,6 +218,10 @@ def _process(task: _Task) -> _Outcome:
         text, cells, failure = source_from_bytes(source.absolute, data)
     if failure is not None or text is None:
         return _Outcome(key, FileResult(source.path, source.absolute, error=failure), _error_screen())
+    if is_test_suite_source(source.path, name, is_package, text):
+        # The test suite is outside the analysis (``analysis.relevance``): parsed for EVL001,
+        # never indexed, and it names nothing the pre-screen's closure could follow.
+        return _Outcome(key, _syntax_checked(source, text, cells), prescreen.ScreenFacts(False, frozenset(), frozenset(), ""))
     if task.mode == "needed":
         return _Outcome(key, _index_text(source, text, cells, (name, is_package)), None)
     identifiers = prescreen.identifiers_of(text)
@@ -236,6 +241,13 @@ def _process(task: _Task) -> _Outcome:
         screen = prescreen.ScreenFacts(True, toplevel, frozenset(), name.rsplit(".", 1)[-1])
         return _Outcome(key, result, screen, identifiers)
     return _Outcome(key, result, prescreen.ScreenFacts(seed, toplevel, identifiers, name.rsplit(".", 1)[-1]))
+
+
+def _syntax_checked(source: SourcePath, text: str, cells: CellMap | None) -> FileResult:
+    from evallint.parsing.python import parse_ast
+
+    parsed = parse_ast(text)
+    return FileResult(source.path, source.absolute, cell_map=cells, error=parsed if isinstance(parsed, ParseFailure) else None)
 
 
 def _error_screen() -> prescreen.ScreenFacts:

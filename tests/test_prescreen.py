@@ -87,6 +87,24 @@ def test_a_screened_file_with_a_syntax_error_still_reports_evl001(tmp_path):
     assert [(Path(d.path).name, d.code) for d in diagnostics] == [("broken.py", "EVL001")]
 
 
+def test_the_test_suite_is_parsed_for_evl001_and_never_indexed(tmp_path):
+    # Tests that train and evaluate are seeds by their words, yet outside the analysis; a script
+    # named like a test that defines no test is not.
+    _write(tmp_path, SCREENED_PROJECT)
+    (tmp_path / "tests").mkdir()
+    _write(tmp_path, {
+        "tests/test_fit.py": "from train import fit\n\ndef test_fit(model, loader, opt):\n    fit(model, loader, opt)\n",
+        "tests/test_broken.py": "def test_eval(model:\n    model.eval()\n",
+        "copy_test.py": "def main(model, loader):\n    model.eval()\n    return [model(x) for x in loader]\n",
+    })
+    assert _indexed(tmp_path) == {
+        "train.py": True, "helpers.py": True, "strings.py": False,
+        "test_fit.py": False, "test_broken.py": False, "copy_test.py": True,
+    }
+    diagnostics = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=1).diagnostics
+    assert [(Path(d.path).name, d.code) for d in diagnostics if d.code == "EVL001"] == [("test_broken.py", "EVL001")]
+
+
 def test_settings_with_evaluation_patterns_turn_the_screen_off():
     assert prescreen.extra_seed_words(Settings(eval_function_patterns=("check_*",))) is None
     assert prescreen.extra_seed_words(Settings(training_step_calls=("fabric.optimise",))) == {"fabric", "optimise"}

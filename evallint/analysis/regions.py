@@ -7,6 +7,7 @@ analysis; this module only reads identifiers, so it stays a table lookup.
 from __future__ import annotations
 
 import functools
+import re
 
 from evallint.analysis.names import identifier_words
 
@@ -176,8 +177,12 @@ def looks_like_model(key: str) -> bool:
 def is_test_module(f) -> bool:
     """``is_test_file`` for an indexed file, judged by its place in the project (its module name),
     not by how its path was written on the command line (`/home/me/tests/proj/train.py`)."""
-    name = f.path.replace("\\", "/").rpartition("/")[2]
-    package = f.module.split(".")[:-1] if not f.is_package else f.module.split(".")
+    return _is_test_place(f.path, f.module, f.is_package)
+
+
+def _is_test_place(path: str, module: str, is_package: bool) -> bool:
+    name = path.replace("\\", "/").rpartition("/")[2]
+    package = module.split(".")[:-1] if not is_package else module.split(".")
     return is_test_file("/".join([*package, name]))
 
 
@@ -185,12 +190,26 @@ def is_test_suite_module(f) -> bool:
     """A module of the project's test suite: a test module in a tests package, or one that
     defines tests (pytest's `test_*` functions, unittest's `Test*` classes). A script named
     `copy_test.py` that trains and evaluates on the test set is no test suite."""
-    if not is_test_module(f):
+    return _is_test_suite(f.path, f.module, f.is_package, lambda: (
+        any(fn.name.startswith("test") for fn in f.functions) or any(c.name.startswith("Test") for c in f.classes)
+    ))
+
+
+_DEFINES_TESTS = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+test|^[ \t]*class[ \t]+Test", re.MULTILINE)
+
+
+def is_test_suite_source(path: str, module: str, is_package: bool, text: str) -> bool:
+    """``is_test_suite_module`` for a file not indexed yet, its definitions read from its lines."""
+    return _is_test_suite(path, module, is_package, lambda: _DEFINES_TESTS.search(text) is not None)
+
+
+def _is_test_suite(path: str, module: str, is_package: bool, defines_tests) -> bool:
+    if not _is_test_place(path, module, is_package):
         return False
-    package = f.module.split(".")[:-1] if not f.is_package else f.module.split(".")
-    if any(part in ("tests", "test", "testing") for part in package) or f.path.endswith("conftest.py"):
+    package = module.split(".")[:-1] if not is_package else module.split(".")
+    if any(part in ("tests", "test", "testing") for part in package) or path.endswith("conftest.py"):
         return True
-    return any(fn.name.startswith("test") for fn in f.functions) or any(c.name.startswith("Test") for c in f.classes)
+    return defines_tests()
 
 
 @functools.lru_cache(maxsize=65536)
