@@ -30,15 +30,24 @@ def _project(tmp_path, files: dict[str, str]) -> ProjectIndex:
 
 
 def test_a_functions_entry_contexts_are_limited_per_part_of_the_roots(tmp_path):
-    per_part = MAX_CONTEXTS_PER_FUNCTION + 2
-    files = {"helper.py": HELPER, **{f"caller_{n:02}.py": _caller(n) for n in range(per_part * ROOT_PARTS)}}
-    facts = Analyzer(_project(tmp_path, files)).run()
+    files = {"helper.py": HELPER, **{f"caller_{n:02}.py": _caller(n) for n in range((MAX_CONTEXTS_PER_FUNCTION + 2) * 2)}}
+    analyzer = Analyzer(_project(tmp_path, files))
+    facts = analyzer.run()
     walked_from = sorted(f.caller.file for f in facts.forwards if f.function == "evaluate")
     # Each part's first callers in path order get the helper walked in their state; the rest of
-    # the part see an unresolved call. The parts are fixed by the roots, whatever --jobs says.
-    assert walked_from == [
-        f"caller_{part * per_part + n:02}.py" for part in range(ROOT_PARTS) for n in range(MAX_CONTEXTS_PER_FUNCTION)
-    ]
+    # the part see an unresolved call. The parts are fixed by the code, whatever --jobs says.
+    parts = analyzer.root_parts(analyzer.roots())
+    assert len(parts) == ROOT_PARTS and all(len(part) > MAX_CONTEXTS_PER_FUNCTION for part in parts)
+    assert walked_from == [root.split("::")[0] for part in parts for root in part[:MAX_CONTEXTS_PER_FUNCTION]]
+
+
+def test_the_parts_of_the_roots_are_runs_in_path_order_cut_between_files(tmp_path):
+    files = {f"caller_{n:02}.py": _caller(n) + _caller(n + 100) for n in range(9)}
+    analyzer = Analyzer(_project(tmp_path, {"helper.py": HELPER, **files}))
+    roots = analyzer.roots()
+    parts = analyzer.root_parts(roots)
+    assert [root for part in parts for root in part] == roots
+    assert {root.split("::")[0] for root in parts[0]}.isdisjoint(root.split("::")[0] for root in parts[1])
 
 
 def test_the_caller_a_message_names_is_the_first_in_path_order(tmp_path):

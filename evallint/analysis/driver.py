@@ -24,6 +24,7 @@ built once per run; the transfer functions of one walk are ``Interpreter``'s.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from evallint.analysis import ir, roles, torch_api
@@ -136,10 +137,21 @@ class Analyzer:
 
     def root_parts(self, roots: list[str]) -> list[list[str]]:
         """``roots`` in ``ROOT_PARTS`` runs of consecutive roots, each walked with a memo of its
-        own (``walk_part``). The parts depend on the roots alone, so they are the same whether
-        they are walked in turn or by two processes side by side."""
-        size = -(-len(roots) // ROOT_PARTS)
-        return [roots[i * size:(i + 1) * size] for i in range(ROOT_PARTS)]
+        own (``walk_part``). The runs are cut between files so that each part's files hold about
+        the same number of the functions a walk may go through (``relevant_functions``): a part's
+        walk spends its time in them, mostly near its roots. The parts depend on the code alone,
+        so they are the same whether they are walked in turn or by two processes side by side."""
+        from evallint.analysis.relevance import relevant_functions
+
+        relevant = Counter(self.project.functions[fid].file.path for fid in relevant_functions(self.scan()))
+        share, before, part_of = sum(relevant.values()) / ROOT_PARTS, 0, {}
+        for path in sorted(relevant):
+            part_of[path] = min(int(before / share), ROOT_PARTS - 1)
+            before += relevant[path]
+        parts: list[list[str]] = [[] for _ in range(ROOT_PARTS)]
+        for fid in roots:
+            parts[part_of[self.project.functions[fid].file.path]].append(fid)
+        return parts
 
     def walk_part(self, roots: list[str]) -> ProjectFacts:
         """Walk ``roots`` in order, from their default entries, in a new memo: the limits below
