@@ -98,16 +98,20 @@ class CallHandler:
 
 
 def handle_call(interp: "Interpreter", site: CallSite, state: State) -> State:
-    method, qualified = site.method, site.qualified
-    for handler in HANDLERS:
-        if handler.methods is not None and method not in handler.methods:
-            continue
-        if handler.names is not None and qualified not in handler.names:
-            continue
-        handled = handler.handle(interp, site, state)
+    for handle in _handlers_for(site.method, site.qualified):
+        handled = handle(interp, site, state)
         if handled is not None:
             return handled
     return state
+
+
+@functools.lru_cache(maxsize=8192)
+def _handlers_for(method: str | None, qualified: str | None) -> tuple[Handler, ...]:
+    """The handlers, in order, that are for a call with this method and callee name."""
+    return tuple(
+        handler.handle for handler in HANDLERS
+        if (handler.methods is None or method in handler.methods) and (handler.names is None or qualified in handler.names)
+    )
 
 
 # -- grad contexts entered by hand ---------------------------------------------------------------------

@@ -473,8 +473,10 @@ def _names_an_optimizer(receiver: str) -> bool:
 def _hands_over_an_optimizer(call: ir.Call) -> bool:
     """A call given an optimizer and something else computed (a loss), whose name says nothing of
     saving, loading, scheduling or setting up: it runs the training step."""
+    if len(call.args) + len(call.kwargs) < 2:
+        return False
     values = [*call.args, *(value for _, value in call.kwargs)]
-    if len(values) < 2 or not any(isinstance(v, ir.RefValue) and _names_an_optimizer(v.key.rpartition(".")[2]) for v in values):
+    if not any(isinstance(v, ir.RefValue) and _names_an_optimizer(v.key.rpartition(".")[2]) for v in values):
         return False
     if not any(isinstance(v, (ir.CallValue, ir.MixValue)) or (isinstance(v, ir.RefValue) and "loss" in v.key) for v in values):
         return False

@@ -180,6 +180,7 @@ def is_test_module(f) -> bool:
     return _is_test_place(f.path, f.module, f.is_package)
 
 
+@functools.lru_cache(maxsize=65536)
 def _is_test_place(path: str, module: str, is_package: bool) -> bool:
     name = path.replace("\\", "/").rpartition("/")[2]
     package = module.split(".")[:-1] if not is_package else module.split(".")
