@@ -45,6 +45,7 @@ class Evidence:
         self.extra_model_names = frozenset(getattr(settings, "model_names", ()) or ())
         self.extra_step_calls = frozenset(getattr(settings, "training_step_calls", ()) or ())
         self._statements: dict[str, tuple[ir.Stmt, ...]] = {}
+        self._rebound: dict[str, frozenset[str]] = {}
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
         self._callees: dict[str, tuple[str, ...]] = {}
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
@@ -95,6 +96,25 @@ class Evidence:
         found = self._statements.get(fref.id)
         if found is None:
             found = self._statements[fref.id] = flatten(fref.info.body)
+        return found
+
+    def rebound_parameters(self, fid: str) -> frozenset[str]:
+        """Parameters the function binds to another object (`opts = munchify(opts)`): from there
+        on the name no longer reaches the caller's object, so what happens to it stays here.
+        `model = model.to(device)` keeps the object, and is no rebinding."""
+        found = self._rebound.get(fid)
+        if found is None:
+            fref = self.project.functions[fid]
+            params = set(fref.info.params)
+            statements = self.statements(fref)
+            calls = {stmt.node: stmt for stmt in statements if type(stmt) is ir.Call}
+            rebound = set()
+            for stmt in statements:
+                if type(stmt) is ir.Assign:
+                    for target in stmt.targets:
+                        if target in params and not _same_object(stmt.value, target, calls):
+                            rebound.add(target)
+            found = self._rebound[fid] = frozenset(rebound)
         return found
 
     def entry_origin(self, fref: FunctionRef) -> Origin:
@@ -456,6 +476,17 @@ _PLAIN_BASES = frozenset(
     {"object", "abc.ABC", "ABC", "typing.Generic", "Generic", "typing.Protocol", "Protocol", "Exception",
      "enum.Enum", "Enum", "dict", "list", "typing.NamedTuple", "NamedTuple", "unittest.TestCase"}
 )
+
+
+def _same_object(value: ir.Value, name: str, calls: dict[int, ir.Call]) -> bool:
+    """Is ``value`` the object ``name`` holds: the name itself, or self-returning methods
+    called on it (`model.to(device).eval()`)?"""
+    while isinstance(value, ir.CallValue):
+        call = calls.get(value.node)
+        if call is None or call.method not in torch_api.SELF_RETURNING_METHODS or call.receiver is None:
+            return False
+        value = call.receiver
+    return isinstance(value, ir.RefValue) and value.key == name
 
 
 def is_plain_base(name: str) -> bool:

@@ -144,7 +144,8 @@ class ProjectCalls:
             self.results[call.node] = NOT_MODEL
         if summary.exit.dead:
             return
-        self.map_back(summary.exit, mapping, state)
+        rebound = self.evidence.rebound_parameters(target)
+        self.map_back(summary.exit, [pair for pair in mapping if pair[0] not in rebound] if rebound else mapping, state)
         state.grad = summary.exit.grad
 
     def map_back(self, callee_state: State, mapping: list, state: State) -> None:
