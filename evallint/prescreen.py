@@ -55,6 +55,7 @@ _EVIDENCE_WORDS = frozenset(
         "reveal",
         # Loaded weights make a forward an evaluation; a whole-model `torch.load` alone is no seed.
         "load_state_dict",
+        "weights",  # a library model built with its pretrained weights: `resnet18(weights=...)`
     }
 )
 

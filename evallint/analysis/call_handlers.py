@@ -62,7 +62,7 @@ class CallSite:
     def __init__(self, interp: "Interpreter", call: ir.Call, state: State) -> None:
         self.call = call
         # The callee's dotted name, imports resolved; the receiver's canonical key for `x.method()`.
-        self.qualified = interp.project.qualify(interp.file, call.func) if call.func else None
+        self.qualified = interp.project.qualified_callee(interp.file, call)
         self.method = call.method
         self.receiver_key = state.canonical(call.receiver.key) if isinstance(call.receiver, ir.RefValue) else None
         self._interp = interp

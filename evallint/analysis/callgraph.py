@@ -113,6 +113,19 @@ class ProjectIndex:
             found = self._qualified[key] = self._qualify(path, chain)
         return found
 
+    def qualified_callee(self, path: str, call: ir.Call) -> str | None:
+        """The absolute name a call's callee stands for: its chain qualified, or for a name looked
+        up in a module's namespace (`models.__dict__[arch](...)`) that module's name and `*`."""
+        if call.func is not None:
+            return self.qualify(path, call.func)
+        receiver = call.receiver
+        first = receiver.parts[0] if isinstance(receiver, ir.MixValue) and receiver.parts else receiver
+        if isinstance(first, ir.RefValue):
+            namespace, lookup, _ = first.key.partition(".__dict__")
+            if lookup and namespace:
+                return self.qualify(path, namespace) + ".*"
+        return None
+
     def _qualify(self, path: str, chain: str) -> str:
         root, _, rest = chain.partition(".")
         target = self.imports.get(path, {}).get(root)

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from evallint.analysis import ir, torch_api
+from evallint.analysis import ir, roles, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
 from evallint.analysis.regions import is_eval_function_name, is_eval_loader, is_test_module, is_test_suite_module
 
@@ -201,7 +201,8 @@ def _loads_weights(evidence, fref: FunctionRef, call: ir.Call) -> bool:
     (see ``roles``)."""
     if call.method in torch_api.LOAD_WEIGHTS_METHODS or call.method == "eval" or call.method in torch_api.PRETRAINED_METHODS:
         return True
-    return call.func is not None and evidence.project.qualify(fref.file.path, call.func) in torch_api.WHOLE_MODEL_LOADERS
+    qualified = evidence.project.qualified_callee(fref.file.path, call)
+    return qualified in torch_api.WHOLE_MODEL_LOADERS or roles.loads_pretrained_weights(qualified, call)
 
 
 def _disables_grad(evidence, fref: FunctionRef, stmt: ir.With) -> bool:

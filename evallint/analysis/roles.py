@@ -79,6 +79,17 @@ def library_role(qualified: str, call: ir.Call) -> str | None:
     return MODE_FREE
 
 
+def loads_pretrained_weights(qualified: str | None, call: ir.Call) -> bool:
+    """A library model built with its pretrained weights: worth evaluating, and (unlike
+    `from_pretrained`) in train mode, as every new module."""
+    if qualified is None or not constructs_module(qualified):
+        return False
+    for name, value in call.kwargs:
+        if name in torch_api.PRETRAINED_KEYWORDS:
+            return not (isinstance(value, ir.ConstValue) and value.value in (None, False, 0, "", "None"))
+    return False
+
+
 def strongest(found) -> str:
     """What a module holding parts of these roles is: a model as soon as one part may be."""
     found = set(found)
@@ -341,8 +352,10 @@ class Roles:
                 qualified = self.project.qualify(path, stmt.func) if stmt.func else ""
                 if qualified in torch_api.WHOLE_MODEL_LOADERS or (name != "load_state_dict" and words & _WEIGHT_WORDS):
                     loaders.add(stmt.node)
-            elif name in torch_api.PRETRAINED_METHODS:
+            elif name in torch_api.PRETRAINED_METHODS or loads_pretrained_weights(self.project.qualified_callee(path, stmt), stmt):
                 loaders.add(stmt.node)
+            elif name in torch_api.SELF_RETURNING_METHODS and isinstance(stmt.receiver, ir.CallValue) and stmt.receiver.node in loaders:
+                loaders.add(stmt.node)  # `torch.load(path).to(device)`: the loaded model itself
         found = self._weights[fref.id] = {key: tuple(nodes) for key, nodes in events.items()}
         return found
 

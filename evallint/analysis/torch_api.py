@@ -124,7 +124,10 @@ MODULE_CONSTRUCTOR_PREFIXES = ("torch.nn.", "torchvision.models.", "timm.models.
 # (`torch.hub.load` is no factory of a known mode: a hub entry point may wrap and switch its model.)
 MODULE_FACTORY_FUNCTIONS = frozenset({"timm.create_model", "timm.models.create_model"})
 # Model zoos whose functions build modules: `torchvision.models.resnet50()` is a fresh module in train mode.
-MODULE_FACTORY_PREFIXES = ("torchvision.models.",)
+MODULE_FACTORY_PREFIXES = ("torchvision.models.", "pretrainedmodels.")
+# Keywords by which a library model's constructor loads its pretrained weights
+# (`resnet18(pretrained=True)`, `resnet18(weights=ResNet18_Weights.DEFAULT)`, `timm.create_model(name, pretrained=True)`).
+PRETRAINED_KEYWORDS = frozenset({"pretrained", "weights"})
 # `torch.nn.functional` and friends live under torch.nn but are not modules.
 NON_MODULE_PREFIXES = ("torch.nn.functional.", "torch.nn.init.", "torch.nn.utils.", "torch.nn.parallel.")
 
