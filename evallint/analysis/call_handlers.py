@@ -334,7 +334,10 @@ def module_constructed(interp: "Interpreter", site: CallSite, state: State) -> S
     if role == roles.NOT_MODEL:
         interp.results[call.node] = NOT_MODEL
     else:
-        facts = frozenset({Poss(TRAIN, interp.origin(CONSTRUCTED, call.node))})
+        handed = None
+        if roles.constructor_role(qualified, call) == roles.CONTAINER:
+            handed = interp.handed_in_modes([*call.args, *(value for _, value in call.kwargs)], state)
+        facts = handed or frozenset({Poss(TRAIN, interp.origin(CONSTRUCTED, call.node))})
         interp.results[call.node] = Fresh(facts, _mode_free_or_none(role))
     return state
 

@@ -369,6 +369,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
             result = known(self.results.get(value.node))
             if isinstance(result, Alias) and state.canonical(result.key) == state.canonical(target):
                 return  # `model = model.to(device)`: the same module
+            # Read before the name is rebound: `model = Wrapper(model)` wraps the old `model`.
+            handed = self.wrapped_modes(result, state) if isinstance(result, Instance) else None
             self._unbind(target, state)
             if result is None:
                 self._unknown_if_model(target, value.node, state)
@@ -386,12 +388,45 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
                 class_id, call = result.class_id, result.call
                 state.types[target] = class_id
                 if self.evidence.is_module_class(class_id) and self.evidence.roles.class_role(class_id) != roles.NOT_MODEL:
-                    state.set_mode(target, frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
+                    state.set_mode(target, handed or frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
                 init = self.project.method_of(class_id, "__init__")
                 if init is not None:
                     self.call_function(init, call, state, receiver=target)
             return
         self._unbind(target, state)
+
+    def wrapped_modes(self, instance: Instance, state: State) -> Facts | None:
+        """A project module that builds no mode-dependent layer of its own (its role is UNSEEN:
+        what it runs is handed in) runs the modules it is built around in their modes."""
+        if self.evidence.roles.class_role(instance.class_id) != roles.UNSEEN:
+            return None
+        call = instance.call
+        return self.handed_in_modes([*call.args, *(value for _, value in call.kwargs)], state)
+
+    def handed_in_modes(self, parts, state: State) -> Facts | None:
+        """The modes of the modules a new module is built around (``nn.Sequential(model,
+        nn.Softmax(1))``, ``DataParallel(model)``): ``model.eval()`` before wrapping holds inside
+        the wrapper, whose own flag says nothing of them. None when the parts are only new modules
+        (the new one's own "built here, in train mode" says as much) or one of them is not known."""
+        found: set[Poss] = set()
+        for value in parts:
+            if isinstance(value, ir.RefValue):
+                key = state.canonical(value.key)
+                if not self.is_model(key, state):
+                    continue
+                if not state.has_mode(key):
+                    return None
+                found |= state.mode_of(key)
+            elif isinstance(value, ir.CallValue):
+                result = known(self.results.get(value.node))
+                if isinstance(result, Fresh):
+                    if result.role is None:
+                        found |= result.modes
+                elif not isinstance(result, NotModel):
+                    return None
+        if all(p.value == TRAIN and p.origin.kind == CONSTRUCTED for p in found):
+            return None
+        return frozenset(found)
 
     def _unknown_if_model(self, target: str, node: int, state: State) -> None:
         """A model returned by a call evallint cannot follow: its mode is unknown, not "nothing set it"."""
