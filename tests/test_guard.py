@@ -143,6 +143,30 @@ def test_a_correct_loop_gets_no_warning():
     assert caught == []
 
 
+def pseudo_label_run():
+    torch.manual_seed(0)
+    model = make_net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    criterion = nn.CrossEntropyLoss()
+    x = torch.randn(32, 8)
+    model.train()
+    for _ in range(4):
+        with torch.no_grad():
+            pseudo = model(x).argmax(1)
+        loss = criterion(model(x), pseudo)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+def test_pseudo_labels_fed_through_a_loss_module_are_training_not_evaluation():
+    # The guard follows a loss module's call as torch operations (it has no parameters and no
+    # mode-dependent layer): the no_grad forward's labels still reach the backward through it.
+    _, caught = guarded(pseudo_label_run)
+    assert caught == []
+
+
 def test_the_guard_changes_no_output_and_no_gradient_bitwise():
     def training(record):
         torch.manual_seed(0)

@@ -68,12 +68,17 @@ class Probes:
     the user's filters turned into an error) reaches the script.
     """
 
-    def __init__(self, writer, after_training=None) -> None:
+    def __init__(self, writer, after_training=None, functions_as_operations: bool = False) -> None:
         import torch
 
         self.torch = torch
         self.writer = writer
         self.after_training = after_training
+        # The guard's choice: a call of a plain-function module (``ModuleFacts.is_plain_function``)
+        # is followed by the output-flow probe as torch operations are, instead of being recorded
+        # as a model call; nothing the guard warns about concerns such a module. ``verify`` records
+        # them, to explain a finding on one.
+        self.functions_as_operations = functions_as_operations
         self.stack = UserStack(torch)
         self.facts = ModuleFacts(torch)
         self.batchnorm = BatchNormPasses(torch, writer, self.facts)
@@ -255,6 +260,8 @@ class Probes:
         if state.depth:
             state.depth += 1
             return None
+        if self.functions_as_operations and self.facts.is_plain_function(module):
+            return None  # depth stays 0: its post hook does nothing, and the flow probe stays on
         state.depth = 1
         if self.flow is not None:
             self.flow.suspend()

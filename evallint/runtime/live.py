@@ -66,12 +66,12 @@ class LiveSession:
     """Probes installed in this process, feeding ``observations``."""
 
     def __init__(self, *, after_training: Callable[[], None] | None = None,
-                 on_blind_spot: Callable[[str], None] | None = None) -> None:
+                 on_blind_spot: Callable[[str], None] | None = None, functions_as_operations: bool = False) -> None:
         from evallint.runtime.hooks import Probes
 
         self.observations = Observations()
         self.recorder = LiveRecorder(self.observations, on_blind_spot)
-        self.probes = Probes(self.recorder, after_training=after_training)
+        self.probes = Probes(self.recorder, after_training=after_training, functions_as_operations=functions_as_operations)
         self._installed = False
 
     def start(self) -> None:

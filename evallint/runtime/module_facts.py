@@ -47,6 +47,11 @@ class ModuleFacts:
             self._layers[module] = cached
         return cached
 
+    def is_plain_function(self, module) -> bool:
+        """No parameters and no mode-dependent layer (a loss, an activation, a pooling): a
+        function of its inputs, never a model (``roles``) whatever its mode or grad."""
+        return not self.has_parameters(module) and not self.sensitive_layers(module)
+
     # ---- trained and loaded modules --------------------------------------------
 
     def mark_trained(self, module) -> None:
