@@ -46,7 +46,7 @@ def test_a_run_without_fixes_to_build_does_not_import_libcst(tmp_path):
     assert "libcst" not in loaded
 
 
-def _sources_parsed_with_libcst(path: Path, *options: str) -> list[int]:
+def _sources_parsed_with_libcst(path: Path, *options: str, quiet: bool = True) -> list[int]:
     """The length of each text `evallint PATH OPTIONS` parses with libcst (which must exit 0)."""
     code = (
         "import sys\n"
@@ -55,7 +55,7 @@ def _sources_parsed_with_libcst(path: Path, *options: str) -> list[int]:
         "original = python.parse_python\n"
         "python.parse_python = lambda text: (parsed.append(len(text)), original(text))[1]\n"
         "from evallint.cli import main\n"
-        f"sys.argv = ['evallint', {str(path)!r}, '--no-cache', '-q', *{list(options)!r}]\n"
+        f"sys.argv = ['evallint', {str(path)!r}, '--no-cache', *{['-q'] if quiet else []!r}, *{list(options)!r}]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as exit:\n"
@@ -71,14 +71,17 @@ def _sources_parsed_with_libcst(path: Path, *options: str) -> list[int]:
 def test_only_the_formats_that_write_fix_edits_build_unsafe_fixes(tmp_path):
     # An unsafe fix's edits need libcst's parse of the whole file and a rewrite of it per fix: the
     # formats that only name the fix or count it (the default, full, GitHub annotations, JUnit)
-    # plan it instead, on the top-level statement around its finding (libcst parses that alone).
+    # plan it instead, on the top-level statement around its finding (libcst parses that alone);
+    # the default without its summary (`-q`) shows nothing of it, and neither builds nor plans it.
     source = (
         "import torch\n\nSIZES = [1, 2, 3]\n\n\ndef evaluate(model, loader):\n    model.eval()\n"
         "    return [model(x) for x in loader]\n"
     )
     (tmp_path / "evaluate.py").write_text(source, encoding="utf-8")
     statement = len("def evaluate(model, loader):\n    model.eval()\n    return [model(x) for x in loader]\n")
-    for output_format in ("concise", "full", "github", "junit"):
+    assert _sources_parsed_with_libcst(tmp_path, "--exit-zero", quiet=False) == [statement]
+    assert _sources_parsed_with_libcst(tmp_path, "--exit-zero") == []
+    for output_format in ("full", "github", "junit"):
         parsed = _sources_parsed_with_libcst(tmp_path, "--exit-zero", "--output-format", output_format)
         assert parsed == [statement], output_format
     for output_format in ("json", "json-lines", "sarif"):
