@@ -17,6 +17,7 @@ Every worker ends with the block that made it, and with this process however it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import sys
@@ -311,17 +312,48 @@ def worker_pool(max_workers: int, mp_context=None):
     dies. On the way out the pool is waited for; if the block fails (an error, Ctrl-C,
     SIGTERM) its workers are killed first, since nothing wants their results any more.
     """
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(
-        max_workers=max_workers, mp_context=mp_context, initializer=_worker_started, initargs=(os.getpid(),)
-    )
+    pool = _pool_class()(max_workers=max_workers, mp_context=mp_context, initializer=_worker_started, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:
         _stop_workers(pool)
         raise
     pool.shutdown(wait=True)
+
+
+@functools.cache
+def _pool_class():
+    """The pool's class, made on first use (the executor's import is not for runs without workers)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    class Pool(ProcessPoolExecutor):
+        """Forks its workers with Ctrl-C and SIGTERM held: a signal landing inside a fork would
+        interrupt other libraries' fork handlers (logging releases its lock in one) and be lost
+        there, with a traceback; held, it arrives right after the fork."""
+
+        def _spawn_process(self):  # the executor's own step that forks one worker
+            with _signals_held():
+                super()._spawn_process()
+
+    return Pool
+
+
+_HELD_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+@contextlib.contextmanager
+def _signals_held():
+    import signal
+
+    held = {getattr(signal, name) for name in _HELD_SIGNALS if hasattr(signal, name)}
+    if not hasattr(signal, "pthread_sigmask") or not held:
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _stop_workers(pool) -> None:
@@ -353,6 +385,8 @@ def _worker_started(parent: int) -> None:
     global _IN_WORKER
     _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # held while it forked
     try:
         null = os.open(os.devnull, os.O_RDWR)
         for stream in (0, 1, 2):
