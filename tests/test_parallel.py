@@ -75,9 +75,10 @@ def test_phase_two_in_a_second_process_gives_what_one_process_gives(tmp_path, mo
     monkeypatch.setattr(driver.Analyzer, "syntactic_facts", recording)
     assert _run(root, 2) == single
     collected_in = log.read_text().split()
-    assert len(collected_in) == 1 and collected_in != [str(parent)], "the syntactic facts come from the worker"
+    assert len(collected_in) == 2 and str(parent) in collected_in and len(set(collected_in)) == 2, \
+        "each process collects the syntactic facts of its half of the files"
     assert len({row[0] for row in single}) > 20
-    # Facts of the walk and syntactic facts (collected by the worker) both came back.
+    # Facts of the walk and syntactic facts (collected in both processes) all came back.
     assert {"EVL101", "EVL102", "EVL104", "EVL202"} <= {row[2] for row in single}
 
 
@@ -122,8 +123,8 @@ def test_the_halves_of_the_scan_merge_into_the_whole_scan(tmp_path):
     assert dict(merged.callers) == dict(whole.callers)
 
 
-# Where the forked worker dies: scanning its half of the calls, or collecting the syntactic facts.
-# Either way this process does the worker's part too.
+# Where the forked worker dies: scanning its half of the calls, or collecting its half of the
+# syntactic facts. Either way this process does the worker's part too.
 @pytest.mark.parametrize("owner, name", [("driver.Analyzer", "syntactic_facts"), ("project_walk", "scan_calls")])
 def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch, owner, name):
     import os
@@ -147,8 +148,8 @@ def test_a_dying_phase_two_worker_costs_time_not_findings(tmp_path, monkeypatch,
 
     monkeypatch.setattr(target, name, dying)
     assert _run(root, 2) == single
-    # The worker's piece was done here: both scan halves (and the syntactic facts once).
-    assert len(runs_here) == (2 if name == "scan_calls" else 1)
+    # The worker's piece was done here: both halves of the scan and of the syntactic facts.
+    assert len(runs_here) == 2
 
 
 def test_a_phase_two_worker_whose_scan_fails_neither_hangs_the_run_nor_loses_findings(tmp_path, monkeypatch):

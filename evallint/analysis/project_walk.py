@@ -1,5 +1,5 @@
-"""Phase 2 as pieces that can run apart: the call scan in two halves with the syntactic facts,
-then the walk in its two parts (``Analyzer.root_parts``).
+"""Phase 2 as pieces that can run apart: the call scan and the syntactic facts in two halves of the
+files, then the walk in its two parts (``Analyzer.root_parts``).
 
 The parts of the walk are fixed by the project and each has a memo of its own, so walking them in
 turn or side by side gives the same facts. How the pieces run is the caller's: it passes
@@ -28,12 +28,14 @@ def walk_project(
     syntactic = None
     forking = map_pieces is not None and len(analyzer.project.functions) >= MIN_FUNCTIONS_TO_FORK
     if forking:
-        # The other process scans the second half and then collects the syntactic facts.
-        halves = analyzer.scan_halves()
-        (mine, _), (theirs, syntactic) = map_pieces(
-            lambda piece: _scan_piece(analyzer, *piece), [(halves[0], False), (halves[1], True)]
-        )
+        # Each process scans the calls of half of the files and collects their syntactic facts
+        # (the functions it scanned are flattened once for both).
+        pieces = list(zip(analyzer.scan_halves(), analyzer.file_halves()))
+        (mine, my_facts), (theirs, their_facts) = map_pieces(lambda piece: _scan_piece(analyzer, *piece), pieces)
         analyzer.adopt_scan(mine.merge(theirs))
+        syntactic = ProjectFacts()
+        syntactic.extend(my_facts)
+        syntactic.extend(their_facts)
     parts = analyzer.root_parts(analyzer.roots(reported_files))
     for part in (map_pieces if forking else _in_turn)(analyzer.walk_part, parts):
         facts.extend(part)  # in path order: the first part's facts first
@@ -45,5 +47,5 @@ def _in_turn(work: Callable, items: list) -> list:
     return [work(item) for item in items]
 
 
-def _scan_piece(analyzer, half: list[str], syntactic: bool) -> tuple:
-    return scan_calls(analyzer.evidence, half), analyzer.syntactic_facts() if syntactic else None
+def _scan_piece(analyzer, functions: list[str], paths: list[str]) -> tuple:
+    return scan_calls(analyzer.evidence, functions), analyzer.syntactic_facts(paths)

@@ -201,8 +201,9 @@ def _loads_weights(evidence, fref: FunctionRef, call: ir.Call) -> bool:
     (see ``roles``)."""
     if call.method in torch_api.LOAD_WEIGHTS_METHODS or call.method == "eval" or call.method in torch_api.PRETRAINED_METHODS:
         return True
-    qualified = evidence.project.qualified_callee(fref.file.path, call)
-    return qualified in torch_api.WHOLE_MODEL_LOADERS or roles.loads_pretrained_weights(qualified, call)
+    if call.func is not None and evidence.project.qualify(fref.file.path, call.func) in torch_api.WHOLE_MODEL_LOADERS:
+        return True
+    return bool(call.kwargs) and roles.loads_pretrained_weights(evidence.project.qualified_callee(fref.file.path, call), call)
 
 
 def _disables_grad(evidence, fref: FunctionRef, stmt: ir.With) -> bool:

@@ -82,11 +82,11 @@ def library_role(qualified: str, call: ir.Call) -> str | None:
 def loads_pretrained_weights(qualified: str | None, call: ir.Call) -> bool:
     """A library model built with its pretrained weights: worth evaluating, and (unlike
     `from_pretrained`) in train mode, as every new module."""
-    if qualified is None or not constructs_module(qualified):
-        return False
     for name, value in call.kwargs:
         if name in torch_api.PRETRAINED_KEYWORDS:
-            return not (isinstance(value, ir.ConstValue) and value.value in (None, False, 0, "", "None"))
+            if isinstance(value, ir.ConstValue) and value.value in (None, False, 0, "", "None"):
+                return False
+            return qualified is not None and constructs_module(qualified)
     return False
 
 
@@ -352,7 +352,7 @@ class Roles:
                 qualified = self.project.qualify(path, stmt.func) if stmt.func else ""
                 if qualified in torch_api.WHOLE_MODEL_LOADERS or (name != "load_state_dict" and words & _WEIGHT_WORDS):
                     loaders.add(stmt.node)
-            elif name in torch_api.PRETRAINED_METHODS or loads_pretrained_weights(self.project.qualified_callee(path, stmt), stmt):
+            elif name in torch_api.PRETRAINED_METHODS or (stmt.kwargs and loads_pretrained_weights(self.project.qualified_callee(path, stmt), stmt)):
                 loaders.add(stmt.node)
             elif name in torch_api.SELF_RETURNING_METHODS and isinstance(stmt.receiver, ir.CallValue) and stmt.receiver.node in loaders:
                 loaders.add(stmt.node)  # `torch.load(path).to(device)`: the loaded model itself
