@@ -99,9 +99,10 @@ class Evidence:
         return found
 
     def rebound_parameters(self, fid: str) -> frozenset[str]:
-        """Parameters the function binds to another object (`opts = munchify(opts)`): from there
-        on the name no longer reaches the caller's object, so what happens to it stays here.
-        `model = model.to(device)` keeps the object, and is no rebinding."""
+        """Parameters the function binds to a module it builds (`opts = nn.Sequential(*opts.values())`):
+        from there on the name holds a new object, and what happens to it is not the caller's.
+        Anything else it may be given back (`model = unwrap_model(model)`, `model.to(device)`)
+        keeps the caller's object in reach."""
         found = self._rebound.get(fid)
         if found is None:
             fref = self.project.functions[fid]
@@ -110,12 +111,18 @@ class Evidence:
             calls = {stmt.node: stmt for stmt in statements if type(stmt) is ir.Call}
             rebound = set()
             for stmt in statements:
-                if type(stmt) is ir.Assign:
-                    for target in stmt.targets:
-                        if target in params and not _same_object(stmt.value, target, calls):
-                            rebound.add(target)
+                if type(stmt) is ir.Assign and isinstance(stmt.value, ir.CallValue) and stmt.value.node in calls:
+                    if params.intersection(stmt.targets) and self._builds_module(fref, calls[stmt.value.node]):
+                        rebound.update(params.intersection(stmt.targets))
             found = self._rebound[fid] = frozenset(rebound)
         return found
+
+    def _builds_module(self, fref: FunctionRef, call: ir.Call) -> bool:
+        """Does this call build a new module: a torch or library constructor, or a project class?"""
+        qualified = self.project.qualified_callee(fref.file.path, call)
+        if qualified is not None and roles.constructs_module(qualified):
+            return True
+        return call.func is not None and self.project.resolve(fref, call.func) in self.project.classes
 
     def entry_origin(self, fref: FunctionRef) -> Origin:
         """Where the keys nothing sets in a function get their mode from (one object per function)."""
@@ -476,17 +483,6 @@ _PLAIN_BASES = frozenset(
     {"object", "abc.ABC", "ABC", "typing.Generic", "Generic", "typing.Protocol", "Protocol", "Exception",
      "enum.Enum", "Enum", "dict", "list", "typing.NamedTuple", "NamedTuple", "unittest.TestCase"}
 )
-
-
-def _same_object(value: ir.Value, name: str, calls: dict[int, ir.Call]) -> bool:
-    """Is ``value`` the object ``name`` holds: the name itself, or self-returning methods
-    called on it (`model.to(device).eval()`)?"""
-    while isinstance(value, ir.CallValue):
-        call = calls.get(value.node)
-        if call is None or call.method not in torch_api.SELF_RETURNING_METHODS or call.receiver is None:
-            return False
-        value = call.receiver
-    return isinstance(value, ir.RefValue) and value.key == name
 
 
 def is_plain_base(name: str) -> bool:

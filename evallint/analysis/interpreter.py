@@ -369,11 +369,13 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
             result = known(self.results.get(value.node))
             if isinstance(result, Alias) and state.canonical(result.key) == state.canonical(target):
                 return  # `model = model.to(device)`: the same module
-            # Read before the name is rebound: `model = Wrapper(model)` wraps the old `model`.
+            # Read before the name is rebound: `model = Wrapper(model)` wraps the old `model`, and
+            # `opts = munchify(opts)` may still hold the model `opts` held.
             handed = self.wrapped_modes(result, state) if isinstance(result, Instance) else None
+            held_model = result is None and self.is_model(target, state)
             self._unbind(target, state)
             if result is None:
-                self._unknown_if_model(target, value.node, state)
+                self._unknown_if_model(target, value.node, state, held_model)
                 return
             if isinstance(result, NotModel):
                 state.types[target] = roles.NOT_MODEL
@@ -428,9 +430,9 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
             return None
         return frozenset(found)
 
-    def _unknown_if_model(self, target: str, node: int, state: State) -> None:
+    def _unknown_if_model(self, target: str, node: int, state: State, held_model: bool = False) -> None:
         """A model returned by a call evallint cannot follow: its mode is unknown, not "nothing set it"."""
-        if self.is_model(target, state):
+        if held_model or self.is_model(target, state):
             state.set_mode(target, frozenset({Poss(UNKNOWN, self.origin(UNRESOLVED, node, "a call"))}))
 
     def _unbind(self, target: str, state: State) -> None:
