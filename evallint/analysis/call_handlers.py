@@ -336,7 +336,7 @@ def module_constructed(interp: "Interpreter", site: CallSite, state: State) -> S
     else:
         handed = None
         if roles.constructor_role(qualified, call) == roles.CONTAINER:
-            handed = interp.handed_in_modes([*call.args, *(value for _, value in call.kwargs)], state)
+            handed = interp.handed_in_modes(call.arguments, state)
         facts = handed or frozenset({Poss(TRAIN, interp.origin(CONSTRUCTED, call.node))})
         interp.results[call.node] = Fresh(facts, _mode_free_or_none(role))
     return state

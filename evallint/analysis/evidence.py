@@ -502,7 +502,7 @@ def _hands_over_an_optimizer(call: ir.Call) -> bool:
     saving, loading, scheduling or setting up: it runs the training step."""
     if len(call.args) + len(call.kwargs) < 2:
         return False
-    values = [*call.args, *(value for _, value in call.kwargs)]
+    values = call.arguments
     if not any(isinstance(v, ir.RefValue) and _names_an_optimizer(v.key.rpartition(".")[2]) for v in values):
         return False
     if not any(isinstance(v, (ir.CallValue, ir.MixValue)) or (isinstance(v, ir.RefValue) and "loss" in v.key) for v in values):

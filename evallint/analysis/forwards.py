@@ -151,7 +151,7 @@ class ForwardTransfer:
         keys = found.weighted_keys(self.fn)
         if not keys:
             return ctx
-        passed = [value.key for value in (*call.args, *(v for _, v in call.kwargs)) if isinstance(value, ir.RefValue)]
+        passed = [value.key for value in call.arguments if isinstance(value, ir.RefValue)]
         if isinstance(call.receiver, ir.RefValue):
             passed.append(call.receiver.key)
         for key in passed:

@@ -403,7 +403,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
         if self.evidence.roles.class_role(instance.class_id) != roles.UNSEEN:
             return None
         call = instance.call
-        return self.handed_in_modes([*call.args, *(value for _, value in call.kwargs)], state)
+        return self.handed_in_modes(call.arguments, state)
 
     def handed_in_modes(self, parts, state: State) -> Facts | None:
         """The modes of the modules a new module is built around (``nn.Sequential(model,
@@ -453,8 +453,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
         role = roles.constructor_role(qualified, call)
         if role != roles.CONTAINER:
             return role
-        parts = [*call.args, *(value for _, value in call.kwargs)]
-        return roles.container_role(self.value_role(value, state) for value in parts)
+        return roles.container_role(self.value_role(value, state) for value in call.arguments)
 
     def value_role(self, value: ir.Value, state: State) -> str:
         """Is this argument of a container (``nn.Sequential(...)``, ``DataParallel(...)``) a model?"""

@@ -136,6 +136,11 @@ class Call:
     kwargs: tuple[tuple[str, Value], ...]
     statement: bool = False  # the call is an expression statement of its own
 
+    @property
+    def arguments(self) -> tuple[Value, ...]:
+        """Every argument's value: the positional ones, then the keyword ones."""
+        return (*self.args, *(value for _, value in self.kwargs))
+
 
 @record
 class Assign:

@@ -333,7 +333,7 @@ class Roles:
                 continue
             if kind is not ir.Call:
                 continue
-            refs = [value.key for value in (*stmt.args, *(v for _, v in stmt.kwargs)) if isinstance(value, ir.RefValue)]
+            refs = [value.key for value in stmt.arguments if isinstance(value, ir.RefValue)]
             if steps and stmt.node in flow.to_backward and stmt.func is not None:
                 add(forward_key(stmt), stmt.node)
                 for key in refs:  # `loss = step_loss(model, x, y)`: a model handed to what computes the loss
@@ -411,7 +411,7 @@ class Roles:
         calls = {stmt.node: stmt for stmt in self.statements(fref) if type(stmt) is ir.Call}
         sources = self.flow(fref).sources
         for call in calls.values():
-            values = [*call.args, *(value for _, value in call.kwargs)]
+            values = call.arguments
             if not _builds_optimizer(call, values, calls, self.project.qualify(fref.file.path, call.func) if call.func else ""):
                 continue
             builds = True
@@ -436,7 +436,7 @@ def _chains(statements):
         if kind is ir.Call:
             if stmt.func is not None:
                 yield stmt.func
-            yield from _value_chains([stmt.receiver, *stmt.args, *(v for _, v in stmt.kwargs)])
+            yield from _value_chains([stmt.receiver, *stmt.arguments])
         elif kind is ir.Assign or kind is ir.Return:
             yield from _value_chains([stmt.value])
 
