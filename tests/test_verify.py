@@ -900,8 +900,11 @@ def test_without_max_steps_a_script_stops_once_every_finding_has_a_verdict():
     path = FIXTURES / "runtime_endless_training.py"
     report = build_report(str(path), diagnostics=marked_findings(path), device="cpu",
                           timeout=FIXTURE_TIMEOUT)
+    # Stopped because the evidence was complete (an endless script otherwise runs to its timeout),
+    # and not before the settling steps. How many steps run between the check that settles it and
+    # the stop depends on the machine's speed, so it is not pinned.
     assert report.stopped_by == "settled", report_to_text(report)
-    assert SETTLE_STEPS <= report.training_steps < SETTLE_STEPS + 100
+    assert report.training_steps >= SETTLE_STEPS
     assert [v.verdict for v in report.verdicts] == ["confirmed"]
 
 
