@@ -5,7 +5,11 @@ CLI does when given one file (reading the rest of its project for
 cross-file summaries, honouring `[tool.evallint]`), from the lines flake8 read,
 so what flake8 shows and what it checked agree. flake8 wants 0-based columns
 from plugins and adds one when printing, so the printed column is evallint's.
-`# noqa` comments are applied by flake8 itself (and by evallint, identically).
+The plugin reports what is left after evallint's own `# noqa` handling, which
+matches whole codes as ruff does. flake8 would then apply its own, which also
+takes a code as a prefix (`# noqa: EVL1` would hide EVL101): loading the
+plugin tells flake8 to leave EVL findings to evallint's handling, so a comment
+means the same under flake8 as under the CLI.
 """
 
 from __future__ import annotations
@@ -46,6 +50,30 @@ class EvallintChecker:
                     handle.write(text or "")
                 return run([path], load_settings(None, [path]), jobs=1).diagnostics
         return _lint_in_project(self.filename, text, load_settings(None, [self.filename]))
+
+
+def _leave_evallint_noqa_to_evallint() -> None:
+    """Make flake8's inline `# noqa` check pass over EVL findings: evallint already applied
+    the comment, with whole codes. Other plugins' codes keep flake8's own matching."""
+    try:
+        from flake8.violation import Violation
+    except ImportError:  # a flake8 older than 6: its own prefix matching applies (README)
+        return
+    flake8_check = Violation.is_inline_ignored
+    if getattr(flake8_check, "evallint_applies_noqa", False):
+        return
+
+    def is_inline_ignored(self, disable_noqa: bool) -> bool:
+        if self.code.startswith("EVL"):
+            return False
+        return flake8_check(self, disable_noqa)
+
+    is_inline_ignored.evallint_applies_noqa = True  # type: ignore[attr-defined]
+    is_inline_ignored.__wrapped__ = flake8_check  # type: ignore[attr-defined]
+    Violation.is_inline_ignored = is_inline_ignored
+
+
+_leave_evallint_noqa_to_evallint()
 
 
 # flake8 calls the plugin once per file, in a few long-lived processes. Each call needs the

@@ -98,13 +98,27 @@ def validate(model, loader):
 
 @pytest.mark.parametrize(
     "noqa, reported",
-    [("", True), ("  # noqa", False), ("  # noqa: EVL101", False), ("  # noqa: EVL201", True), ("  # noqa:EVL101,E501", False)],
+    [("", True), ("  # noqa", False), ("  # noqa: EVL101", False), ("  # noqa: EVL201", True), ("  # noqa:EVL101,E501", False),
+     # Whole codes, as under the CLI (and ruff): a prefix names no rule.
+     ("  # noqa: EVL1", True), ("  # noqa:EVL10", True), ("  # noqa: evl101", False)],
 )
 def test_noqa_is_honoured(flake8_env, tmp_path: Path, noqa: str, reported: bool):
     (tmp_path / "evaluate.py").write_text(SOURCE.format(noqa=noqa))
     result = flake8(flake8_env, "evaluate.py", cwd=tmp_path)
     assert ("EVL101" in result.stdout) == reported, result.stdout + result.stderr
     assert result.stdout.startswith("evaluate.py:6:17: EVL101") or not reported
+
+
+def test_other_plugins_keep_flake8s_own_noqa_matching(flake8_env, tmp_path: Path):
+    """Only EVL findings are left to evallint's whole-code matching; flake8's prefix match
+    still hides another plugin's code (`# noqa: F4` hides F401)."""
+    (tmp_path / "mixed.py").write_text("import os  # noqa: F4\n" + SOURCE.format(noqa="  # noqa: EVL1"))
+    result = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "EVL,F401", "mixed.py"],
+        cwd=tmp_path, env=flake8_env, capture_output=True, text=True, timeout=120,
+    )
+    codes = sorted(line.split()[1] for line in result.stdout.splitlines())
+    assert codes == ["EVL101"], result.stdout + result.stderr
 
 
 def test_file_level_noqa_and_stdin(flake8_env, tmp_path: Path):
