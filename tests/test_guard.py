@@ -167,6 +167,51 @@ def test_pseudo_labels_fed_through_a_loss_module_are_training_not_evaluation():
     assert caught == []
 
 
+def test_submodule_calls_keep_torchs_fast_path():
+    """The guard wraps ``Module.__call__`` instead of adding global module hooks, which would
+    send every submodule call down torch's slow path."""
+    from torch.nn.modules import module as module_internals
+
+    seen = {}
+
+    def run():
+        seen["hooks"] = bool(module_internals._has_any_global_hook())
+        return buggy_run(epochs=1)
+
+    guarded(run)
+    assert seen["hooks"] is False
+    assert nn.Module.__call__ is module_internals.Module._wrapped_call_impl  # restored
+
+
+def test_lean_batchnorm_passes_copy_statistics_only_where_an_untrained_pass_can_be():
+    """The guard's BatchNorm passes stop copying running statistics at a signature whose passes
+    were all trained (a training step), and copy them again once one was not."""
+    from evallint.runtime.batchnorm import BatchNormPasses
+    from evallint.runtime.module_facts import ModuleFacts
+
+    written = []
+
+    class Writer:
+        write = staticmethod(written.append)
+
+    model = make_net()
+    passes = BatchNormPasses(torch, Writer(), ModuleFacts(torch), lean=True)
+
+    def one_pass(number, sig, trained):
+        current = passes.open(model, (sig, number, number), sig)
+        model(torch.randn(4, 8))
+        current["trained"] = trained
+        return bool(current["snapshots"])
+
+    assert one_pass(1, sig=1, trained=True)  # a signature's first pass is measured
+    assert not one_pass(2, sig=1, trained=True)  # then all its passes were trained: not copied
+    assert one_pass(3, sig=2, trained=False)  # another signature: measured
+    assert not one_pass(4, sig=1, trained=False)  # unmeasured, and now sig 1 had one
+    assert one_pass(5, sig=1, trained=False)
+    passes.close_all(on_error=None)
+    assert [record["s"] for record in written] == [2, 1]  # the measured untrained passes
+
+
 def test_the_guard_changes_no_output_and_no_gradient_bitwise():
     def training(record):
         torch.manual_seed(0)

@@ -28,7 +28,7 @@ class Guard:
         self.project_root = project_root
         self.category = category
         self.session = LiveSession(after_training=self._after_training, on_blind_spot=self._blind_spot,
-                                   functions_as_operations=True)
+                                   lean=True)
         self._warned: set = set()
         self._notes: set = set()
         self._judged_signatures = 0

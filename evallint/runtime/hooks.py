@@ -46,13 +46,23 @@ from evallint.runtime.stack import UserStack
 MAX_PROBED_OUTPUTS = 4
 
 
+def _is_compiling(torch):
+    """``torch.compiler.is_compiling`` (torch 2.3 on), or dynamo's own before it."""
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and hasattr(compiler, "is_compiling"):
+        return compiler.is_compiling
+    from torch import _dynamo
+
+    return _dynamo.is_compiling
+
+
 class _ThreadState(threading.local):
-    """Per-thread call depth; each thread starts at zero (``__init__`` runs once per thread)."""
+    """Per thread: inside a model call or not, and inside ``train()`` or not; each thread
+    starts at zero (``__init__`` runs once per thread)."""
 
     def __init__(self) -> None:
         self.depth = 0
         self.mode_depth = 0
-        self.calls: list = []
 
 
 class Probes:
@@ -68,20 +78,23 @@ class Probes:
     the user's filters turned into an error) reaches the script.
     """
 
-    def __init__(self, writer, after_training=None, functions_as_operations: bool = False) -> None:
+    def __init__(self, writer, after_training=None, lean: bool = False) -> None:
         import torch
 
         self.torch = torch
         self.writer = writer
         self.after_training = after_training
-        # The guard's choice: a call of a plain-function module (``ModuleFacts.is_plain_function``)
-        # is followed by the output-flow probe as torch operations are, instead of being recorded
-        # as a model call; nothing the guard warns about concerns such a module. ``verify`` records
-        # them, to explain a finding on one.
-        self.functions_as_operations = functions_as_operations
+        # Lean probes, the guard's, for long runs: what they skip changes no
+        # finding, only what evidence explains. A call of a plain-function module
+        # (``ModuleFacts.is_plain_function``) is followed by the output-flow probe
+        # as torch operations are, instead of being recorded as a model call
+        # (nothing the guard warns about concerns such a module); BatchNorm drift
+        # is measured lean (``batchnorm``). ``verify`` records everything, to
+        # explain each finding fully.
+        self.lean = lean
         self.stack = UserStack(torch)
         self.facts = ModuleFacts(torch)
-        self.batchnorm = BatchNormPasses(torch, writer, self.facts)
+        self.batchnorm = BatchNormPasses(torch, writer, self.facts, lean=lean)
         self._sigs: dict[tuple, int] = {}
         self._sig_ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -99,15 +112,9 @@ class Probes:
 
     def install(self) -> None:
         torch = self.torch
-        from torch.nn.modules import module as module_mod
         from torch.optim import optimizer as optimizer_mod
 
-        self._handles.append(module_mod.register_module_forward_pre_hook(self._forward_pre))
-        # always_call: the post hook must run when forward raises, or the
-        # outermost-call depth would stay raised and hide every later call.
-        self._handles.append(
-            module_mod.register_module_forward_hook(self._forward_post, always_call=True)
-        )
+        self._install_call_probe()
         self._handles.append(optimizer_mod.register_optimizer_step_pre_hook(self._step_pre))
         self._handles.append(optimizer_mod.register_optimizer_step_post_hook(self._step_post))
         self._install_load_probes()
@@ -153,6 +160,39 @@ class Probes:
         torch.nn.Module.train = train
         self._saved.append((torch.nn.Module, "train", original_train))
         self._install_zero_grad_probes()
+
+    def _install_call_probe(self) -> None:
+        """Wrap ``Module.__call__``: an outermost model call is recorded, a call inside
+        one goes straight to torch.
+
+        Global module hooks would see every call too, but they take every
+        submodule call off torch's fast path. Under ``torch.compile`` tracing
+        the wrapper is plain torch's (``is_compiling`` is a constant there), so
+        nothing of it enters a compiled graph.
+        """
+        torch = self.torch
+        original_call = torch.nn.Module.__call__
+        is_compiling = _is_compiling(torch)
+        probes = self
+        state = self._tls
+        facts = self.facts
+        lean = self.lean
+
+        def __call__(module, *args, **kwargs):
+            if state.depth or is_compiling() or (lean and facts.is_plain_function(module)):
+                # A plain-function module in lean probes: followed as a torch operation.
+                return original_call(module, *args, **kwargs)
+            call = probes._enter_call(module, args)
+            output = None
+            try:
+                output = original_call(module, *args, **kwargs)
+                return output
+            finally:
+                probes._exit_call(call, output)
+
+        __call__.__wrapped__ = original_call  # type: ignore[attr-defined]
+        torch.nn.Module.__call__ = __call__
+        self._saved.append((torch.nn.Module, "__call__", original_call))
 
     def _install_zero_grad_probes(self) -> None:
         """Zeroing gradients reads no model output: the flow probe sits it out,
@@ -255,23 +295,15 @@ class Probes:
 
     # ---- forward --------------------------------------------------------------
 
-    def _forward_pre(self, module, args):
-        state = self._tls
-        if state.depth:
-            state.depth += 1
-            return None
-        if self.functions_as_operations and self.facts.is_plain_function(module):
-            return None  # depth stays 0: its post hook does nothing, and the flow probe stays on
-        state.depth = 1
+    def _enter_call(self, module, args):
+        self._tls.depth = 1
         if self.flow is not None:
             self.flow.suspend()
         try:
-            call = self._begin_call(module, args)
+            return self._begin_call(module, args)
         except Exception as exc:  # a probe must never break the script
             self._internal_error(exc)
-            call = None
-        state.calls.append(call)
-        return None
+            return None
 
     def _begin_call(self, module, args):
         torch = self.torch
@@ -311,22 +343,15 @@ class Probes:
             },
         )
         inputs = self.flow.sources_of(args) if self.flow is not None else frozenset()
-        bn_pass = self.batchnorm.open(module, (frames[0][:2], self.backward_count, self.step_count), sig)
+        bn_pass = self.batchnorm.open(module, (sig, self.backward_count, self.step_count), sig)
         mem = None
         # is_initialized() alone: is_available() asks the driver on every call.
         if torch.cuda.is_initialized():
             mem = torch.cuda.memory_allocated()
         return (module, sig, next(self._seq), bn_pass, mem, inputs)
 
-    def _forward_post(self, module, args, output):
-        state = self._tls
-        if state.depth > 1:
-            state.depth -= 1
-            return None
-        if state.depth == 0:
-            return None
-        state.depth = 0
-        call = state.calls.pop() if state.calls else None
+    def _exit_call(self, call, output) -> None:
+        self._tls.depth = 0
         try:
             if call is not None:
                 self._end_call(call, output)
@@ -335,7 +360,6 @@ class Probes:
         finally:
             if self.flow is not None:
                 self.flow.resume()
-        return None
 
     def _end_call(self, call, output) -> None:
         module, sig, seq, bn_pass, mem_before, inputs = call

@@ -16,17 +16,10 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from contextlib import contextmanager
 from typing import Callable
 
 from evallint.runtime.observations import Observations
-
-# torch warns on each torch.compile(module) that global hooks fire once more
-# for the wrapper it returns; the probes count only the outermost call, so the
-# warning describes nothing the user needs to act on.
-TORCH_COMPILE_HOOK_WARNING = r"Using `torch.compile\(module\)` when there are global hooks"
-
 
 class LiveRecorder:
     """The probes' writer: feeds each record to ``observations`` under a lock."""
@@ -66,19 +59,18 @@ class LiveSession:
     """Probes installed in this process, feeding ``observations``."""
 
     def __init__(self, *, after_training: Callable[[], None] | None = None,
-                 on_blind_spot: Callable[[str], None] | None = None, functions_as_operations: bool = False) -> None:
+                 on_blind_spot: Callable[[str], None] | None = None, lean: bool = False) -> None:
         from evallint.runtime.hooks import Probes
 
         self.observations = Observations()
         self.recorder = LiveRecorder(self.observations, on_blind_spot)
-        self.probes = Probes(self.recorder, after_training=after_training, functions_as_operations=functions_as_operations)
+        self.probes = Probes(self.recorder, after_training=after_training, lean=lean)
         self._installed = False
 
     def start(self) -> None:
         if self._installed:
             return
         torch = self.probes.torch
-        warnings.filterwarnings("ignore", message=TORCH_COMPILE_HOOK_WARNING)
         self.probes.install()
         self._installed = True
         cuda = torch.cuda.is_available()
