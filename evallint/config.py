@@ -93,13 +93,15 @@ class Settings:
         return os.path.realpath(self.project_root or ".")
 
     def for_file(self, absolute: str) -> "Settings":
-        """The settings that report ``absolute``: those of the nearest nested config above it, else these."""
-        best = None
-        for directory, settings in self.nested:
+        """The settings that report ``absolute``: those of the nearest config above it, the run's
+        own included (a run started in a nested project may also reach its parent's files)."""
+        best_directory, best = "", self
+        own = os.path.dirname(os.path.abspath(self.config_path)) if self.config_path else None
+        for directory, settings in ((own, self), *self.nested) if own else self.nested:
             inside = absolute.startswith(directory.rstrip(os.sep) + os.sep)
-            if inside and (best is None or len(directory) > len(best[0])):
-                best = (directory, settings)
-        return best[1] if best is not None else self
+            if inside and len(directory) > len(best_directory):
+                best_directory, best = directory, settings
+        return best
 
     def analysis_key(self) -> tuple:
         """What the per-file summaries depend on (part of the cache key)."""

@@ -104,6 +104,22 @@ def test_each_file_takes_the_settings_of_its_nearest_config(project):
     assert {code for _, code, _ in codes(one)} == {"EVL101"}
 
 
+def test_a_run_started_in_a_nested_project_keeps_its_settings_for_its_own_files(project):
+    """Whatever the order of the paths, or the directory a run starts in, a file takes its
+    nearest config: starting in sub/ and reaching the parent does not give sub/'s files the
+    parent's settings."""
+    (project / "pyproject.toml").write_text("[tool.evallint]\nignore = ['EVL101']\n")
+    sub = project / "sub"
+    sub.mkdir()
+    (sub / "pyproject.toml").write_text("[tool.evallint]\nignore = ['EVL201']\n")
+    (sub / "b.py").write_text(BUGGY)
+    expected = [("sub/b.py", "EVL101", 5), ("train.py", "EVL201", 5)]
+    for paths in (["train.py", "sub/b.py"], ["sub/b.py", "train.py"], ["sub", "."]):
+        assert codes(evallint(*paths, "--no-cache", "--output-format", "json", cwd=project)) == expected, paths
+    from_sub = evallint(".", "..", "--no-cache", "--output-format", "json", cwd=sub)
+    assert codes(from_sub) == [("../train.py", "EVL201", 5), ("b.py", "EVL101", 5)]
+
+
 def test_add_noqa_then_nothing_is_reported(project):
     source = BUGGY + textwrap.dedent(
         """
