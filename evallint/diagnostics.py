@@ -79,16 +79,19 @@ def resolve_findings(
                 lines.append(str(row) if file == finding.file else f"{row} of {file}")
             message = message.format(*lines)
         # Unsafe edits are written only when asked for; otherwise the fix is planned, which tells
-        # whether it exists (None when it cannot be built) without rewriting the module.
+        # whether it exists (None when it cannot be built) without rewriting the module. A
+        # notebook's fix is built: it exists only if its edits stay in the finding's cell (an
+        # added `import torch` would land in the first one).
         spec = finding.fix
-        if spec is not None and spec.applicability == "unsafe" and unsafe_fixes == UNSAFE_PLANNED:
+        result = by_path[finding.file]
+        unsafe = spec is not None and spec.applicability == "unsafe"
+        if unsafe and unsafe_fixes == UNSAFE_PLANNED and result.cell_map is None:
             fix = table.planned_fix(finding)
-        elif spec is not None and spec.applicability == "unsafe" and unsafe_fixes == UNSAFE_NAMED:
+        elif unsafe and unsafe_fixes == UNSAFE_NAMED:
             fix = Fix(spec.applicability, spec.message, ())
         else:
             fix = table.fix_for(finding)
         cell = None
-        result = by_path[finding.file]
         if result.cell_map is not None:
             from evallint.notebook_writer import fix_in_cell
 

@@ -112,6 +112,24 @@ def test_notebook_fix_rewrites_code_cells_and_keeps_the_rest(tmp_path: Path):
     assert evallint("nb.ipynb", cwd=tmp_path).returncode == 0
 
 
+def test_a_notebook_fix_that_would_need_an_import_in_another_cell_is_not_promised(tmp_path: Path):
+    """The EVL201 fix adds `import torch` when the notebook has none; that lands in the first
+    cell, not the finding's, so the fix does not exist and the summary does not count it."""
+    document = json.loads(json.dumps(NOTEBOOK))
+    document["cells"][1]["source"] = ["from torch import nn\n", "print('ready')"]
+    document["cells"][2]["source"] = ["def validate(model, loader):\n", "    model.eval()\n",
+                                      "    for x in loader:\n", "        model(x)"]
+    (tmp_path / "nb.ipynb").write_text(json.dumps(document, indent=1) + "\n")
+    summary = evallint("nb.ipynb", cwd=tmp_path).stdout
+    assert "EVL201" in summary and "hidden fix" not in summary
+    as_json = json.loads(evallint("nb.ipynb", "--output-format", "json", cwd=tmp_path).stdout)
+    assert [(item["code"], item["fix"]) for item in as_json] == [("EVL201", None)]
+    # With `import torch` there, the same fix exists, and is counted.
+    document["cells"][1]["source"] = ["import torch\n", "print('ready')"]
+    (tmp_path / "nb.ipynb").write_text(json.dumps(document, indent=1) + "\n")
+    assert "(1 hidden fix can be enabled" in evallint("nb.ipynb", cwd=tmp_path).stdout
+
+
 def test_notebook_diff_names_the_cell(tmp_path: Path):
     notebook = tmp_path / "nb.ipynb"
     original = write_notebook(notebook)

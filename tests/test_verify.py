@@ -450,6 +450,8 @@ def test_usage_errors_exit_2(tmp_path):
     path = _script(tmp_path, "pass\n")
     assert runner.invoke(verify, [str(path), "--device", "tpu"]).exit_code == 2
     assert runner.invoke(verify, [str(path), "--max-steps", "-1"]).exit_code == 2
+    zero = runner.invoke(verify, [str(path), "--max-steps", "0"])  # no step to observe
+    assert zero.exit_code == 2 and "0 is not in the range x>=1" in zero.output
 
 
 @needs_cuda

@@ -383,7 +383,7 @@ def report_to_text(report: VerifyReport) -> str:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
               show_default=True, metavar="SECONDS",
               help="Wall-clock limit; the script's whole process tree is killed when it is reached.")
-@click.option("--max-steps", type=click.IntRange(min=0), default=None, metavar="N",
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, metavar="N",
               help="Stop the script after exactly N training steps (optimizer steps; backward() "
                    f"calls in a script without an optimizer). Without it the script is stopped once "
                    f"every finding has a verdict and {SETTLE_STEPS} training steps have run.")
