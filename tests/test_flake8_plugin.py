@@ -121,6 +121,14 @@ def test_other_plugins_keep_flake8s_own_noqa_matching(flake8_env, tmp_path: Path
     assert codes == ["EVL101"], result.stdout + result.stderr
 
 
+def test_a_syntax_error_is_flake8s_e999_selected_with_the_evl_codes(flake8_env, tmp_path: Path):
+    """flake8 runs no plugin on a file it cannot parse; the README's `--select EVL,E999` shows it."""
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    result = flake8(flake8_env, "--select", "EVL,E999", "broken.py", cwd=tmp_path)
+    assert result.stdout.startswith("broken.py:1:") and " E999 " in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 1
+
+
 def test_file_level_noqa_and_stdin(flake8_env, tmp_path: Path):
     (tmp_path / "quiet.py").write_text("# evallint: noqa\n" + SOURCE.format(noqa=""))
     assert flake8(flake8_env, "quiet.py", cwd=tmp_path).stdout == ""

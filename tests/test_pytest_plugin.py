@@ -126,7 +126,7 @@ def test_buggy_project_report_names_the_bugs_and_the_tests_that_showed_them(bugg
     assert runtime[1].endswith("it was switched to eval mode by switch() at trainer.py:52, "
                                "called from on_epoch_end() at trainer.py:58")
     assert runtime[2] == "    tests: check_trainer.py::test_fit_runs_and_learns_something"
-    assert ("4 tests ran on cpu: 2 confirmed, 0 not reproduced, 0 not reached, "
+    assert ("4 tests ran on cpu: 2 confirmed, 0 not reproduced, 0 inconclusive, 0 not reached, "
             "1 found at runtime.") in report
 
 

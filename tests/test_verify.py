@@ -608,6 +608,25 @@ evaluate()
     assert [f["verdict"] for f in data["findings"]] == ["not-reached"]
 
 
+def test_a_finding_whose_forward_raised_is_inconclusive_and_the_run_did_not_happen(tmp_path):
+    """A forward that raised in train mode shows nothing about evaluation: neither confirmed
+    (its output never existed) nor refuted. With nothing decided, the failed script fails the
+    command."""
+    path = _script(tmp_path, MODEL + """
+def predict():
+    with torch.no_grad():
+        return model(torch.randn(8, 5))  # EVL101
+
+train_steps(2)
+predict()
+""")
+    result = _invoke([path, "--device", "cpu", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "INCONCLUSIVE: " in result.output and "cannot tell whether they were evaluation" in result.output
+    assert "the script did not run: it failed after 2 training steps, before any finding was confirmed or refuted" \
+        in result.output
+
+
 def test_a_failed_import_fails_the_run_and_quiet_hides_only_the_live_output(tmp_path):
     path = _script(tmp_path, """
 import torch
@@ -878,8 +897,9 @@ predict()
     diagnostics = marked_findings(path)[1:]
     report = build_report(str(path), diagnostics=diagnostics, device="cpu", timeout=60)
     (verdict,) = [v for v in report.verdicts if v.diagnostic.code == "EVL101"]
-    assert verdict.verdict == "not-reproduced", report_to_text(report)
+    assert verdict.verdict == "inconclusive", report_to_text(report)
     assert verdict.evidence.startswith("line 25 ran and raised KeyError: 'sample 3' before it called a model")
+    assert "INCONCLUSIVE: " in report_to_text(report)
     report = build_report(str(path), ["lazy"], diagnostics=diagnostics, device="cpu", timeout=60)
     (verdict,) = [v for v in report.verdicts if v.diagnostic.code == "EVL104"]
     assert verdict.verdict == "not-reproduced", report_to_text(report)

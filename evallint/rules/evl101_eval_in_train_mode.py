@@ -120,9 +120,9 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
     stats = [s for s in stats if roles.has_mode_dependent_layers(s.sig)]
     calls = sum(s.calls for s in stats)
     who = caller(stats, path, line)
-    evaluation, reason = not_an_evaluation(stats, calls, line, who)
+    evaluation, why_not = not_an_evaluation(stats, calls, line, who)
     if not evaluation:
-        return NOT_REPRODUCED, reason
+        return why_not
     who = caller(evaluation, path, line)
     in_train = [s for s in evaluation if s.sig["training"]]
     if not in_train:

@@ -126,9 +126,9 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
         )
     stats = [s for s in stats if s.sig.get("params", True)]
     calls = sum(s.calls for s in stats)
-    evaluation, reason = not_an_evaluation(stats, calls, line, caller(stats, path, line))
+    evaluation, why_not = not_an_evaluation(stats, calls, line, caller(stats, path, line))
     if not evaluation:
-        return NOT_REPRODUCED, reason
+        return why_not
     who = caller(evaluation, path, line)
     with_grad = [s for s in evaluation if s.sig["grad"] and not s.sig["inference"]]
     n_eval = sum(s.calls for s in evaluation)

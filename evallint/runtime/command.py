@@ -23,6 +23,7 @@ STDERR_TAIL_LINES = 20
 VERDICT_LABELS = {
     "confirmed": "CONFIRMED",
     "not-reproduced": "NOT REPRODUCED",
+    "inconclusive": "INCONCLUSIVE",
     "not-reached": "NOT REACHED",
 }
 STOP_NOTES = {
@@ -165,9 +166,10 @@ def _ran_before_the_failure(verdict, judged, error: dict | None):
     """A finding whose own line is on the failing traceback ran: it is not NOT REACHED.
 
     The line started and raised before it did what the finding is about, so
-    there is nothing to confirm; the evidence says so.
+    there is nothing to confirm or refute: it is INCONCLUSIVE, and the evidence
+    says why.
     """
-    from evallint.runtime.judging import NOT_REACHED, NOT_REPRODUCED
+    from evallint.runtime.judging import INCONCLUSIVE, NOT_REACHED
 
     if verdict.verdict != NOT_REACHED or error is None:
         return verdict
@@ -176,7 +178,7 @@ def _ran_before_the_failure(verdict, judged, error: dict | None):
         return verdict
     before = CRASH_BEFORE.get(judged.code, "anything there could be checked")
     return type(verdict)(
-        verdict.diagnostic, NOT_REPRODUCED,
+        verdict.diagnostic, INCONCLUSIVE,
         f"line {row} ran and raised {error['type']}: {_shorten(error['message'])} before {before}",
     )
 
@@ -190,10 +192,11 @@ def _did_not_run(result, verdicts: list, runtime: list, steps: int) -> str | Non
     """"the script did not run: ..." when it failed before anything could be checked.
 
     Failed: an exception, a signal, or a non-zero exit status. Before anything
-    could be checked: no finding got a verdict (or, in a script without
-    findings, no training step ran) and the probes saw no bug of their own.
+    could be checked: no finding was confirmed or refuted (each is not reached
+    or inconclusive; in a script without findings, no training step ran) and
+    the probes saw no bug of their own.
     """
-    from evallint.runtime.judging import NOT_REACHED
+    from evallint.runtime.judging import INCONCLUSIVE, NOT_REACHED
 
     failed = result.stopped_by == "error" or (
         result.stopped_by == "exit" and result.exit_status not in (0, None)
@@ -201,12 +204,12 @@ def _did_not_run(result, verdicts: list, runtime: list, steps: int) -> str | Non
     if not failed or runtime:
         return None
     if verdicts:
-        if any(v.verdict != NOT_REACHED for v in verdicts):
+        if any(v.verdict not in (NOT_REACHED, INCONCLUSIVE) for v in verdicts):
             return None
     elif steps:
         return None
     when = ("before its first training step" if steps == 0
-            else f"after {_steps(steps)}, before any finding got a verdict")
+            else f"after {_steps(steps)}, before any finding was confirmed or refuted")
     error = result.script_error
     if error is None:
         how = f"it exited with status {result.exit_status} {when}"
@@ -362,7 +365,8 @@ def report_to_text(report: VerifyReport) -> str:
         f"{report.script} ran on {report.device} and {how} after {steps} training "
         f"step{'' if steps == 1 else 's'} ({report.seconds:.1f}s): "
         f"{counts['confirmed']} confirmed, {counts['not-reproduced']} not reproduced, "
-        f"{counts['not-reached']} not reached, {len(report.runtime_findings)} found at runtime."
+        f"{counts['inconclusive']} inconclusive, {counts['not-reached']} not reached, "
+        f"{len(report.runtime_findings)} found at runtime."
     )
     return "\n\n".join(blocks)
 
@@ -406,7 +410,7 @@ def verify(ctx, script, script_args, device, timeout, max_steps, output_format, 
     output is shown as it runs (on stderr with --output-format json). Exit
     status: 1 when a finding is confirmed or a bug is found at runtime, 0
     otherwise, 2 for usage errors and when the script did not run (it failed
-    before any finding got a verdict, or before its first training step).
+    before any finding was confirmed or refuted, or before its first training step).
     """
     from evallint.runtime.harness import VerifyError
 

@@ -1,7 +1,9 @@
 """What every runtime judge shares: the verdicts, reading the script's source, and wording.
 
 A rule's judge (``Rule.judge``) decides one finding from ``Observations``: it returns a verdict
-(``CONFIRMED``, ``NOT_REPRODUCED``, ``NOT_REACHED``) and the evidence in words. Judges read
+(``CONFIRMED``, ``NOT_REPRODUCED``, ``INCONCLUSIVE``, ``NOT_REACHED``) and the evidence in words.
+Inconclusive: the line ran, but what the finding is about could not be seen (it raised first, or
+the forward's output holds nothing the verifier can follow). Judges read
 dictionaries of plain data, so nothing here imports torch and the rules can declare their judge
 on the lint path.
 """
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 CONFIRMED = "confirmed"
 NOT_REPRODUCED = "not-reproduced"
 NOT_REACHED = "not-reached"
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -146,26 +149,30 @@ def forward_keys(obs: Observations, path: str, line: int) -> list:
     return obs.at(path, line, "forward")
 
 
-def not_an_evaluation(stats: list, calls: int, line: int, who: str) -> tuple[list, str]:
-    """(the evaluation forwards among ``stats``, why there are none when the list is empty)."""
+def not_an_evaluation(stats: list, calls: int, line: int, who: str) -> tuple[list, tuple[str, str]]:
+    """(the evaluation forwards among ``stats``, and when there are none the verdict and why)."""
     training = [s for s in stats if roles.is_training_forward(s)]
     if len(training) == len(stats):
         if any(s.trained for s in training):
-            return [], (f"the {plural(calls, 'forward')} of {module_names(stats)} at line {line} were "
-                        "backpropagated: this is a training step, not an evaluation pass")
-        return [], (f"the outputs of the {plural(calls, 'forward')} of {module_names(stats)} at line "
-                    f"{line} fed a loss that was backpropagated (pseudo-labels or targets of a "
-                    "training step): this is training, not an evaluation pass")
+            return [], (NOT_REPRODUCED, f"the {plural(calls, 'forward')} of {module_names(stats)} at line "
+                                        f"{line} were backpropagated: this is a training step, not an "
+                                        "evaluation pass")
+        return [], (NOT_REPRODUCED, f"the outputs of the {plural(calls, 'forward')} of {module_names(stats)} "
+                                    f"at line {line} fed a loss that was backpropagated (pseudo-labels or "
+                                    "targets of a training step): this is training, not an evaluation pass")
     evaluation = [s for s in stats if roles.is_evaluation_forward(s)]
     if evaluation:
-        return evaluation, ""
+        return evaluation, ("", "")
     rest = [s for s in stats if not roles.is_training_forward(s)]
     n = sum(s.calls for s in rest)
     if any(s.opaque for s in rest):
-        return [], (f"{who} ran {plural(n, 'forward')} of {module_names(rest)} whose output holds no "
-                    "tensor the verifier can follow: it cannot tell whether they were evaluation")
-    return [], (f"{who} ran {plural(n, 'forward')} of {module_names(rest)} before it was trained or "
-                "its weights were loaded: a forward of an untrained model is not an evaluation")
+        # A forward that raised returns nothing either.
+        return [], (INCONCLUSIVE, f"{who} ran {plural(n, 'forward')} of {module_names(rest)} whose output "
+                                  "holds no tensor the verifier can follow (or that raised): it cannot "
+                                  "tell whether they were evaluation")
+    return [], (NOT_REPRODUCED, f"{who} ran {plural(n, 'forward')} of {module_names(rest)} before it was "
+                                "trained or its weights were loaded: a forward of an untrained model is "
+                                "not an evaluation")
 
 
 def no_mode_layers(stats: list) -> str:

@@ -234,7 +234,8 @@ def report_to_text(report: SessionReport) -> str:
     blocks.append(
         f"{report.tests} test{'' if report.tests == 1 else 's'} ran on {report.device}: "
         f"{counts['confirmed']} confirmed, {counts['not-reproduced']} not reproduced, "
-        f"{counts['not-reached']} not reached, {len(report.runtime_findings)} found at runtime."
+        f"{counts['inconclusive']} inconclusive, {counts['not-reached']} not reached, "
+        f"{len(report.runtime_findings)} found at runtime."
     )
     return "\n\n".join(blocks)
 
