@@ -41,6 +41,7 @@ import weakref
 # A bound on what one call inspects and on what one tensor remembers.
 MAX_SCANNED_ITEMS = 16
 MAX_SOURCES = 8
+_NONE: frozenset = frozenset()
 
 
 class OutputFlow:
@@ -140,11 +141,22 @@ class OutputFlow:
 
     def _lookup(self, values) -> tuple[frozenset, frozenset]:
         """(sources without a graph, sources followed only where the graph is dropped)."""
-        plain: frozenset = frozenset()
-        graph: frozenset = frozenset()
+        plain: frozenset = _NONE
+        graph: frozenset = _NONE
         entries = self._entries
+        tensor_type = self.torch.Tensor
+        # Every torch call with a source alive comes here: its arguments are mostly plain
+        # values (a reduction name, None), looked at once each, without a generator.
         for value in values:
-            for tensor in self._tensors(value):
+            if isinstance(value, tensor_type):
+                tensors = (value,)
+            elif isinstance(value, (list, tuple)):
+                tensors = value[:MAX_SCANNED_ITEMS]
+            elif isinstance(value, dict):
+                tensors = list(value.values())[:MAX_SCANNED_ITEMS]
+            else:
+                continue
+            for tensor in tensors:
                 entry = entries.get(id(tensor))
                 if entry is None or entry[0]() is not tensor:
                     continue

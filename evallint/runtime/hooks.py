@@ -98,7 +98,9 @@ class Probes:
         self._sigs: dict[tuple, int] = {}
         self._sig_ids = itertools.count(1)
         self._seq = itertools.count(1)
-        self._top_modules: weakref.WeakSet = weakref.WeakSet()
+        # The modules called as models, by id (their weak references drop out with them): read
+        # at every optimizer step, so kept cheaper to walk than a WeakSet.
+        self._top_modules: dict[int, weakref.ref] = {}
         self._optimizer_params: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.flow: OutputFlow | None = None
         self._tls = _ThreadState()
@@ -316,7 +318,8 @@ class Probes:
             # Library-internal parallelism (DataParallel replicas run in
             # threads started by torch): the outer call was already recorded.
             return None
-        self._top_modules.add(module)
+        if id(module) not in self._top_modules:
+            self._add_top_module(module)
         serial = self.facts.serial(module)
         name, training = self.facts.describe(module)
         grad = torch.is_grad_enabled()
@@ -360,6 +363,24 @@ class Probes:
         finally:
             if self.flow is not None:
                 self.flow.resume()
+
+    def _add_top_module(self, module) -> None:
+        key = id(module)
+        modules = self._top_modules
+
+        def forget(ref, key=key):
+            if modules.get(key) is ref:
+                del modules[key]
+
+        modules[key] = weakref.ref(module, forget)
+
+    def _live_top_modules(self) -> list:
+        found = []
+        for ref in list(self._top_modules.values()):
+            module = ref()
+            if module is not None:
+                found.append(module)
+        return found
 
     def _end_call(self, call, output) -> None:
         module, sig, seq, bn_pass, mem_before, inputs = call
@@ -466,7 +487,7 @@ class Probes:
             self.step_count += 1
             _, param_ids, trains_module = self._optimized_param_ids(optimizer)
             trained = []
-            for module in list(self._top_modules):
+            for module in self._live_top_modules():
                 hit = trains_module.get(module)
                 if hit is None:
                     hit = any(id(p) in param_ids for p in module.parameters())
@@ -514,7 +535,7 @@ class Probes:
                 {serial}
                 | {
                     self.facts.serial(top)
-                    for top in list(self._top_modules)
+                    for top in self._live_top_modules()
                     if top is module or any(sub is module for sub in top.modules())
                 }
             )
