@@ -145,8 +145,9 @@ def test_scores_a_snapshot_end_to_end(mirror, tmp_path):
     assert report["summary"]["per_rule"] == {"EVL201": {"cases": 1, "strict": 1, "lenient": 1}}
 
 
-def test_a_finding_two_lines_away_is_lenient_not_strict(mirror, tmp_path):
+def test_a_finding_two_lines_away_is_lenient_not_strict(mirror, tmp_path, monkeypatch):
     root, commit = mirror
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the scorer runs this checkout's evallint
     cases = score.load_cases(write_cases(tmp_path / "cases.toml", commit, forward_line(BUGGY) + 2, 1))
     outcomes = score.score(cases, root)
     bug = next(o for o in outcomes if o.case.kind == "bug")
