@@ -65,12 +65,12 @@ class ProjectIndex:
                 if fn.parent is not None:
                     nested.setdefault(prefix + fn.parent, {})[fn.name] = fid
                 elif fn.class_name is None and fn.qualname != "<module>":
-                    top[fn.name] = fid
+                    top[fn.qualname] = fid  # the name, or `name@N` for a redefined one (``redefinitions``)
             for cls in f.classes:
                 cid = prefix + cls.qualname
                 self.classes[cid] = ClassRef(cid, f, cls)
                 if "." not in cls.qualname:
-                    top[cls.name] = cid
+                    top[cls.qualname] = cid
                 method_prefix = cid + "."
                 self.methods[cid] = {m: method_prefix + m for m in cls.methods}
             self.toplevel[f.path] = top

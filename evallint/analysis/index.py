@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from array import array
 
-from evallint.analysis import ir
+from evallint.analysis import ir, redefinitions
 from evallint.analysis.ast_shapes import NO_LITERAL, frozen_params_of, literal_of, parameter_names, target_names
 from evallint.analysis.expression_text import render_condition, short_code
 from evallint.analysis.names import chain_of, key_of_chain, words_of
@@ -107,13 +107,14 @@ class Indexer:
                 is_async=False,
             ),
         )
+        functions, classes = redefinitions.separate(self.functions, self.classes)
         return ir.FileIndex(
             path=self.path,
             module=self.module_name,
             is_package=self.is_package,
             imports=tuple(self.imports),
-            functions=tuple(self.functions),
-            classes=tuple(self.classes),
+            functions=tuple(functions),
+            classes=tuple(classes),
             spans=array("i", self.spans),
             kinds=tuple(self.kinds),
         )

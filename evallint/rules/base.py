@@ -8,12 +8,15 @@ the test suite runs every rule's VALID and INVALID examples.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from evallint.analysis.facts import CallerInfo, ProjectFacts
 from evallint.analysis.lattice import CONSTRUCTED, ENTRY, LOADED, PRETRAINED, SET_BY_CALL, Poss
 from evallint.types import Edit, Finding, FixSpec
+
+_REDEFINITION = re.compile(r"@\d+")
 
 if TYPE_CHECKING:
     from evallint.positions import PositionTable
@@ -58,7 +61,8 @@ class MessageRefs:
 def function_label(qualname: str) -> str:
     if qualname == "<module>":
         return "module-level code"
-    return qualname.replace(".<locals>.", ".") + "()"
+    # `validate@57`: the earlier of two definitions of `validate` (``analysis.redefinitions``).
+    return _REDEFINITION.sub("", qualname).replace(".<locals>.", ".") + "()"
 
 
 def describe_mode_origin(poss: Poss, key: str, refs: MessageRefs) -> str:
