@@ -287,6 +287,24 @@ def test_torch_compile_is_seen_through_and_torchs_hook_warning_is_not_shown():
     assert not any("global hooks" in str(w.message) for w in everything)
 
 
+def test_an_in_place_compiled_model_is_seen_without_graph_breaks():
+    """`model.compile()` compiles the module's own call; the guard's wrapper sits outside it and
+    is plain torch while dynamo traces the submodule calls, so nothing of it breaks the graph."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+
+    def run():
+        model = make_net()
+        model.compile(backend="eager")
+        return buggy_run(model=model, epochs=2)
+
+    _, caught = guarded(run)
+    assert sorted(lines(caught)) == sorted(expected_warnings())
+    assert sum(counters["graph_break"].values()) == 0, dict(counters["graph_break"])
+
+
 def test_autocast_validation_is_seen():
     def run():
         torch.manual_seed(0)
