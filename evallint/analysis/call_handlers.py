@@ -210,7 +210,7 @@ def network_method(interp: "Interpreter", site: CallSite, state: State) -> State
         return None
     if key != "self" and key + "." + method in state.types:
         return None  # `model.decoder(z)` runs a submodule, judged as itself
-    if not interp.is_model(key, state) or interp.turns_grad_off(site.call, state):
+    if not interp.is_model(key, state) or interp.turns_grad_off(site.target):
         return None
     interp.model_forward(key, site.call, state)
     return state

@@ -43,7 +43,8 @@ class ProjectCalls:
             if caller_key in state.types:
                 entry.types[callee_key] = state.types[caller_key]
             for key, type_id in state.types.items():
-                if type_id in roles.MARKERS and key.startswith(prefix):
+                # Markers, and the project classes of attributes (`self.model.encode()` resolves).
+                if key.startswith(prefix) and (type_id in roles.MARKERS or type_id in self.project.classes):
                     entry.types[callee_key + key[len(caller_key) :]] = type_id
             for key, pending in state.pending.items():
                 if key == caller_key or key.startswith(caller_key + "."):
@@ -173,10 +174,9 @@ class ProjectCalls:
         state.grad = callee_state.grad
 
 
-    def turns_grad_off(self, call: ir.Call, state: State) -> bool:
-        """A project method decorated with `@torch.no_grad()` (pyg's `inference`): walked as the
-        function it is, so that its decorator counts."""
-        target = self.project.resolve(self.fn, call.func, state.types) if call.func else None
+    def turns_grad_off(self, target: str | None) -> bool:
+        """A project method decorated with `@torch.no_grad()` (pyg's `inference`, a
+        `SentenceTransformer.encode`): walked as the function it is, so that its decorator counts."""
         if target not in self.project.functions:
             return False
         fref = self.project.functions[target]
