@@ -67,20 +67,23 @@ def separate(functions: list[ir.FunctionInfo], classes: list[ir.ClassInfo]) -> t
     new_classes = []
     for cls in classes:
         qualname = renamed(cls.qualname, cls.node)
-        bases = _rewrite(cls.bases, at, cls.node) if "." not in cls.qualname else cls.bases
+        bases = _rewrite(cls.bases, at, cls.node, chain=True) if "." not in cls.qualname else cls.bases
         if qualname != cls.qualname or bases != cls.bases:
             cls = replace(cls, qualname=qualname, bases=bases)
         new_classes.append(cls)
     return new_functions, new_classes
 
 
-def _rewrite(item, at, node: int):
-    """``item`` (a record, a tuple, a chain) with each chain and key rooted at a redefined name
-    replaced by what that name means at the item's position."""
+def _rewrite(item, at, node: int, chain: bool = False):
+    """``item`` (a record, or a tuple of them) with each chain and key rooted at a redefined name
+    replaced by what that name means at the item's position. Only strings in chain fields
+    (``chain``) are references; other strings (assignment targets, loop words) stay."""
     if isinstance(item, tuple):
-        new = tuple(_rewrite(part, at, node) for part in item)
+        new = tuple(_rewrite(part, at, node, chain) for part in item)
         return item if all(a is b for a, b in zip(new, item)) else new
     if isinstance(item, str):
+        if not chain:
+            return item
         root, dot, rest = item.partition(".")
         meaning = at(node).get(root)
         return item if meaning is None else meaning + dot + rest
@@ -91,21 +94,7 @@ def _rewrite(item, at, node: int):
     changes = {}
     for field in fields(item):
         old = getattr(item, field.name)
-        if field.name in _CHAIN_FIELDS:
-            new = _rewrite(old, at, position) if isinstance(old, str) else old
-        elif isinstance(old, (tuple,)) or is_dataclass(old):
-            new = _rewrite_records(old, at, position)
-        else:
-            continue
+        new = _rewrite(old, at, position, field.name in _CHAIN_FIELDS)
         if new is not old:
             changes[field.name] = new
     return replace(item, **changes) if changes else item
-
-
-def _rewrite_records(item, at, node: int):
-    """Records and tuples of records below a field; plain strings there (assignment targets,
-    loop words) are names being bound or text, not references, and stay."""
-    if isinstance(item, tuple):
-        new = tuple(_rewrite_records(part, at, node) for part in item)
-        return item if all(a is b for a, b in zip(new, item)) else new
-    return _rewrite(item, at, node) if is_dataclass(item) else item

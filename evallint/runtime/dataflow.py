@@ -126,37 +126,25 @@ class OutputFlow:
 
     # ---- sources --------------------------------------------------------------
 
-    def _tensors(self, value):
+    def _tensors(self, value) -> tuple | list:
+        """The tensors in ``value``: itself, or the first items of a list, tuple or dict. Every
+        torch call with a source alive asks about each argument, most of them plain values."""
         tensor_type = self.torch.Tensor
         if isinstance(value, tensor_type):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            for item in value[:MAX_SCANNED_ITEMS]:
-                if isinstance(item, tensor_type):
-                    yield item
-        elif isinstance(value, dict):
-            for item in list(value.values())[:MAX_SCANNED_ITEMS]:
-                if isinstance(item, tensor_type):
-                    yield item
+            return (value,)
+        if isinstance(value, (list, tuple)):
+            return [item for item in value[:MAX_SCANNED_ITEMS] if isinstance(item, tensor_type)]
+        if isinstance(value, dict):
+            return [item for item in list(value.values())[:MAX_SCANNED_ITEMS] if isinstance(item, tensor_type)]
+        return ()
 
     def _lookup(self, values) -> tuple[frozenset, frozenset]:
         """(sources without a graph, sources followed only where the graph is dropped)."""
         plain: frozenset = _NONE
         graph: frozenset = _NONE
         entries = self._entries
-        tensor_type = self.torch.Tensor
-        # Every torch call with a source alive comes here: its arguments are mostly plain
-        # values (a reduction name, None), looked at once each, without a generator.
         for value in values:
-            if isinstance(value, tensor_type):
-                tensors = (value,)
-            elif isinstance(value, (list, tuple)):
-                tensors = value[:MAX_SCANNED_ITEMS]
-            elif isinstance(value, dict):
-                tensors = list(value.values())[:MAX_SCANNED_ITEMS]
-            else:
-                continue
-            for tensor in tensors:
+            for tensor in self._tensors(value):
                 entry = entries.get(id(tensor))
                 if entry is None or entry[0]() is not tensor:
                     continue

@@ -61,7 +61,7 @@ class _ThreadState(threading.local):
     starts at zero (``__init__`` runs once per thread)."""
 
     def __init__(self) -> None:
-        self.depth = 0
+        self.in_call = False
         self.mode_depth = 0
 
 
@@ -181,7 +181,7 @@ class Probes:
         lean = self.lean
 
         def __call__(module, *args, **kwargs):
-            if state.depth or is_compiling() or (lean and facts.is_plain_function(module)):
+            if state.in_call or is_compiling() or (lean and facts.is_plain_function(module)):
                 # A plain-function module in lean probes: followed as a torch operation.
                 return original_call(module, *args, **kwargs)
             call = probes._enter_call(module, args)
@@ -298,7 +298,7 @@ class Probes:
     # ---- forward --------------------------------------------------------------
 
     def _enter_call(self, module, args):
-        self._tls.depth = 1
+        self._tls.in_call = True
         if self.flow is not None:
             self.flow.suspend()
         try:
@@ -354,7 +354,7 @@ class Probes:
         return (module, sig, next(self._seq), bn_pass, mem, inputs)
 
     def _exit_call(self, call, output) -> None:
-        self._tls.depth = 0
+        self._tls.in_call = False
         try:
             if call is not None:
                 self._end_call(call, output)
