@@ -167,6 +167,50 @@ def test_pseudo_labels_fed_through_a_loss_module_are_training_not_evaluation():
     assert caught == []
 
 
+def detached_teacher_run():
+    # The teacher runs with autograd on (a waste, but not an evaluation): its detached outputs are
+    # the student's targets, so only the flow probe can tell that it fed training.
+    teacher, student = make_net(), make_net()
+    optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+    x = torch.randn(32, 8)
+    for _ in range(4):
+        target = teacher(x).detach().softmax(1)
+        loss = (student(x).log_softmax(1) * target).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return student
+
+
+def test_a_detached_teachers_outputs_are_followed_to_the_students_loss():
+    _, caught = guarded(detached_teacher_run)
+    assert caught == []
+
+
+def test_lean_probes_stop_following_a_call_sites_outputs_once_they_were_backpropagated():
+    """The loss of a training step needs no flow probe once that call site was trained: its
+    outputs' gradient probes decide. verify's probes follow every output."""
+    from evallint.runtime.live import LiveSession
+
+    # The first step's forward has its own signature (the model was not trained yet).
+    for lean, followed in ((True, [True, True, False]), (False, [True, True, True])):
+        session = LiveSession(lean=lean)
+        model = make_net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        seen = []
+        session.start()
+        try:
+            for _ in range(3):
+                out = model(torch.randn(4, 8))
+                seen.append(bool(session.probes.flow._entries))
+                optimizer.zero_grad()
+                out.sum().backward()
+                optimizer.step()
+        finally:
+            session.stop()
+        assert seen == followed, lean
+
+
 def test_submodule_calls_keep_torchs_fast_path():
     """The guard wraps ``Module.__call__`` instead of adding global module hooks, which would
     send every submodule call down torch's slow path."""

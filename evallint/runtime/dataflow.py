@@ -196,11 +196,13 @@ class OutputFlow:
 
         tensor.register_hook(on_gradient)
 
-    def model_output(self, output, seq: int, inputs: frozenset) -> None:
+    def model_output(self, output, seq: int, inputs: frozenset, without_graph_only: bool = False) -> None:
         """Make the tensors a model call returned sources of that call (and of its inputs' sources)."""
         sources = frozenset((seq,)) | inputs
         for tensor in self._tensors(output):
-            self._remember(tensor, sources, tensor.grad_fn is not None)
+            with_graph = tensor.grad_fn is not None
+            if not (with_graph and without_graph_only):
+                self._remember(tensor, sources, with_graph)
 
     def after_call(self, args, kwargs, result) -> None:
         plain, graph = self._lookup(args if not kwargs else (*args, *kwargs.values()))

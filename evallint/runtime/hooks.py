@@ -101,7 +101,13 @@ class Probes:
         # The modules called as models, by id (their weak references drop out with them): read
         # at every optimizer step, so kept cheaper to walk than a WeakSet.
         self._top_modules: dict[int, weakref.ref] = {}
+        # Bumped whenever what a step record lists can change: a module first called as a
+        # model (or gone), a train()/eval() call. Lean probes reuse a step's list while it holds.
+        self._top_version = 0
+        self._mode_version = 0
         self._optimizer_params: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Forward signatures whose output was backpropagated at least once (lean probes).
+        self._backpropagated_sigs: set = set()
         self.flow: OutputFlow | None = None
         self._tls = _ThreadState()
         self._reported_internal = False
@@ -150,6 +156,7 @@ class Probes:
 
         def train(module, mode=True):
             state = probes._thread_state()
+            probes._mode_version += 1
             if state.mode_depth == 0:
                 probes._on_mode_switch(module, mode)
             state.mode_depth += 1
@@ -368,11 +375,13 @@ class Probes:
         key = id(module)
         modules = self._top_modules
 
-        def forget(ref, key=key):
+        def forget(ref, key=key, probes=self):
             if modules.get(key) is ref:
                 del modules[key]
+                probes._top_version += 1
 
         modules[key] = weakref.ref(module, forget)
+        self._top_version += 1
 
     def _live_top_modules(self) -> list:
         found = []
@@ -404,6 +413,7 @@ class Probes:
                     if bn_pass is not None:
                         bn_pass["trained"] = True
                     try:
+                        probes._backpropagated_sigs.add(sig)
                         writer.write({"t": "bp", "q": seq})
                         trained = module_ref()
                         if trained is not None:
@@ -417,7 +427,14 @@ class Probes:
 
             for tensor in graph_tensors:
                 tensor.register_hook(on_gradient)
-        if self.flow is not None:
+        if self.flow is None:
+            return
+        if self.lean and graph_tensors and sig in self._backpropagated_sigs:
+            # A training call site: its outputs' own gradient probes decide their role (and
+            # that of the forwards they came from), so the flow probe, whose mode would watch
+            # every operation of the loss, need only follow the tensors without a graph.
+            self.flow.model_output(output, seq, inputs, without_graph_only=True)
+        else:
             self.flow.model_output(output, seq, inputs)
 
     def _graph_tensors(self, output) -> tuple[list, bool]:
@@ -469,15 +486,44 @@ class Probes:
         except Exception as exc:
             self._internal_error(exc)
 
-    def _optimized_param_ids(self, optimizer) -> frozenset:
+    def _optimized_param_ids(self, optimizer) -> list:
+        """[param-groups shape, ids of the optimized parameters, module -> whether it is
+        optimized, the last step's trained list and the versions it was built at]."""
         groups = optimizer.param_groups
         shape = (len(groups), sum(len(g["params"]) for g in groups))
         cached = self._optimizer_params.get(optimizer)
         if cached is None or cached[0] != shape:
             ids = frozenset(id(p) for g in groups for p in g["params"])
-            cached = (shape, ids, weakref.WeakKeyDictionary())
+            cached = [shape, ids, weakref.WeakKeyDictionary(), None, None]
             self._optimizer_params[optimizer] = cached
         return cached
+
+    def _trained_by(self, optimizer) -> tuple:
+        """(name, serial, training, active, inactive) of each called model this step updates.
+
+        Lean probes reuse the previous step's list while no model was first called and no
+        mode was switched since (modes are followed through ``train()`` / ``eval()``);
+        ``verify`` reads every step afresh.
+        """
+        cached = self._optimized_param_ids(optimizer)
+        versions = (self._top_version, self._mode_version)
+        if self.lean and cached[4] == versions:
+            return cached[3]
+        _, param_ids, trains_module = cached[:3]
+        trained = []
+        for module in self._live_top_modules():
+            hit = trains_module.get(module)
+            if hit is None:
+                hit = any(id(p) in param_ids for p in module.parameters())
+                trains_module[module] = hit
+            if hit:
+                self.facts.mark_trained(module)
+                active, inactive = self.facts.mode_summary(module)
+                name, training = self.facts.describe(module)
+                trained.append((name, self.facts.serial(module), training, active, inactive))
+        trained.sort(key=lambda t: t[1])
+        cached[3], cached[4] = tuple(trained), versions
+        return cached[3]
 
     def _step_pre(self, optimizer, args, kwargs):
         # An update reads no model output: the flow probe sits the step out.
@@ -485,21 +531,9 @@ class Probes:
             self.flow.suspend()
         try:
             self.step_count += 1
-            _, param_ids, trains_module = self._optimized_param_ids(optimizer)
-            trained = []
-            for module in self._live_top_modules():
-                hit = trains_module.get(module)
-                if hit is None:
-                    hit = any(id(p) in param_ids for p in module.parameters())
-                    trains_module[module] = hit
-                if hit:
-                    self.facts.mark_trained(module)
-                    active, inactive = self.facts.mode_summary(module)
-                    name, training = self.facts.describe(module)
-                    trained.append((name, self.facts.serial(module), training, active, inactive))
-            trained.sort(key=lambda t: t[1])
+            trained = self._trained_by(optimizer)
             frames = self.stack.frames()
-            key = ("step", frames, type(optimizer).__name__, tuple(trained))
+            key = ("step", frames, type(optimizer).__name__, trained)
             sig = self._intern(
                 "step",
                 key,

@@ -14,7 +14,6 @@ import sysconfig
 MAX_USER_FRAMES = 8
 # A bound on the frame cache: code generated at runtime keeps adding frames.
 MAX_CACHED_FRAMES = 1 << 16
-_UNSEEN = object()
 
 
 def _function_name(code) -> str:
@@ -67,7 +66,7 @@ class UserStack:
         self.internal_prefixes, self.stdlib_prefixes, self.site_prefixes = \
             _internal_prefixes(torch)
         self._file_cache: dict[str, str | None] = {}
-        self._frame_cache: dict[tuple, tuple | None] = {}
+        self._frame_cache: dict[tuple, tuple] = {}
 
     def user_path(self, filename: str) -> str | None:
         cached = self._file_cache.get(filename, False)
@@ -113,12 +112,16 @@ class UserStack:
         cache = self._frame_cache
         frame = sys._getframe(2)
         while frame is not None:
-            key = (frame.f_code, frame.f_lasti)
-            entry = cache.get(key, _UNSEEN)
-            if entry is _UNSEEN:
+            # Keyed by the code's id, since hashing a code object hashes its contents; the
+            # cached code is kept alive, so its id cannot be reused while the entry exists.
+            code = frame.f_code
+            key = (id(code), frame.f_lasti)
+            cached = cache.get(key)
+            if cached is None or cached[0] is not code:
                 if len(cache) >= MAX_CACHED_FRAMES:
                     cache.clear()
-                entry = cache[key] = self._frame_entry(frame)
+                cached = cache[key] = (code, self._frame_entry(frame))
+            entry = cached[1]
             if entry is not None:
                 found.append(entry)
                 if len(found) == MAX_USER_FRAMES:
