@@ -257,7 +257,8 @@ def from_pretrained(interp: "Interpreter", site: CallSite, state: State) -> Stat
         interp.results[call.node] = NOT_MODEL
         return state
     origin = interp.origin(PRETRAINED, call.node, call.func or site.method or "")
-    interp.results[call.node] = Fresh(frozenset({Poss(EVAL, origin)}))
+    runs_without_grad = roles.RUNS_WITHOUT_GRAD if owner.endswith(torch_api.GRAD_OFF_PIPELINE_ENDINGS) else None
+    interp.results[call.node] = Fresh(frozenset({Poss(EVAL, origin)}), type_id=runs_without_grad)
     return state
 
 

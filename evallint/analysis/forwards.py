@@ -14,7 +14,9 @@ from evallint.analysis.facts import ContextInfo, ModelForward, TrainingForward
 from evallint.analysis.names import identifier_words
 from evallint.analysis.lattice import (
     CONSTRUCTED,
+    CONTEXT,
     EVAL,
+    GRAD_OFF,
     GRAD_ON,
     PRETRAINED,
     SET_BY_CALL,
@@ -22,6 +24,7 @@ from evallint.analysis.lattice import (
     UNRESOLVED,
     Origin,
     Pending,
+    Poss,
     State,
     feasible,
     join_facts,
@@ -49,6 +52,9 @@ class ForwardTransfer:
         path = tuple(self.path)
         modes = feasible(state.mode_of(key), path)
         grad = feasible(state.grad, path)
+        if state.types.get(key) == roles.RUNS_WITHOUT_GRAD:
+            # A pipeline's call switches autograd off around its models itself.
+            grad = frozenset({Poss(GRAD_OFF, self.origin(CONTEXT, call.node, "the pipeline's own no_grad"))})
         method = call.method if call.method in ("forward", "generate") else "call"
         needs_grad = self._region_needs_grad()
         mode_matters = self.mode_matters(key, state)

@@ -381,7 +381,9 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
                 state.types[target] = roles.NOT_MODEL
             elif isinstance(result, Fresh):
                 state.set_mode(target, result.modes)
-                if result.role is not None:
+                if result.type_id is not None:
+                    state.types[target] = result.type_id
+                elif result.role is not None:
                     state.types[target] = result.role
             elif isinstance(result, Alias):
                 if result.key != target:

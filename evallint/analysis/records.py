@@ -35,6 +35,7 @@ class Fresh:
 
     modes: Facts
     role: str | None = None  # roles.MODE_FREE for a module without mode-dependent layers
+    type_id: str | None = None  # its project class, or roles.RUNS_WITHOUT_GRAD, when known
 
 
 @dataclass(frozen=True, slots=True)

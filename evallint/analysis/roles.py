@@ -27,6 +27,9 @@ MODE_FREE = "mode-free"  # a module with parameters whose mode changes nothing (
 NOT_MODEL = "not-model"
 CONTAINER = "container"  # decided by what it holds
 UNSEEN = "unseen"  # a class evallint cannot see into: taken for a model
+# A reference's type for a library object whose call runs its models with autograd off (a
+# pipeline): for its mode, a library model evallint cannot see into.
+RUNS_WITHOUT_GRAD = "runs-without-grad"
 # Roles kept as a reference's type (``State.types``) when no project class says it.
 MARKERS = frozenset({MODE_FREE, NOT_MODEL})
 

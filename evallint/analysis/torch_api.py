@@ -73,6 +73,9 @@ WRAPPED_MODULE_ATTRS = frozenset({"module", "_orig_mod"})
 
 # Construction that returns a module in eval mode.
 PRETRAINED_METHODS = frozenset({"from_pretrained"})
+# `X.from_pretrained(...)` of these classes builds a pipeline whose call runs its (eval-mode)
+# models with autograd off itself: diffusers' `__call__` is under `@torch.no_grad()`.
+GRAD_OFF_PIPELINE_ENDINGS = ("Pipeline",)
 # Copies keep the mode of the original.
 COPY_FUNCTIONS = frozenset({"copy.deepcopy", "deepcopy"})
 
