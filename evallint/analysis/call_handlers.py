@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from evallint.analysis import ir, roles, torch_api
 from evallint.analysis.bodies import const
+from evallint.analysis.callgraph import function_of_value
 from evallint.analysis.names import key_of_chain
 from evallint.analysis.lattice import (
     CONSTRUCTED,
@@ -77,6 +78,9 @@ class CallSite:
             target = interp.project.resolve(interp.fn, call.func, state.types) if call.func else None
             if target is None and self.receiver_key is not None and self.receiver_key in state.types and self.method:
                 target = interp.project.method_of(state.types[self.receiver_key], self.method)
+            if target is None and call.func:
+                # `self.encoder(x)` where `self.encoder` holds a project function or bound method.
+                target = function_of_value(state.types.get(state.canonical(call.func)))
             self._target = target
         return self._target  # type: ignore[return-value]
 
@@ -232,7 +236,9 @@ def mode_method(interp: "Interpreter", site: CallSite, state: State) -> State | 
     if known(previous) is not None and role == roles.NOT_MODEL:
         interp.results[call.node] = previous
     elif isinstance(previous, (Fresh, Instance)):
-        interp.results[call.node] = Fresh(interp.mode_facts(call, state), _mode_free_or_none(role))
+        # `LLM(name).eval()` is still an `LLM`: its methods resolve.
+        type_id = previous.class_id if isinstance(previous, Instance) else previous.type_id
+        interp.results[call.node] = Fresh(interp.mode_facts(call, state), _mode_free_or_none(role), type_id)
     return state
 
 

@@ -34,8 +34,21 @@ class ClassRef:
     info: ir.ClassInfo
 
 
-# Prefix of a "type" that is a project function passed as a value (`run_eval(model, evaluate_fn)`).
+# Prefix of a "type" that is a project function passed as a value (`run_eval(model, evaluate_fn)`),
+# and of a method passed bound to its instance (`Index(docs, encoder=model.embed)`): calling
+# that passes no `self`.
 FUNCTION_VALUE = "function:"
+BOUND_METHOD_VALUE = "bound-method:"
+
+
+def function_of_value(type_id: str | None) -> str | None:
+    """The project function a "type" of either kind above holds, or None."""
+    if type_id is None:
+        return None
+    for prefix in (FUNCTION_VALUE, BOUND_METHOD_VALUE):
+        if type_id.startswith(prefix):
+            return type_id[len(prefix) :]
+    return None
 
 
 def function_id(path: str, qualname: str) -> str:
@@ -183,9 +196,9 @@ class ProjectIndex:
         """The id of the function or class a call's callee chain reaches, if the project defines it."""
         root = chain.partition(".")[0]
         if local_types and root in local_types:
-            bound = local_types[root]
-            if bound.startswith(FUNCTION_VALUE) and chain == root:
-                return bound[len(FUNCTION_VALUE) :]  # a parameter bound to a project function
+            held = function_of_value(local_types[root])
+            if held is not None and chain == root:
+                return held  # a parameter bound to a project function
             return self._resolve(fn, chain, local_types)
         if root not in self._resolvable_roots[fn.file.path]:
             return None

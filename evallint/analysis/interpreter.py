@@ -80,6 +80,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
         self.returned: Facts | None = None
         self.exit_stack: list[WithToken] = []  # what `stack.enter_context(...)` entered
         self.returned_role: str | None = None
+        self.returned_types: set[str | None] = set()  # the type of the model each return gives
         class_id = self.project.class_of_method(fref)
         self.class_id = class_id
         self.module_receivers = evidence.receivers_in(fref, class_id)
@@ -133,7 +134,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
             yielded = yielded.forget_loops(own_loops) if yielded is not None else None
             returned = forget_loops(returned, own_loops) if returned is not None else None
         exit_state = _outside_own_loops(exit_state, own_loops | {(self.file, self.fn.info.node)})
-        return Summary(exit_state, yielded, returned, self.returned_role)
+        returned_type = next(iter(self.returned_types)) if len(self.returned_types) == 1 else None
+        return Summary(exit_state, yielded, returned, self.returned_role, returned_type)
 
     def loop_id(self, stmt: ir.Loop) -> tuple:
         return (self.file, stmt.node)
@@ -305,19 +307,25 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
 
     def on_return(self, stmt: ir.Return, state: State) -> None:
         facts = None
+        type_id = None
         value = stmt.value
         if isinstance(value, ir.RefValue):
             key = state.canonical(value.key)
             if self.is_model(key, state):
                 facts = state.mode_of(key)
+                type_id = state.types.get(key)
         elif isinstance(value, ir.CallValue):
             # `return VGG(...)`: a factory's module, in train mode like any new one.
             facts = self.value_facts(value)
             role = self.value_role(value, state)
             if role in roles.MARKERS:
                 self.returned_role = role
+            result = known(self.results.get(value.node))
+            type_id = result.class_id if isinstance(result, Instance) else result.type_id if isinstance(result, Fresh) else None
         if facts is not None:
             self.returned = facts if self.returned is None else join_facts(self.returned, facts)
+            # What class the caller holds: `model = train(args)` then `model.inference(...)` resolves.
+            self.returned_types.add(type_id if type_id not in roles.MARKERS else None)
 
     def on_assign(self, assign: ir.Assign, state: State) -> State:
         value = assign.value

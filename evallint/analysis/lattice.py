@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from evallint.analysis.callgraph import function_of_value
 from evallint.strict import strict
 
 TRAIN = "train"
@@ -240,6 +241,12 @@ class State:
                     key, mine.file, mine.node, mine.function, join_facts(mine.modes, item.modes), join_facts(mine.grad, item.grad)
                 )
         types = {k: v for k, v in self.types.items() if other.types.get(k) == v}
+        # A project function bound to a name on one path only (`if fn is not None: self.encode =
+        # fn`): a call through the name after the merge reaches it, or fails on the other path.
+        for one, two in ((self, other), (other, self)):
+            for key, type_id in one.types.items():
+                if key not in two.types and function_of_value(type_id) is not None:
+                    types[key] = type_id
         return State(
             modes,
             join_facts(self.grad, other.grad),

@@ -10,7 +10,7 @@ did to those keys is done to the caller's.
 from __future__ import annotations
 
 from evallint.analysis import ir, roles, torch_api
-from evallint.analysis.callgraph import FUNCTION_VALUE, FunctionRef
+from evallint.analysis.callgraph import BOUND_METHOD_VALUE, FUNCTION_VALUE, FunctionRef, function_of_value
 from evallint.analysis.facts import CallerInfo
 from evallint.analysis.lattice import CONSTRUCTED, TRAIN, Facts, Pending, Poss, State
 from evallint.analysis.records import NOT_MODEL, Fresh, Instance, known
@@ -29,7 +29,7 @@ class ProjectCalls:
         entry = State(entry=self.evidence.entry_origin(callee))
         entry.grad = state.grad
         for callee_key, caller_key in mapping:
-            if caller_key.startswith(FUNCTION_VALUE):
+            if function_of_value(caller_key) is not None:
                 entry.types[callee_key] = caller_key
                 continue
             if state.has_mode(caller_key) or self.is_model(caller_key, state):
@@ -56,7 +56,7 @@ class ProjectCalls:
         # Parameters that received something other than a reference: a module built right there
         # (`validate(Net())`) has a known mode; anything else, or nothing, is unknown here.
         mapped = {callee_key for callee_key, _ in mapping}
-        values = dict(self.passed_values(callee, call, receiver))
+        values = dict(self.passed_values(callee, call, receiver, self.calls_bound_method(call, state)))
         unknown = set()
         for param in callee.info.params:
             if param in mapped:
@@ -64,14 +64,19 @@ class ProjectCalls:
             facts = self.value_facts(values.get(param))
             if facts is not None:
                 entry.modes[param] = facts
+                type_id = self.value_type(values.get(param))
+                if type_id is not None:
+                    entry.types[param] = type_id
             else:
                 unknown.add(param)
         entry.unknown_roots = frozenset(unknown)
         return entry, mapping
 
-    def passed_values(self, callee: FunctionRef, call: ir.Call, receiver: str | None) -> list[tuple[str, ir.Value]]:
+    def passed_values(
+        self, callee: FunctionRef, call: ir.Call, receiver: str | None, bound: bool = False
+    ) -> list[tuple[str, ir.Value]]:
         params = list(callee.info.params)
-        if callee.info.class_name is not None and params and (receiver is not None or call.method is not None):
+        if callee.info.class_name is not None and params and (receiver is not None or call.method is not None or bound):
             params = params[1:]
         return list(zip(params, call.args)) + [(name, value) for name, value in call.kwargs if name in params]
 
@@ -86,13 +91,22 @@ class ProjectCalls:
             return frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, value.node))})
         return None
 
+    def value_type(self, value: ir.Value | None) -> str | None:
+        """The project class (or library kind) of a module built in the argument list itself."""
+        result = known(self.results.get(value.node)) if isinstance(value, ir.CallValue) else None
+        if isinstance(result, Instance):
+            return result.class_id
+        return result.type_id if isinstance(result, Fresh) else None
+
     def bind_arguments(self, callee: FunctionRef, call: ir.Call, state: State, receiver: str | None) -> list:
         params = callee.info.params
         mapping: list[tuple[str, str]] = []
         is_method, is_classmethod = self.evidence.method_kind(callee)
         if is_method and params:
             self_name = params[0]
-            if receiver is not None:
+            if self.calls_bound_method(call, state):
+                params = params[1:]  # bound to an instance the caller does not name
+            elif receiver is not None:
                 mapping.append((self_name, receiver))
                 params = params[1:]
             elif call.method is not None and isinstance(call.receiver, ir.RefValue):
@@ -109,7 +123,8 @@ class ProjectCalls:
             target = self.project.resolve(self.fn, arg.key, state.types)
             if target in self.project.functions:
                 # A project function passed as an argument: calls through the parameter reach it.
-                mapping.append((param, FUNCTION_VALUE + target))
+                prefix = BOUND_METHOD_VALUE if self.bound_method(arg.key, target, state) else FUNCTION_VALUE
+                mapping.append((param, prefix + target))
             else:
                 mapping.append((param, state.canonical(arg.key)))
         # Closures and module globals: names the callee (or what it calls) reads but does not bind
@@ -132,6 +147,19 @@ class ProjectCalls:
                 unique.append(pair)
         return unique
 
+    def bound_method(self, chain: str, target: str, state: State) -> bool:
+        """Is ``model.embed`` (resolved to ``target``) a method bound to an instance? Not
+        ``Embedder.embed`` taken from the class, whose callers pass ``self`` themselves."""
+        owner = chain.rpartition(".")[0]
+        is_method, is_classmethod = self.evidence.method_kind(self.project.functions[target])
+        if not owner or not is_method:
+            return False
+        return is_classmethod or self.project.resolve(self.fn, owner, state.types) not in self.project.classes
+
+    def calls_bound_method(self, call: ir.Call, state: State) -> bool:
+        """``self.encoder(x)`` where ``self.encoder`` holds ``model.embed``."""
+        return call.func is not None and (state.types.get(state.canonical(call.func)) or "").startswith(BOUND_METHOD_VALUE)
+
     def call_function(self, target: str, call: ir.Call, state: State, receiver: str | None = None) -> None:
         entry, mapping = self.callee_entry(target, call, state, receiver)
         summary = self.analyzer.analyze(target, entry, self.callee_context(target, call, state), self.here(call))
@@ -140,7 +168,7 @@ class ProjectCalls:
             return
         if summary.returned is not None:
             role = roles.MODE_FREE if summary.returned_role == roles.MODE_FREE else None
-            self.results[call.node] = Fresh(summary.returned, role)
+            self.results[call.node] = Fresh(summary.returned, role, summary.returned_type)
         elif summary.returned_role == roles.NOT_MODEL:
             self.results[call.node] = NOT_MODEL
         if summary.exit.dead:
@@ -151,7 +179,7 @@ class ProjectCalls:
 
     def map_back(self, callee_state: State, mapping: list, state: State) -> None:
         mapped_pending: dict[str, Pending] = {}
-        mapping = [pair for pair in mapping if not pair[1].startswith(FUNCTION_VALUE)]
+        mapping = [pair for pair in mapping if function_of_value(pair[1]) is None]
         for callee_key, caller_key in sorted(mapping, key=lambda pair: len(pair[0])):
             prefix = callee_key + "."
             for key in sorted(callee_state.modes, key=len):

@@ -24,6 +24,7 @@ class Summary:
     yielded: State | None
     returned: Facts | None
     returned_role: str | None = None  # roles.NOT_MODEL or MODE_FREE: a factory of losses or plain layers
+    returned_type: str | None = None  # the project class (or library kind) of the model every return gives
 
 
 # -- what a call evaluates to ------------------------------------------------------------------
