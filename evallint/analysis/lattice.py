@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from evallint.analysis.callgraph import function_of_value
 from evallint.strict import strict
 
 TRAIN = "train"
@@ -241,11 +240,13 @@ class State:
                     key, mine.file, mine.node, mine.function, join_facts(mine.modes, item.modes), join_facts(mine.grad, item.grad)
                 )
         types = {k: v for k, v in self.types.items() if other.types.get(k) == v}
-        # A project function bound to a name on one path only (`if fn is not None: self.encode =
-        # fn`): a call through the name after the merge reaches it, or fails on the other path.
+        # A class or function bound to a name on one path only, where the other path knows
+        # nothing of the name (`if not self.loaded: self.model = LLM().eval()`, `if fn is not
+        # None: self.encode = fn`): after the merge the name holds it, or what an earlier call
+        # bound the same way, or nothing (the read fails).
         for one, two in ((self, other), (other, self)):
             for key, type_id in one.types.items():
-                if key not in two.types and function_of_value(type_id) is not None:
+                if key not in two.types and key not in two.aliases and two.knows_no_mode_of(key):
                     types[key] = type_id
         return State(
             modes,
@@ -260,6 +261,14 @@ class State:
             self.entry,
             self.unknown_roots,
         )
+
+    def knows_no_mode_of(self, key: str) -> bool:
+        """Has nothing on this path set the mode of ``key`` (it has its default, at most guarded)?"""
+        facts = self.modes.get(key)
+        if facts is None:
+            return True
+        default = {(p.value, p.origin) for p in self.default_mode(key)}
+        return all((p.value, p.origin) in default for p in facts)
 
     def same_as(self, other: "State") -> bool:
         return (
