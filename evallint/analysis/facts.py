@@ -48,6 +48,7 @@ class ModelForward:
     caller: CallerInfo | None
     mode_matters: bool = True  # False for modules with no mode-dependent layer (`nn.Linear`)
     trained_at: tuple[int, ...] = ()  # where this function trains or loads the model (nodes)
+    path: tuple = ()  # the branch conditions around the forward: (text, taken arm, deps)
 
 
 @dataclass(frozen=True)

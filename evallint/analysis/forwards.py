@@ -61,7 +61,7 @@ class ForwardTransfer:
         self.analyzer.facts.forwards.append(
             ModelForward(
                 self.file, call.node, self.fn.info.qualname, key, method, ctx, modes, grad, needs_grad, self.caller, mode_matters,
-                self.evidence.roles.weight_events(self.fn).get(key, ()),
+                self.evidence.roles.weight_events(self.fn).get(key, ()), path,
             )
         )
         if not mode_matters:

@@ -62,6 +62,8 @@ WRAPPER_CALL_NAMES = frozenset(
         "unwrap",
         "get_model",
         "_unwrap_model",
+        "MMDataParallel",  # OpenMMLab's (mmcv) DataParallel subclasses
+        "MMDistributedDataParallel",
     }
 )
 # Methods returning the module itself (`model = model.to(device)` keeps identity).
@@ -125,7 +127,19 @@ LIGHTNING_TRAIN_HOOKS = frozenset({"training_step", "training_epoch_end", "on_tr
 # Module constructors matched by qualified prefix: `torch.nn.Linear(...)` is a fresh module in train mode.
 MODULE_CONSTRUCTOR_PREFIXES = ("torch.nn.", "torchvision.models.", "timm.models.")
 # (`torch.hub.load` is no factory of a known mode: a hub entry point may wrap and switch its model.)
-MODULE_FACTORY_FUNCTIONS = frozenset({"timm.create_model", "timm.models.create_model"})
+# OpenMMLab's registry builders construct the model a config describes: a fresh module too.
+MODULE_FACTORY_FUNCTIONS = frozenset(
+    {
+        "timm.create_model",
+        "timm.models.create_model",
+        "mmdet.models.build_detector",
+        "mmdet.models.builder.build_detector",
+        "mmcls.models.build_classifier",
+        "mmcls.models.builder.build_classifier",
+        "mmseg.models.build_segmentor",
+        "mmseg.models.builder.build_segmentor",
+    }
+)
 # Model zoos whose functions build modules: `torchvision.models.resnet50()` is a fresh module in train mode.
 MODULE_FACTORY_PREFIXES = ("torchvision.models.", "pretrainedmodels.")
 # Keywords by which a library model's constructor loads its pretrained weights
@@ -212,6 +226,8 @@ MODE_NEUTRAL_CALLS = frozenset(
         "initialize_weights",
         "trunc_normal_",
         "convert_sync_batchnorm",
+        "MMDataParallel",  # mmcv's DataParallel: wraps the module, leaves its mode alone
+        "MMDistributedDataParallel",
     }
 )
 

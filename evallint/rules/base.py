@@ -94,19 +94,31 @@ def describe_caller(caller: CallerInfo | None, refs: MessageRefs) -> str:
     return f" (reached from {function_label(caller.function)} at line {refs.line(caller.file, caller.node)})"
 
 
-def first_per(findings: Iterable[tuple[tuple, tuple, Finding]]) -> list[Finding]:
+def first_per(findings: Iterable[tuple]) -> list[Finding]:
     """Keep the first finding (by sort position) for each dedupe key, and one per line: a helper
-    reached from two callers is one finding at its forward, not two."""
-    best: dict[tuple, tuple[tuple, Finding]] = {}
-    for key, order, finding in findings:
-        current = best.get(key)
-        if current is None or order < current[0]:
-            best[key] = (order, finding)
+    reached from two callers is one finding at its forward, not two.
+
+    A candidate may carry a fourth item, the branch conditions on its path (``ModelForward.path``):
+    a later finding whose path excludes every kept one's for its key (the other arm of an
+    ``if``) is a separate evaluation, and is kept too."""
+    kept_per_key: dict[tuple, list[tuple[tuple, Finding, tuple]]] = {}
+    for item in sorted(findings, key=lambda item: item[1]):
+        key, order, finding = item[0], item[1], item[2]
+        path = item[3] if len(item) > 3 else ()
+        current = kept_per_key.setdefault(key, [])
+        if not current or (path and all(_exclusive(path, other) for _, _, other in current)):
+            current.append((order, finding, path))
     kept: list[Finding] = []
     seen: set[tuple] = set()
-    for _, finding in sorted(best.values(), key=lambda item: item[0]):
+    for _, finding, _ in sorted((entry for entries in kept_per_key.values() for entry in entries), key=lambda e: e[0]):
         place = (finding.code, finding.file, finding.node)
         if place not in seen:
             seen.add(place)
             kept.append(finding)
     return kept
+
+
+def _exclusive(path: tuple, other: tuple) -> bool:
+    """No run takes both paths: one went through a branch whose other arm the other took."""
+    taken = {(text, deps): polarity for text, polarity, deps in path}
+    return any(taken.get((text, deps), polarity) != polarity for text, polarity, deps in other)

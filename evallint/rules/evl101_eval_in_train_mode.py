@@ -86,7 +86,10 @@ def check(facts: ProjectFacts):
         finding = Finding("EVL101", message, forward.file, forward.node, fix, tuple(refs.refs))
         # Once per model and evaluation region (a function, a loop over evaluation data, a block).
         region = (forward.context.file, forward.context.node)
-        candidates.append(((forward.file, forward.function, forward.key, region), (forward.file, forward.node), finding))
+        # An evaluation told by data flow is this function's own: each arm of an `if` in it is an
+        # evaluation of its own. (A helper's arms under a caller's evaluation are reported once.)
+        path = forward.path if forward.context.by_flow else ()
+        candidates.append(((forward.file, forward.function, forward.key, region), (forward.file, forward.node), finding, path))
     return first_per(candidates)
 
 
