@@ -371,9 +371,13 @@ def library_model(interp: "Interpreter", site: CallSite, state: State) -> State 
 
 def whole_model_loaded(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``torch.load`` of a whole model: in the mode it was saved in."""
-    qualified = site.qualified
+    qualified, call = site.qualified, site.call
     detail = qualified.partition("torch.")[2] and qualified
-    interp.results[site.call.node] = Fresh(frozenset({Poss(TRAIN, interp.origin(LOADED, site.call.node, detail))}))
+    saved = None
+    if qualified == "torch.load" and call.args and isinstance(call.args[0], ir.ConstValue):
+        saved = interp.evidence.saved_model_role(interp.file, call.args[0].value)
+    interp.results[call.node] = Fresh(frozenset({Poss(TRAIN, interp.origin(LOADED, call.node, detail))}),
+                                      _mode_free_or_none(saved))
     return state
 
 

@@ -47,6 +47,7 @@ class Evidence:
         self._statements: dict[str, tuple[ir.Stmt, ...]] = {}
         self._rebound: dict[str, frozenset[str]] = {}
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
+        self._saved_models: dict[str, dict[str, str]] = {}
         self._callees: dict[str, tuple[str, ...]] = {}
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
         self._entry_origins: dict[str, Origin] = {}
@@ -159,6 +160,54 @@ class Evidence:
         if found is None:
             found = self._calls[fref.id] = tuple(calls_in(self.statements(fref)))
         return found
+
+    def saved_model_role(self, path: str, target: object) -> str | None:
+        """The role of the whole model ``path``'s own code saves to the file ``target``
+        (``torch.save(net, "net.pkl")``, ``net`` built in that function by torch constructors),
+        or ``None`` when not known. A notebook that saves a model and loads it back gets the
+        class it saved."""
+        found = self._saved_models.get(path)
+        if found is None:
+            found = self._saved_models[path] = self._saved_models_of(path)
+        return found.get(target) if isinstance(target, str) else None
+
+    def _saved_models_of(self, path: str) -> dict[str, str]:
+        saved: dict[str, set[str]] = {}
+        for fref in self.project.functions.values():
+            if fref.file.path != path:
+                continue
+            calls = {call.node: call for call in self.calls(fref)}
+            built = {
+                stmt.targets[0]: stmt.value.node
+                for stmt in self.statements(fref)
+                if isinstance(stmt, ir.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ir.CallValue)
+            }
+            for call in calls.values():
+                if call.func is None or self.project.qualify(path, call.func) != "torch.save" or len(call.args) < 2:
+                    continue
+                model, target = call.args[0], call.args[1]
+                if not isinstance(target, ir.ConstValue) or not isinstance(target.value, str):
+                    continue
+                role = roles.UNSEEN
+                if isinstance(model, ir.RefValue) and model.key in built:
+                    role = self._built_role(path, calls, built[model.key])
+                saved.setdefault(target.value, set()).add(role)
+        # A file saved to from two places is known only if both saved the same kind of model.
+        return {target: next(iter(found)) for target, found in saved.items() if len(found) == 1}
+
+    def _built_role(self, path: str, calls: dict[int, ir.Call], node: int) -> str:
+        """What a torch constructor call (``nn.Sequential(nn.Linear(1, 10), ...)``) builds."""
+        call = calls.get(node)
+        qualified = self.project.qualify(path, call.func) if call is not None and call.func else None
+        if qualified is None or not roles.constructs_module(qualified):
+            return roles.UNSEEN
+        role = roles.constructor_role(qualified, call)
+        if role != roles.CONTAINER:
+            return role
+        return roles.container_role(
+            self._built_role(path, calls, value.node) if isinstance(value, ir.CallValue) else roles.UNSEEN
+            for value in call.arguments
+        )
 
     def callees(self, fid: str) -> tuple[str, ...]:
         """The project functions a function's calls resolve to (without the walk's local types)."""
