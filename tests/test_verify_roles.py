@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,10 @@ def test_mode_dependent_layers_are_the_ones_whose_output_depends_on_mode():
 
     assert names(nn.CrossEntropyLoss()) == []
     assert names(nn.Sequential(nn.Linear(2, 2), nn.GRU(2, 2), nn.Embedding(3, 2))) == []
+    # An RNN drops between its layers: with one layer its dropout does nothing.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert names(nn.GRU(2, 2, num_layers=1, dropout=0.3)) == []
     # Without running statistics BatchNorm and InstanceNorm normalise by the batch in both modes.
     assert names(nn.BatchNorm1d(2, track_running_stats=False)) == []
     assert names(nn.InstanceNorm2d(2)) == []

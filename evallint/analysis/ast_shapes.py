@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 
+from evallint.analysis import ir
 from evallint.analysis.names import chain_of, key_of_chain
 
 # What ``literal_of`` gives for anything that is not a literal (None is one).
@@ -18,6 +19,45 @@ def literal_of(expr: ast.AST) -> object:
 
 
 _LITERAL_TYPES = frozenset({bool, int, float, str, type(None)})
+
+
+def literal_defaults(args: ast.arguments) -> tuple[tuple[str, object], ...]:
+    """The parameters whose default is a literal, with it."""
+    positional = [*args.posonlyargs, *args.args]
+    pairs = [*zip(positional[len(positional) - len(args.defaults) :], args.defaults)]
+    pairs += [(arg, default) for arg, default in zip(args.kwonlyargs, args.kw_defaults) if default is not None]
+    return tuple((arg.arg, literal) for arg, literal in ((a, literal_of(d)) for a, d in pairs) if literal is not NO_LITERAL)
+
+
+def dict_display(node: ast.expr) -> ir.DictDisplay | None:
+    """A dict display key by key (see ``ir.DictDisplay``); None for any other expression."""
+    if type(node) is not ast.Dict:
+        return None
+    entries = []
+    complete = True
+    for key, item in zip(node.keys, node.values):
+        literal = literal_of(key) if key is not None else NO_LITERAL
+        if literal is NO_LITERAL:
+            complete = False
+            continue
+        nested = dict_display(item)
+        if nested is not None:
+            entries.append((literal, nested))
+            continue
+        constant = literal_of(item)
+        chain = chain_of(item) if constant is NO_LITERAL else None
+        entries.append((literal, ir.ConstValue(constant) if constant is not NO_LITERAL else ir.RefValue(chain) if chain else ir.OTHER))
+    return ir.DictDisplay(tuple(entries), complete)
+
+
+def item_written(target: ast.expr) -> set[str]:
+    """``cfg["p"] = 0.1``, ``cfg["a"]["b"] = 1``, ``del cfg["p"]``: the chain whose items change."""
+    if not isinstance(target, ast.Subscript):
+        return set()
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    chain = chain_of(target)
+    return {chain} if chain else set()
 
 
 def target_names(target: ast.AST) -> list[str]:

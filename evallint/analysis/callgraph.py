@@ -51,6 +51,16 @@ def function_of_value(type_id: str | None) -> str | None:
     return None
 
 
+# Prefix of the type of a project class's instance built with values that leave its mode-dependent
+# layers inert (`GPT({"drop_rate": 0.0})`): its methods are the class's, its mode changes nothing.
+MODE_FREE_INSTANCE = "mode-free:"
+
+
+def class_of_type(type_id: str) -> str:
+    """The project class a type names (the class of a mode-free instance)."""
+    return type_id[len(MODE_FREE_INSTANCE) :] if type_id.startswith(MODE_FREE_INSTANCE) else type_id
+
+
 def function_id(path: str, qualname: str) -> str:
     return f"{path}::{qualname}"
 
@@ -218,8 +228,9 @@ class ProjectIndex:
                 return nested[root]
             parent = self.functions[scope].info.parent if scope in self.functions else None
             scope = function_id(path, parent) if parent else None
-        if local_types and root in local_types and rest and "." not in rest and local_types[root] in self.classes:
-            found = self.method_of(local_types[root], rest)
+        bound = class_of_type(local_types[root]) if local_types and root in local_types else None
+        if bound is not None and rest and "." not in rest and bound in self.classes:
+            found = self.method_of(bound, rest)
             if found is not None:
                 return found
         if root == "self" and fn.info.class_name is not None and rest and "." not in rest:
@@ -286,6 +297,7 @@ class ProjectIndex:
         return result
 
     def method_of(self, class_id: str, name: str, allow_subclasses: bool = False) -> str | None:
+        class_id = class_of_type(class_id)
         key = (class_id, name, allow_subclasses)
         if key not in self._method_cache:
             self._method_cache[key] = None  # asked again while being looked up (a cycle): not found

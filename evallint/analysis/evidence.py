@@ -19,7 +19,7 @@ import functools
 
 from evallint.analysis import dataflow, ir, roles, torch_api
 from evallint.analysis.bodies import calls_in, const, flatten, values_of
-from evallint.analysis.callgraph import FunctionRef, ProjectIndex, function_id
+from evallint.analysis.callgraph import MODE_FREE_INSTANCE, FunctionRef, ProjectIndex, class_of_type, function_id
 from evallint.analysis.fixpoint import solve
 from evallint.analysis.flow import Region
 from evallint.analysis.names import identifier_words
@@ -449,6 +449,8 @@ class Evidence:
     def type_role(self, type_id: str) -> str:
         if type_id in roles.MARKERS:
             return type_id
+        if type_id.startswith(MODE_FREE_INSTANCE):
+            return roles.MODE_FREE
         if type_id in self.project.classes:
             if self.is_module_class(type_id):
                 return self.roles.class_role(type_id)
@@ -459,6 +461,7 @@ class Evidence:
         return roles.UNSEEN
 
     def is_module_class(self, class_id: str) -> bool:
+        class_id = class_of_type(class_id)
         verdict = self._module_classes.get(class_id)
         if verdict is None:
             verdict = self._module_classes[class_id] = class_id in self.project.classes and any(

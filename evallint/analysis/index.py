@@ -14,7 +14,8 @@ import ast
 from array import array
 
 from evallint.analysis import ir, redefinitions
-from evallint.analysis.ast_shapes import NO_LITERAL, frozen_params_of, literal_of, parameter_names, target_names
+from evallint.analysis.ast_shapes import NO_LITERAL, dict_display, frozen_params_of, item_written, literal_defaults
+from evallint.analysis.ast_shapes import literal_of, parameter_names, target_names
 from evallint.analysis.expression_text import render_condition, short_code
 from evallint.analysis.names import chain_of, key_of_chain, words_of
 from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAPPER_CALL_NAMES
@@ -34,6 +35,7 @@ class _Scope:
         self.assigned: set[str] = set()
         self.declared_global: set[str] = set()
         self.imported: set[str] = set()
+        self.item_writes: set[str] = set()
         self.is_generator = False
 
 
@@ -105,6 +107,7 @@ class Indexer:
                 parent=None,
                 is_generator=False,
                 is_async=False,
+                item_writes=frozenset(module_scope.item_writes),
             ),
         )
         functions, classes = redefinitions.separate(self.functions, self.classes)
@@ -141,9 +144,9 @@ class Indexer:
         if kind is ast.Expr:
             self.expression_statement(node.value, out)
         elif kind is ast.Assign:
-            value = self.value(node.value, out)
+            value, display = self.value(node.value, out), dict_display(node.value)
             for target in node.targets:
-                self.assign(target, value, out, node)
+                self.assign(target, value, out, node, display)
         elif kind is ast.AnnAssign:
             if node.value is not None:
                 self.assign(node.target, self.value(node.value, out), out, node)
@@ -195,6 +198,9 @@ class Indexer:
             self.import_from(node)
         elif kind is ast.Match:
             self.match_statement(node, out)
+        elif kind is ast.Delete:
+            self.scope.item_writes.update(*map(item_written, node.targets))
+            self.generic(node, out)
         elif kind is ast.Assert:  # as ``generic`` would, without its walk over the fields
             self.value(node.test, out)
             if node.msg is not None:
@@ -212,10 +218,11 @@ class Indexer:
             return
         self.value(expr, out)
 
-    def assign(self, target: ast.expr, value: ir.Value, out: list[ir.Stmt], node: ast.AST) -> None:
+    def assign(self, target: ast.expr, value: ir.Value, out: list[ir.Stmt], node: ast.AST, display=None) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
             targets: list[str | None] = []
             for element in target.elts:
+                self.scope.item_writes |= item_written(element)
                 chain = chain_of(element) if not isinstance(element, ast.Starred) else None
                 targets.append(chain)
                 self._note_assigned(chain)
@@ -225,10 +232,11 @@ class Indexer:
             out.append(ir.Assign(self.number(node), tuple(targets), value))
             return
         if isinstance(target, ast.Subscript):
+            self.scope.item_writes |= item_written(target)
             self.value(target, out)
         chain = chain_of(target)
         self._note_assigned(chain)
-        out.append(ir.Assign(self.number(node), (chain,), value))
+        out.append(ir.Assign(self.number(node), (chain,), value, display if chain is not None else None))
 
     def _note_assigned(self, chain: str | None) -> None:
         if chain and "." not in chain:
@@ -363,6 +371,9 @@ class Indexer:
                 is_generator=scope.is_generator,
                 is_async=isinstance(node, ast.AsyncFunctionDef),
                 imported_names=frozenset(scope.imported) if scope.imported else _NO_NAMES,
+                positional=len(node.args.posonlyargs) + len(node.args.args),
+                defaults=literal_defaults(node.args),
+                item_writes=frozenset(scope.item_writes) if scope.item_writes else _NO_NAMES,
             )
         )
 
@@ -537,7 +548,8 @@ class Indexer:
             if emit:
                 out.append(reveal)
             return ir.Call(ordinal, chain, None, None, (), ())
-        call = ir.Call(ordinal, chain, receiver, method, tuple(args), tuple(kwargs), statement)
+        unpacked = any(type(arg) is ast.Starred for arg in node.args) or any(k.arg is None for k in node.keywords)
+        call = ir.Call(ordinal, chain, receiver, method, tuple(args), tuple(kwargs), statement, unpacked)
         if emit:
             out.append(call)
         return call

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from evallint.analysis import ir, roles, torch_api
 from evallint.analysis.bodies import const
 from evallint.analysis.call_handlers import CallSite, handle_call
-from evallint.analysis.callgraph import FunctionRef
+from evallint.analysis.callgraph import MODE_FREE_INSTANCE, FunctionRef
 from evallint.analysis.facts import CallerInfo, ContextInfo, Reveal
 from evallint.analysis.flow import Region, Walker
 from evallint.analysis.forwards import ForwardTransfer
@@ -399,6 +399,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
             elif isinstance(result, Instance):
                 class_id, call = result.class_id, result.call
                 state.types[target] = class_id
+                if self._inert_instance(class_id, call):
+                    state.types[target] = MODE_FREE_INSTANCE + class_id
                 if self.evidence.is_module_class(class_id) and self.evidence.roles.class_role(class_id) != roles.NOT_MODEL:
                     state.set_mode(target, handed or frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))
                 init = self.project.method_of(class_id, "__init__")
@@ -406,6 +408,16 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
                     self.call_function(init, call, state, receiver=target)
             return
         self._unbind(target, state)
+
+    def _inert_instance(self, class_id: str, call: ir.Call) -> bool:
+        """Is this instance of a model class built with values that leave its mode-dependent
+        layers inert (`GPT({"drop_rate": 0.0})`, `Decoder(size, num_layers=1)`)?"""
+        found = self.evidence.roles
+        return (
+            self.evidence.is_module_class(class_id)
+            and found.class_role(class_id) == roles.MODEL
+            and found.instance_role(self.fn, call, class_id) in (roles.MODE_FREE, roles.NOT_MODEL)
+        )
 
     def wrapped_modes(self, instance: Instance, state: State) -> Facts | None:
         """A project module that builds no mode-dependent layer of its own (its role is UNSEEN:

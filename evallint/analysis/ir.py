@@ -135,6 +135,7 @@ class Call:
     args: tuple[Value, ...]
     kwargs: tuple[tuple[str, Value], ...]
     statement: bool = False  # the call is an expression statement of its own
+    unpacked: bool = False  # `f(*xs)` or `f(**kw)`: some arguments are not in args and kwargs
 
     @property
     def arguments(self) -> tuple[Value, ...]:
@@ -143,10 +144,21 @@ class Call:
 
 
 @record
+class DictDisplay:
+    """A dict display (``{"drop_rate": 0.0, "layers": {...}}``) key by key, for what reads
+    configurations: each literal key with its value (a nested display for a nested dict).
+    ``complete`` is False when some keys are not literals or come from ``**other``."""
+
+    entries: tuple[tuple[object, "Value | DictDisplay"], ...]
+    complete: bool
+
+
+@record
 class Assign:
     node: int
     targets: tuple[str | None, ...]  # chains; several for tuple unpacking, None for unsupported targets
     value: Value
+    display: DictDisplay | None = None  # the dict display assigned, when the value is one
 
 
 @record
@@ -264,6 +276,9 @@ class FunctionInfo:
     is_generator: bool
     is_async: bool
     imported_names: frozenset[str] = frozenset()  # names bound by import statements in the body
+    positional: int = 0  # how many of ``params`` can be given by position (before ``*args``)
+    defaults: tuple[tuple[str, object], ...] = ()  # parameters whose default is a literal, with it
+    item_writes: frozenset[str] = frozenset()  # chains whose items the body assigns or deletes (`cfg["p"] = 0.1`)
 
 
 @record

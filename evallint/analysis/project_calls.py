@@ -10,7 +10,7 @@ did to those keys is done to the caller's.
 from __future__ import annotations
 
 from evallint.analysis import ir, roles, torch_api
-from evallint.analysis.callgraph import BOUND_METHOD_VALUE, FUNCTION_VALUE, FunctionRef, function_of_value
+from evallint.analysis.callgraph import BOUND_METHOD_VALUE, FUNCTION_VALUE, FunctionRef, class_of_type, function_of_value
 from evallint.analysis.facts import CallerInfo
 from evallint.analysis.lattice import CONSTRUCTED, TRAIN, Facts, Pending, Poss, State
 from evallint.analysis.records import NOT_MODEL, Fresh, Instance, known
@@ -44,7 +44,7 @@ class ProjectCalls:
                 entry.types[callee_key] = state.types[caller_key]
             for key, type_id in state.types.items():
                 # Markers, and the project classes of attributes (`self.model.encode()` resolves).
-                if key.startswith(prefix) and (type_id in roles.MARKERS or type_id in self.project.classes):
+                if key.startswith(prefix) and (type_id in roles.MARKERS or class_of_type(type_id) in self.project.classes):
                     entry.types[callee_key + key[len(caller_key) :]] = type_id
             for key, pending in state.pending.items():
                 if key == caller_key or key.startswith(caller_key + "."):

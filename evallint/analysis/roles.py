@@ -21,6 +21,7 @@ from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
 from evallint.analysis.dataflow import OutputFlow, output_flow
 from evallint.analysis.names import identifier_words, key_of_chain
+from evallint.analysis.site_values import Config, Site, SiteValues
 
 MODEL = "model"
 MODE_FREE = "mode-free"  # a module with parameters whose mode changes nothing (`nn.Linear`): EVL201 only
@@ -62,6 +63,8 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
             return CONTAINER
         conditional = torch_api.MODE_SENSITIVE_IF.get(last)
         if conditional is not None:
+            if call.unpacked:
+                return MODEL  # `nn.LSTM(**cfg)`: the dropout or layer count may be in there
             if last in ("RNN", "LSTM", "GRU") and _single_layer(call):
                 return MODE_FREE  # dropout acts between layers: one layer drops nothing
             return MODEL if _keyword_sets(call, *conditional) else MODE_FREE
@@ -75,6 +78,8 @@ def library_role(qualified: str, call: ir.Call) -> str | None:
     """The role of a library layer or model evallint knows by its keywords, or None."""
     if not qualified.startswith(torch_api.MODE_FREE_UNLESS_ASKED_PREFIXES):
         return None
+    if call.unpacked:
+        return MODEL  # `GCN(..., **kwargs)`: `dropout` or `norm` may be in there
     for name, value in call.kwargs:
         if name in torch_api.MODE_ASKING_KEYWORDS:
             if not isinstance(value, ir.ConstValue) or value.value not in (None, 0, 0.0, False, "none", "None"):
@@ -130,7 +135,8 @@ class Roles:
         self.is_module_class = is_module_class
         self.sink_kind = sink_kind  # (FunctionRef, Call) -> dataflow.BACKWARD, TRAINS or 0
         self.steps = steps  # FunctionRef -> bool: it runs an optimizer step (itself or through a callee)
-        self._class_roles: dict[str, str] = {}
+        self._class_roles: dict[tuple[str, Site], str] = {}
+        self.sites = SiteValues(project, statements)
         self._subclass_index: dict[str, list[str]] | None = None
         self._builds_memo: dict[str, str] = {}
         self._flows: dict[str, OutputFlow] = {}
@@ -142,15 +148,28 @@ class Roles:
 
     def class_role(self, class_id: str) -> str:
         """MODEL, MODE_FREE, NOT_MODEL or UNSEEN for a project ``nn.Module`` subclass."""
-        found = self._class_roles.get(class_id)
+        return self.class_role_at(class_id, ())
+
+    def class_role_at(self, class_id: str, site: Site) -> str:
+        """The role of the class's instances built with ``site`` (``site_values``): a model class
+        whose dropout is given 0.0 there (``GPT({"drop_rate": 0.0})``) builds mode-free instances."""
+        if site and self.class_role(class_id) != MODEL:
+            return self.class_role(class_id)
+        key = (class_id, site)
+        found = self._class_roles.get(key)
         if found is not None:
             return found
-        self._class_roles[class_id] = UNSEEN  # a cycle through the class's own submodules
-        role = self._class_role(class_id)
-        self._class_roles[class_id] = role
+        self._class_roles[key] = UNSEEN if not site else MODEL  # a cycle through the class's own submodules
+        role = self._class_role(class_id, site)
+        self._class_roles[key] = role
         return role
 
-    def _class_role(self, class_id: str) -> str:
+    def instance_role(self, fref: FunctionRef, call: ir.Call, class_id: str) -> str:
+        """The role of the instance of a project class that ``call`` in ``fref`` builds."""
+        site = self.sites.site_of(fref, call, self.project.method_of(class_id, "__init__"))
+        return self.class_role_at(class_id, site)
+
+    def _class_role(self, class_id: str, site: Site) -> str:
         owners = [class_id]
         for owner in owners:
             for base in self.project.base_ids(owner):
@@ -171,9 +190,10 @@ class Roles:
             for stmt in self.statements(self.project.functions[fid])
             if type(stmt) is ir.Call and stmt.func is not None and stmt.func.startswith("self.")
         )
+        init = self.project.method_of(class_id, "__init__") if site else None
         for owner in owners:
             for fid in self.project.methods.get(owner, {}).values():
-                verdict = self._builds(self.project.functions[fid], in_class=True, called=called)
+                verdict = self._builds(self.project.functions[fid], in_class=True, called=called, site=site if fid == init else ())
                 if verdict == MODEL:
                     return MODEL
                 unseen = unseen or verdict == UNSEEN
@@ -206,10 +226,12 @@ class Roles:
             found = self._builds_memo[fid] = self._builds(self.project.functions[fid], in_class=False)
         return found
 
-    def _builds(self, fref: FunctionRef, in_class: bool, called: frozenset[str] = frozenset()) -> str:
+    def _builds(self, fref: FunctionRef, in_class: bool, called: frozenset[str] = frozenset(), site: Site = ()) -> str:
         """What the modules a function builds make of its class: MODEL as soon as one is
-        mode-dependent, UNSEEN when one comes from where evallint cannot look."""
+        mode-dependent, UNSEEN when one comes from where evallint cannot look. ``site`` says
+        what the function's parameters are given, when it is the ``__init__`` of one instance."""
         path = fref.file.path
+        bound = self.sites.bound(fref, site)
         unseen = mode_free = False
         calls: dict[int, ir.Call] = {}
         for stmt in self.statements(fref):
@@ -221,7 +243,7 @@ class Roles:
             else:
                 stmts = []
                 if kind is ir.Assign and in_class:
-                    verdict = self._stored(stmt, calls, fref, called)
+                    verdict = self._stored(stmt, calls, fref, called, bound)
                     if verdict == MODEL:
                         return MODEL
                     unseen = unseen or verdict == UNSEEN
@@ -240,7 +262,7 @@ class Roles:
                 if qualified in torch_api.MODE_SENSITIVE_FUNCTIONS:
                     return MODEL
                 if constructs_module(qualified):
-                    role = constructor_role(qualified, call)
+                    role = constructor_role(qualified, self._with_values(fref, call, bound))
                     if role == MODEL:
                         return MODEL
                     mode_free = mode_free or role == MODE_FREE
@@ -250,7 +272,8 @@ class Roles:
                     continue
                 if target in self.project.classes:
                     if self.is_module_class(target):
-                        verdict = self.class_role(target)
+                        init = self.project.method_of(target, "__init__")
+                        verdict = self.class_role_at(target, self.sites.site_of(fref, call, init, bound))
                         if verdict == MODEL:
                             return MODEL
                         unseen = unseen or verdict == UNSEEN
@@ -263,7 +286,24 @@ class Roles:
                     mode_free = mode_free or verdict == MODE_FREE
         return UNSEEN if unseen else MODE_FREE if mode_free else NOT_MODEL
 
-    def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef, called: frozenset[str]) -> str:
+    def _with_values(self, fref: FunctionRef, call: ir.Call, bound: dict) -> ir.Call:
+        """``call`` with the arguments whose literal value is known here written as literals
+        (``nn.Dropout(cfg["drop_rate"])`` built with ``cfg = {"drop_rate": 0.0}``)."""
+        if not any(isinstance(value, ir.RefValue) for value in call.arguments):
+            return call
+
+        def literal(value: ir.Value) -> ir.Value:
+            if not isinstance(value, ir.RefValue):
+                return value
+            found = self.sites.evaluate(fref, value, bound)
+            return ir.ConstValue(found) if isinstance(found, (bool, int, float, str, type(None))) and not isinstance(found, Config) else value
+
+        return ir.Call(
+            call.node, call.func, call.receiver, call.method, tuple(literal(value) for value in call.args),
+            tuple((name, literal(value)) for name, value in call.kwargs), call.statement, call.unpacked,
+        )
+
+    def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef, called: frozenset[str], bound: dict) -> str:
         """``self.x = ...`` in a module's method: a submodule handed in, or built by a call that
         evallint cannot follow, is a submodule it cannot see into."""
         value = stmt.value
@@ -281,7 +321,7 @@ class Roles:
             if call is None or call.func is None:
                 return NOT_MODEL
             qualified = self.project.qualify(fref.file.path, call.func)
-            known = library_role(qualified, call)
+            known = library_role(qualified, self._with_values(fref, call, bound))
             if known is not None:
                 return known
             root = qualified.partition(".")[0]

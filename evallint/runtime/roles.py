@@ -6,7 +6,7 @@ The same definitions as the static analysis (DESIGN.md, "What a model is" and
 * **Mode-dependent layers.** A module's mode matters only through the layers
   that compute differently in train and eval mode: Dropout with ``p > 0``
   (every ``_DropoutNd``, AlphaDropout included), BatchNorm / SyncBatchNorm and
-  InstanceNorm that keep running statistics, RNN/LSTM/GRU with ``dropout > 0``,
+  InstanceNorm that keep running statistics, RNN/LSTM/GRU with ``dropout > 0`` and more than one layer,
   MultiheadAttention with ``dropout > 0`` (Transformer layers hold Dropout
   modules of their own).
   A module with none of them (``CrossEntropyLoss``, ``Linear``, a GRU without
@@ -51,7 +51,7 @@ def mode_dependent_layers(module, nn) -> list:
         elif isinstance(layer, nn.modules.instancenorm._InstanceNorm):
             if layer.track_running_stats:
                 found.append((layer, f"{type(layer).__name__}(track_running_stats)", True))
-        elif isinstance(layer, nn.RNNBase) and layer.dropout:
+        elif isinstance(layer, nn.RNNBase) and layer.dropout and layer.num_layers > 1:  # (it drops between layers)
             found.append((layer, f"{type(layer).__name__}(dropout={layer.dropout:g})", False))
         elif isinstance(layer, nn.MultiheadAttention) and layer.dropout:
             found.append((layer, f"MultiheadAttention(dropout={layer.dropout:g})", False))
