@@ -25,15 +25,15 @@ class BatchNormPasses:
         self.facts = facts
         self.lean = lean
         self._passes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._tracked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Signatures with a trained pass, and with an untrained one.
         self._trained_sites: set = set()
         self._untrained_sites: set = set()
 
     def _tracked_layers(self, module) -> list:
-        tracked = self._tracked.get(module)
+        extra = self.facts.record(module).extra
+        tracked = extra.get("batchnorm")
         if tracked is None:
-            tracked = self._tracked[module] = [
+            tracked = extra["batchnorm"] = [
                 (layer, desc) for layer, desc, tracks in self.facts.sensitive_layers(module) if tracks
             ]
         return tracked

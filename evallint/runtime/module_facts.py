@@ -1,7 +1,7 @@
 """What the probes know about each model they see: identity, mode, trained or not.
 
-Facts are kept per module in weak dictionaries (a model that is deleted takes
-its facts with it) and computed once where they cannot change: the serial
+Facts are kept per module in one record (a model that is deleted takes its
+record with it) and computed once where they cannot change: the serial
 number, the mode-dependent layers (``roles``), whether it holds parameters.
 """
 
@@ -17,35 +17,56 @@ from evallint.runtime import roles
 MAX_MODE_SUMMARIES = 64
 
 
+class _Record:
+    """What is kept about one module: one lookup per call instead of one per fact."""
+
+    __slots__ = ("ref", "serial", "layers", "params", "summaries", "trained", "extra")
+
+    def __init__(self, ref, serial: int) -> None:
+        self.ref = ref
+        self.serial = serial
+        self.layers: list | None = None
+        self.params: bool | None = None
+        self.summaries: dict = {}
+        self.trained: tuple | None = None  # (trained version, trained or loaded)
+        self.extra: dict = {}  # other probes' per-module facts (``batchnorm``'s tracked layers)
+
+
 class ModuleFacts:
     def __init__(self, torch) -> None:
         self.torch = torch
-        self._summaries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._serials: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # id(module) -> _Record; a record leaves with its module (weak reference callback).
+        self._records: dict[int, _Record] = {}
         self._serial_ids = itertools.count(1)
-        self._layers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Modules trained (stepped or backpropagated) or loaded so far: their
         # later forwards that reach no backward are evaluation (``roles``).
         self._trained_modules: weakref.WeakSet = weakref.WeakSet()
         self._loaded_modules: weakref.WeakSet = weakref.WeakSet()
         self._trained_version = 0
-        self._trained_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._parameter_holders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def record(self, module) -> _Record:
+        key = id(module)
+        found = self._records.get(key)
+        if found is not None and found.ref() is module:
+            return found
+        records = self._records
+
+        def forget(ref, key=key):
+            if records.get(key) is not None and records[key].ref is ref:
+                del records[key]
+
+        found = records[key] = _Record(weakref.ref(module, forget), next(self._serial_ids))
+        return found
 
     def serial(self, module) -> int:
-        serial = self._serials.get(module)
-        if serial is None:
-            serial = next(self._serial_ids)
-            self._serials[module] = serial
-        return serial
+        return self.record(module).serial
 
     def sensitive_layers(self, module) -> list:
         """(layer, description, tracks_running_stats) for the layers whose output depends on mode."""
-        cached = self._layers.get(module)
-        if cached is None:
-            cached = roles.mode_dependent_layers(module, self.torch.nn)
-            self._layers[module] = cached
-        return cached
+        record = self.record(module)
+        if record.layers is None:
+            record.layers = roles.mode_dependent_layers(module, self.torch.nn)
+        return record.layers
 
     def is_plain_function(self, module) -> bool:
         """No parameters and no mode-dependent layer (a loss, an activation, a pooling): a
@@ -74,11 +95,10 @@ class ModuleFacts:
 
     def has_parameters(self, module) -> bool:
         """Whether ``module`` holds parameters at all (a loss module holds none)."""
-        cached = self._parameter_holders.get(module)
-        if cached is None:
-            cached = any(True for _ in module.parameters())
-            self._parameter_holders[module] = cached
-        return cached
+        record = self.record(module)
+        if record.params is None:
+            record.params = any(True for _ in module.parameters())
+        return record.params
 
     def backpropagated(self, module) -> None:
         """A forward of ``module`` was backpropagated: it is trained if gradient reaches its weights."""
@@ -89,14 +109,15 @@ class ModuleFacts:
 
     def trained_model(self, module) -> bool:
         """Whether ``module`` was trained or loaded before now (``roles``: evaluation needs a trained model)."""
-        cached = self._trained_cache.get(module)
+        record = self.record(module)
+        cached = record.trained
         if cached is not None and cached[0] == self._trained_version:
             return cached[1]
         owner = self.mode_owner(module)
         trained = module in self._trained_modules or owner in self._trained_modules
         if not trained and len(self._loaded_modules):
             trained = any(sub in self._loaded_modules for sub in module.modules())
-        self._trained_cache[module] = (self._trained_version, trained)
+        record.trained = (self._trained_version, trained)
         return trained
 
     # ---- mode -------------------------------------------------------------------
@@ -132,11 +153,12 @@ class ModuleFacts:
         flags (a model has few: all train, all eval, a frozen part), so a
         forward reads the flags and looks the summary up.
         """
-        layers = self.sensitive_layers(module)
+        record = self.record(module)
+        layers = record.layers if record.layers is not None else self.sensitive_layers(module)
         flags = tuple([layer.training for layer, _, _ in layers])
-        summaries = self._summaries.get(module)
-        if summaries is None or len(summaries) > MAX_MODE_SUMMARIES:
-            summaries = self._summaries[module] = {}
+        summaries = record.summaries
+        if len(summaries) > MAX_MODE_SUMMARIES:
+            summaries = record.summaries = {}
         summary = summaries.get(flags)
         if summary is None:
             active: Counter = Counter()
