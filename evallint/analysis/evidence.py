@@ -72,7 +72,8 @@ class Evidence:
         # What Interpreter.is_model decides from a function alone, per function and key.
         self.model_verdicts: dict[str, dict[str, bool | None]] = {}
         self.roles = roles.Roles(
-            project, self.statements, self.is_module_class, self.sink_kind, lambda fref: self.trains(fref.id, steps_only=True)
+            project, self.statements, self.is_module_class, self.sink_kind, lambda fref: self.trains(fref.id, steps_only=True),
+            self.globals_trained_by,
         )
 
     # -- the call scan --------------------------------------------------------------------------------
@@ -305,6 +306,16 @@ class Evidence:
         target = self.project.resolve(fref, call.func)
         return dataflow.TRAINS if target in self.project.functions and target != fref.id and self.trains(target) else 0
 
+
+    def globals_trained_by(self, fref: FunctionRef, call: ir.Call) -> frozenset[str]:
+        """The names a project function that trains reads from its module (``train()`` of a
+        script that steps the global ``encoder``): what the call may train besides its arguments."""
+        if call.func is None:
+            return frozenset()
+        target = self.project.resolve(fref, call.func)
+        if target not in self.project.functions or target == fref.id or not self.trains(target):
+            return frozenset()
+        return self.free_names(target)
 
     def file_steps(self, path: str) -> bool:
         """Does any function of this file run an optimizer step (itself or through a callee)?"""

@@ -10,6 +10,7 @@ goes (``roles``), with the regions (functions, loops, blocks) as supporting evid
 from __future__ import annotations
 
 from evallint.analysis import ir, roles
+from evallint.analysis.callgraph import function_id
 from evallint.analysis.facts import ContextInfo, ModelForward, TrainingForward
 from evallint.analysis.names import identifier_words
 from evallint.analysis.lattice import (
@@ -181,11 +182,21 @@ class ForwardTransfer:
 
     def built_untrained_here(self, key: str, call: ir.Call, state: State) -> bool:
         """A model this very function builds and neither trains nor loads weights into: running
-        it checks shapes or smoke-tests the code; it evaluates nothing."""
+        it checks shapes or smoke-tests the code; it evaluates nothing. So is a model the
+        module-level code of a script builds, run by a function it calls before anything trained
+        or loaded it (`test()` before the training loop)."""
         modes = state.mode_of(key)
-        if not modes or any(not _built_here(p.origin, self.fn.info.qualname) for p in modes):
+        if not modes:
             return False
-        return not self.has_weights(key, call)
+        if all(_built_here(p.origin, self.fn.info.qualname) for p in modes):
+            return not self.has_weights(key, call)
+        caller = self.caller
+        if caller is None or caller.function != "<module>" or key.partition(".")[0] in self.fn.info.params:
+            return False
+        if any(not _built_here(p.origin, "<module>") or p.origin.file != caller.file for p in modes):
+            return False
+        script = self.project.functions.get(function_id(caller.file, "<module>"))
+        return script is not None and not self.evidence.roles.has_weights_at(script, {key}, caller.node)
 
     def _class_restores_train(self, key: str) -> bool:
         calls = self.evidence.class_train_calls(self.class_id)  # type: ignore[arg-type]

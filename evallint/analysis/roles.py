@@ -129,12 +129,13 @@ def _keyword_sets(call: ir.Call, keyword: str, default: bool) -> bool:
 class Roles:
     """State-independent answers about one project, computed on demand and kept."""
 
-    def __init__(self, project: ProjectIndex, statements, is_module_class, sink_kind, steps) -> None:
+    def __init__(self, project: ProjectIndex, statements, is_module_class, sink_kind, steps, globals_trained_by) -> None:
         self.project = project
         self.statements = statements  # FunctionRef -> flattened statements
         self.is_module_class = is_module_class
         self.sink_kind = sink_kind  # (FunctionRef, Call) -> dataflow.BACKWARD, TRAINS or 0
         self.steps = steps  # FunctionRef -> bool: it runs an optimizer step (itself or through a callee)
+        self.globals_trained_by = globals_trained_by  # (FunctionRef, Call) -> module names it may train
         self._class_roles: dict[tuple[str, Site], str] = {}
         self.sites = SiteValues(project, statements)
         self._subclass_index: dict[str, list[str]] | None = None
@@ -383,6 +384,10 @@ class Roles:
                     add(key, stmt.node)
             if stmt.node in flow.sinks and stmt.node not in flow.to_backward:
                 for key in refs:
+                    add(key, stmt.node)
+            if fref.info.qualname == "<module>":
+                # A script's `train(src, target)` that steps the module's own `encoder`.
+                for key in self.globals_trained_by(fref, stmt):
                     add(key, stmt.node)
             name = stmt.method or (stmt.func or "").rpartition(".")[2]
             if name in torch_api.LOAD_WEIGHTS_METHODS and isinstance(stmt.receiver, ir.RefValue):
