@@ -369,6 +369,14 @@ def library_model(interp: "Interpreter", site: CallSite, state: State) -> State 
     return state
 
 
+def non_model_library(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``tiktoken.Encoding(...)``, ``np.array(...)``: a library that builds no torch module."""
+    if site.qualified is None or not site.qualified.startswith(torch_api.NON_MODEL_LIBRARY_PREFIXES):
+        return None
+    interp.results[site.call.node] = NOT_MODEL
+    return state
+
+
 def whole_model_loaded(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``torch.load`` of a whole model: in the mode it was saved in."""
     qualified, call = site.qualified, site.call
@@ -438,6 +446,7 @@ HANDLERS: tuple[CallHandler, ...] = (
     CallHandler(module_constructed),
     CallHandler(module_wrapped),
     CallHandler(library_model),
+    CallHandler(non_model_library),
     CallHandler(whole_model_loaded, names=torch_api.WHOLE_MODEL_LOADERS),
     CallHandler(model_copied, names=torch_api.COPY_FUNCTIONS),
     CallHandler(self_returning, methods=torch_api.SELF_RETURNING_METHODS),

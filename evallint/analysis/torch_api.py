@@ -277,6 +277,11 @@ LOSS_NAME_ENDINGS = ("Loss", "Criterion", "Metric", "Metrics", "Meter")
 # `X.from_pretrained(...)` of these classes loads no model: `AutoTokenizer`, `CLIPProcessor`...
 NOT_MODEL_PRETRAINED_ENDINGS = ("Tokenizer", "TokenizerFast", "Processor", "Config", "FeatureExtractor",
                                 "ImageProcessor", "Scheduler", "GenerationConfig")
+# Libraries that build no torch module: what their calls return is never a model, whatever the
+# name it is kept under (`self.model = tiktoken.Encoding(...)` in a tokenizer class). Loaders that
+# may unpickle a module (`pickle`, `joblib`) are not among them.
+NON_MODEL_LIBRARY_PREFIXES = ("tiktoken.", "sentencepiece.", "tokenizers.", "nltk.", "spacy.", "numpy.",
+                              "pandas.", "PIL.", "cv2.", "sklearn.", "scipy.", "matplotlib.")
 # Calls whose result is a library model evallint cannot see into (mode matters).
 LIBRARY_MODEL_PREFIXES = ("torchvision.models.", "timm.", "transformers.", "segmentation_models_pytorch.",
                           "torch.hub.", "efficientnet_pytorch.", "pretrainedmodels.", "clip.")
