@@ -105,6 +105,7 @@ class ProjectIndex:
         self._overrides_cache: dict[tuple[str, str], list[str]] = {}
         self._resolve_cache: dict[tuple[str, str], str | None] = {}
         self._base_ids_cache: dict[str, list[str]] = {}
+        self._subclasses: dict[str, list[str]] | None = None
         # Per file, every name a chain can start with and still reach a project definition; any
         # other root (a local variable, a builtin) resolves to nothing without looking further.
         self._resolvable_roots: dict[str, set[str]] = {
@@ -333,6 +334,16 @@ class ProjectIndex:
                 if cid != class_id and class_id in self.ancestors(cid)
             )
         return self._overrides_cache[key]
+
+    def subclasses(self, class_id: str) -> list[str]:
+        """Every project class derived from ``class_id``, directly or not, sorted by id."""
+        if self._subclasses is None:
+            found: dict[str, list[str]] = {}
+            for cid in sorted(self.classes):
+                for ancestor in self.ancestors(cid):
+                    found.setdefault(ancestor, []).append(cid)
+            self._subclasses = found
+        return self._subclasses.get(class_id, [])
 
     def _classes_defining(self, name: str) -> list[str]:
         return self._by_method_name.get(name, [])

@@ -159,7 +159,11 @@ class Analyzer:
         caller that reached it in this order."""
         self.walks = WalkMemo()
         for fid in roots:
-            self.analyze(fid, self.root_entry(self.project.functions[fid]), NEUTRAL_CONTEXT, None)
+            fref = self.project.functions[fid]
+            # A base-class method whose `self.hook()` calls differ by subclass is walked once per
+            # class that may run it: each walk takes one class's overrides, all the way down.
+            for self_type in self.evidence.self_variants(fid) or (None,):
+                self.analyze(fid, self.root_entry(fref, self_type), NEUTRAL_CONTEXT, None)
         return self.facts
 
     def syntactic_facts(self, paths: list[str] | None = None) -> ProjectFacts:
@@ -168,7 +172,9 @@ class Analyzer:
 
     # -- entry states --------------------------------------------------------------------------------
 
-    def root_entry(self, fref: FunctionRef) -> State:
+    def root_entry(self, fref: FunctionRef, self_type: str | None = None) -> State:
+        """The entry of a root: what nothing has switched. ``self_type``: the class whose instance
+        ``self`` is in this walk (``Evidence.self_variants``), else the method's own class, unnamed."""
         entry = State(entry=self.evidence.entry_origin(fref))
         # Grad is on by default; one shared origin keeps callees' memo entries from splitting per caller.
         entry.grad = _GRAD_ON_BY_DEFAULT
@@ -185,15 +191,17 @@ class Analyzer:
             own_evaluation = region is not None and region.kind == "eval" and self.evidence.is_module_class(class_id)
             if not unseen_callers and not own_evaluation:
                 entry.unknown_roots = frozenset({fref.info.params[0]})
+            if self_type is not None:
+                entry.types[fref.info.params[0]] = self_type
             if own_evaluation:
-                entry.types[fref.info.params[0]] = class_id
+                entry.types[fref.info.params[0]] = self_type or class_id
                 if unseen_callers:
                     # (Overriding the project's own interface, `LanguageModel.predict`, changes
                     # nothing: whoever calls it, the model's own evaluation sets its mode.)
                     entry.modes[fref.info.params[0]] = frozenset({Poss(TRAIN, entry.entry)})
             # A model's own `predict()` runs in whatever mode training left it: it must set eval()
             # itself, so its `self` starts as any new module does, in train mode.
-            init_state = self.init_exit(class_id)
+            init_state = self.init_exit(self_type or class_id)
             if init_state is not None:
                 for key, facts in init_state.modes.items():
                     if key.startswith("self."):
@@ -231,6 +239,9 @@ class Analyzer:
             fref = self.project.functions[init]
             entry = State(entry=self.evidence.entry_origin(fref))
             entry.grad = _GRAD_ON_BY_DEFAULT
+            if self.evidence.self_variants(init):
+                # `self.build()` in a base `__init__` is this class's `build`, not a sibling's.
+                entry.types["self"] = class_id
             summary = self.analyze(init, entry, NEUTRAL_CONTEXT, None)
             result = summary.exit if summary is not None else None
         self.walks.init_exits[class_id] = result

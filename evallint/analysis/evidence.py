@@ -33,6 +33,9 @@ from evallint.analysis.regions import (
 from evallint.analysis.relevance import CallScan, scan_calls
 
 _UNSEEN = object()
+# Beyond this many classes a method is walked once with its overrides joined at each call: each
+# variant is a walk of its own, and a function gets a few walks at most (driver's limits).
+MAX_SELF_VARIANTS = 6
 _TEST_WORDS = frozenset({"test", "testing"})
 
 
@@ -49,6 +52,7 @@ class Evidence:
         self._calls: dict[str, tuple[ir.Call, ...]] = {}
         self._saved_models: dict[str, dict[str, str]] = {}
         self._callees: dict[str, tuple[str, ...]] = {}
+        self._self_variants: dict[str, tuple[str, ...]] = {}
         self._own_loops: dict[str, frozenset[tuple[str, int]]] = {}
         self._entry_origins: dict[str, Origin] = {}
         self._method_kinds: dict[str, tuple[bool, bool]] = {}
@@ -227,6 +231,55 @@ class Evidence:
             return []
         return self.project.overrides(function_id(fref.file.path, fref.info.class_name), call.func.split(".")[1])
 
+    def self_variants(self, fid: str) -> tuple[str, ...]:
+        """The classes to walk a method for, one walk each, when its ``self.hook()`` calls (its
+        own or those of the ``self`` methods it calls) reach different overrides in different
+        project subclasses: ``Epoch.run`` calling ``on_epoch_start`` then ``batch_update`` is
+        either ``TrainEpoch``'s pair or ``ValidEpoch``'s, never one of each. Empty where every
+        class would take the same methods, or where the split would be too wide to walk (the
+        walk then joins the overrides at each call, as ``dispatch_overrides`` says)."""
+        found = self._self_variants.get(fid)
+        if found is None:
+            found = self._self_variants[fid] = self._find_self_variants(self.project.functions[fid])
+        return found
+
+    def _find_self_variants(self, fref: FunctionRef) -> tuple[str, ...]:
+        project = self.project
+        class_id = project.class_of_method(fref)
+        if class_id is None or fref.info.params[:1] != ("self",) or self.method_kind(fref) != (True, False):
+            return ()
+        subclasses = project.subclasses(class_id)
+        if not subclasses:
+            return ()
+        candidates = [class_id, *subclasses]
+        varying: set[str] = set()
+        seen = {fref.id}
+        todo = [fref]
+        while todo:
+            current = todo.pop()
+            for call in self.calls(current):
+                if call.func is None or not call.func.startswith("self.") or call.func.count(".") != 1:
+                    continue
+                name = call.func[len("self.") :]
+                targets = {project.method_of(cid, name) for cid in candidates}
+                if len(targets) > 1:
+                    varying.add(name)
+                for target in sorted(t for t in targets if t is not None and t not in seen):
+                    seen.add(target)
+                    todo.append(project.functions[target])
+        if not varying:
+            return ()
+        names = sorted(varying)
+        variants: dict[tuple, str] = {}
+        for cid in candidates:
+            table = tuple(project.method_of(cid, name) for name in names)
+            # A class without one of the methods cannot run this path (an abstract base whose
+            # hook only subclasses define): it is no variant of its own.
+            if None not in table:
+                variants.setdefault(table, cid)
+        if not 2 <= len(variants) <= MAX_SELF_VARIANTS:
+            return ()
+        return tuple(variants.values())
 
     # -- training ------------------------------------------------------------------------------------
 
