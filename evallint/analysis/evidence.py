@@ -19,7 +19,8 @@ import functools
 
 from evallint.analysis import dataflow, ir, roles, torch_api
 from evallint.analysis.bodies import calls_in, const, flatten, values_of
-from evallint.analysis.callgraph import MODE_FREE_INSTANCE, FunctionRef, ProjectIndex, class_of_type, function_id
+from evallint.analysis.callgraph import MODE_FREE_INSTANCE, ONE_OF_CLASSES, FunctionRef, classes_of_choice, ProjectIndex, class_of_type, function_id
+from evallint.analysis.dispatch import find_self_variants
 from evallint.analysis.fixpoint import solve
 from evallint.analysis.flow import Region
 from evallint.analysis.names import identifier_words
@@ -33,9 +34,6 @@ from evallint.analysis.regions import (
 from evallint.analysis.relevance import CallScan, scan_calls
 
 _UNSEEN = object()
-# Beyond this many classes a method is walked once with its overrides joined at each call: each
-# variant is a walk of its own, and a function gets a few walks at most (driver's limits).
-MAX_SELF_VARIANTS = 6
 _TEST_WORDS = frozenset({"test", "testing"})
 
 
@@ -240,46 +238,8 @@ class Evidence:
         walk then joins the overrides at each call, as ``dispatch_overrides`` says)."""
         found = self._self_variants.get(fid)
         if found is None:
-            found = self._self_variants[fid] = self._find_self_variants(self.project.functions[fid])
+            found = self._self_variants[fid] = find_self_variants(self.project, self.project.functions[fid], self.calls, self.method_kind)
         return found
-
-    def _find_self_variants(self, fref: FunctionRef) -> tuple[str, ...]:
-        project = self.project
-        class_id = project.class_of_method(fref)
-        if class_id is None or fref.info.params[:1] != ("self",) or self.method_kind(fref) != (True, False):
-            return ()
-        subclasses = project.subclasses(class_id)
-        if not subclasses:
-            return ()
-        candidates = [class_id, *subclasses]
-        varying: set[str] = set()
-        seen = {fref.id}
-        todo = [fref]
-        while todo:
-            current = todo.pop()
-            for call in self.calls(current):
-                if call.func is None or not call.func.startswith("self.") or call.func.count(".") != 1:
-                    continue
-                name = call.func[len("self.") :]
-                targets = {project.method_of(cid, name) for cid in candidates}
-                if len(targets) > 1:
-                    varying.add(name)
-                for target in sorted(t for t in targets if t is not None and t not in seen):
-                    seen.add(target)
-                    todo.append(project.functions[target])
-        if not varying:
-            return ()
-        names = sorted(varying)
-        variants: dict[tuple, str] = {}
-        for cid in candidates:
-            table = tuple(project.method_of(cid, name) for name in names)
-            # A class without one of the methods cannot run this path (an abstract base whose
-            # hook only subclasses define): it is no variant of its own.
-            if None not in table:
-                variants.setdefault(table, cid)
-        if not 2 <= len(variants) <= MAX_SELF_VARIANTS:
-            return ()
-        return tuple(variants.values())
 
     # -- training ------------------------------------------------------------------------------------
 
@@ -511,6 +471,9 @@ class Evidence:
         return self.type_role(type_id) != roles.NOT_MODEL
 
     def type_role(self, type_id: str) -> str:
+        if type_id.startswith(ONE_OF_CLASSES):
+            found = {self.type_role(class_id) for class_id in classes_of_choice(type_id)}
+            return found.pop() if len(found) == 1 else roles.UNSEEN
         if type_id in roles.MARKERS:
             return type_id
         if type_id.startswith(MODE_FREE_INSTANCE):
@@ -525,6 +488,8 @@ class Evidence:
         return roles.UNSEEN
 
     def is_module_class(self, class_id: str) -> bool:
+        if class_id.startswith(ONE_OF_CLASSES):
+            return all(self.is_module_class(choice) for choice in classes_of_choice(class_id))
         class_id = class_of_type(class_id)
         verdict = self._module_classes.get(class_id)
         if verdict is None:
