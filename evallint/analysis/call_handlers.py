@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from evallint.analysis import ir, roles, torch_api
 from evallint.analysis.bodies import const
-from evallint.analysis.callgraph import function_of_value
+from evallint.analysis.callgraph import ONE_OF_CLASSES, classes_of_choice, function_of_value
 from evallint.analysis.names import key_of_chain
 from evallint.analysis.lattice import (
     CONSTRUCTED,
@@ -305,6 +305,28 @@ def project_function(interp: "Interpreter", site: CallSite, state: State) -> Sta
     return join_all(outcomes)
 
 
+def one_of_classes(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``agent.train(env)`` where ``agent`` is a ``Dreamer`` on one path and a ``Plan2Explore`` on
+    another: each class's own method is walked from a copy of the state in which ``agent`` is
+    that class alone (so its ``self.hook()`` calls stay in that class); their exits are joined."""
+    call, method = site.call, site.method
+    if call.func is None or method is None or site.receiver_key is None:
+        return None
+    choice = state.types.get(site.receiver_key)
+    if choice is None or not choice.startswith(ONE_OF_CLASSES):
+        return None
+    targets = [(class_id, interp.project.method_of(class_id, method)) for class_id in classes_of_choice(choice)]
+    if any(target not in interp.project.functions or interp.project.functions[target].info.is_generator for _, target in targets):
+        return None
+    outcomes = []
+    for class_id, target in targets:
+        branch = state.copy()
+        branch.types[site.receiver_key] = class_id
+        interp.call_function(target, call, branch)
+        outcomes.append(branch)
+    return join_all(outcomes)
+
+
 def project_class(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """An instance of a project class: its ``__init__`` runs once the instance is bound."""
     if site.target is None or site.target not in interp.project.classes:
@@ -435,6 +457,8 @@ HANDLERS: tuple[CallHandler, ...] = (
     CallHandler(attribute_of_model, names=frozenset({"getattr"})),
     CallHandler(set_grad_enabled, names=torch_api.SET_GRAD_ENABLED),
     CallHandler(grad_context_built, names=torch_api.GRAD_CONTEXT_FACTORIES),
+    # Before the torch methods: `agent.train(env)` is each class's own `train`, no mode switch.
+    CallHandler(one_of_classes),
     CallHandler(network_method),
     CallHandler(mode_method, methods=torch_api.MODE_METHODS),
     CallHandler(requires_grad, methods=frozenset({"requires_grad_"})),

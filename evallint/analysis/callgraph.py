@@ -61,6 +61,34 @@ def class_of_type(type_id: str) -> str:
     return type_id[len(MODE_FREE_INSTANCE) :] if type_id.startswith(MODE_FREE_INSTANCE) else type_id
 
 
+# Prefix of the type of a name that holds an instance of one of several project classes, bound on
+# different paths (`agent = Dreamer(...)` in one branch, `agent = Plan2Explore(...)` in another):
+# a method called on it is each class's own method, walked on its own.
+ONE_OF_CLASSES = "one-of:"
+MAX_CLASS_CHOICES = 4
+
+
+def classes_of_choice(type_id: str) -> tuple[str, ...]:
+    """The classes a type of either kind names: one project class, or the several of a choice."""
+    if type_id.startswith(ONE_OF_CLASSES):
+        return tuple(type_id[len(ONE_OF_CLASSES) :].split("|"))
+    return (type_id,)
+
+
+def join_class_types(one: str, two: str) -> str | None:
+    """The type of a name bound to an instance of ``one`` on a path and of ``two`` on another, if
+    both are plain project classes (a class id: `path::Name`) or choices of them; else None."""
+    choices: set[str] = set()
+    for type_id in (one, two):
+        for class_id in classes_of_choice(type_id):
+            if "::" not in class_id or class_id.startswith((FUNCTION_VALUE, BOUND_METHOD_VALUE, MODE_FREE_INSTANCE)):
+                return None
+            choices.add(class_id)
+    if len(choices) > MAX_CLASS_CHOICES:
+        return None
+    return ONE_OF_CLASSES + "|".join(sorted(choices))
+
+
 def function_id(path: str, qualname: str) -> str:
     return f"{path}::{qualname}"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from evallint.analysis.callgraph import join_class_types
 from evallint.strict import strict
 
 TRAIN = "train"
@@ -239,7 +240,16 @@ class State:
                 pending[key] = Pending(
                     key, mine.file, mine.node, mine.function, join_facts(mine.modes, item.modes), join_facts(mine.grad, item.grad)
                 )
-        types = {k: v for k, v in self.types.items() if other.types.get(k) == v}
+        types = {}
+        for key, type_id in self.types.items():
+            theirs = other.types.get(key)
+            if theirs == type_id:
+                types[key] = type_id
+            elif theirs is not None:
+                # Two project classes bound on two paths: a method call takes each class's own.
+                choice = join_class_types(type_id, theirs)
+                if choice is not None:
+                    types[key] = choice
         # A class or function bound to a name on one path only, where the other path knows
         # nothing of the name (`if not self.loaded: self.model = LLM().eval()`, `if fn is not
         # None: self.encode = fn`): after the merge the name holds it, or what an earlier call
