@@ -29,6 +29,13 @@ def literal_defaults(args: ast.arguments) -> tuple[tuple[str, object], ...]:
     return tuple((arg.arg, literal) for arg, literal in ((a, literal_of(d)) for a, d in pairs) if literal is not NO_LITERAL)
 
 
+def slice_source(node: ast.expr) -> str | None:
+    """``items[a:b]``: the chain sliced (a new list of some of its items); None for anything else."""
+    if type(node) is ast.Subscript and type(node.slice) is ast.Slice:
+        return chain_of(node.value)
+    return None
+
+
 def dict_display(node: ast.expr) -> ir.DictDisplay | None:
     """A dict display key by key (see ``ir.DictDisplay``); None for any other expression."""
     if type(node) is not ast.Dict:

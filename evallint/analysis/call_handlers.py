@@ -450,7 +450,13 @@ def unresolved(interp: "Interpreter", site: CallSite, state: State) -> State:
     return state
 
 
+def item_list(interp: "Interpreter", site: CallSite, state: State) -> State | None:
+    """``list()``, ``models.append(m)``, a list of modules handed to a call (``item_lists``)."""
+    return interp.item_list_call(site, state)
+
+
 HANDLERS: tuple[CallHandler, ...] = (
+    CallHandler(item_list),
     CallHandler(enter_called_context, methods=frozenset({"__enter__"})),
     CallHandler(enter_on_exit_stack, methods=frozenset({"enter_context"})),
     CallHandler(call_on_a_call),

@@ -58,6 +58,9 @@ class Evidence:
         self._direct_training: dict[tuple[str, bool], bool] = {}
         self._trains: dict[bool, dict[str, bool]] = {False: {}, True: {}}
         self._free_names: dict[str, frozenset[str]] = {}
+        self._item_tracking: dict[tuple[str, str], bool] = {}
+        self._imported_modules: frozenset[str] | None = None
+        self._file_functions: dict[str, list[str]] | None = None
         self._needs_grad: dict[str, bool] = {}
         self._module_receivers: dict[str, frozenset[str]] = {}
         self._class_receivers: dict[str, frozenset[str]] = {}
@@ -355,6 +358,44 @@ class Evidence:
 
     # -- names -----------------------------------------------------------------------------------------
 
+    def tracks_items(self, fref: FunctionRef, key: str) -> bool:
+        """Can a walk of this function follow what the list ``key`` holds (``lattice.ELEMENTS_OF``)?
+        Only where nothing outside the walk reaches the list: a plain name of the function (of a
+        module's own code only in a file no other file imports), whose items are never assigned
+        (``xs[i] = m``), that no other function reads as a free name (a closure, a callback, a
+        function of the same module), in a function that yields nothing."""
+        found = self._item_tracking.get((fref.id, key))
+        if found is None:
+            found = self._item_tracking[(fref.id, key)] = self._tracks_items(fref, key)
+        return found
+
+    def _tracks_items(self, fref: FunctionRef, key: str) -> bool:
+        info = fref.info
+        if not key.isidentifier() or info.is_generator or key in info.item_writes:
+            return False
+        if key not in info.local_names and key not in info.params:
+            return False
+        if info.qualname == "<module>":
+            if self._imported_modules is None:
+                self._imported_modules = frozenset(
+                    target for path, imports in self.project.imports.items() for target in imports.values()
+                )
+            module = fref.file.module
+            if any(target == module or target.startswith(module + ".") for target in self._imported_modules):
+                return False
+            if self._file_functions is None:
+                self._file_functions = {}
+                for fid, other in self.project.functions.items():
+                    self._file_functions.setdefault(other.file.path, []).append(fid)
+            readers = [fid for fid in self._file_functions[fref.file.path] if fid != fref.id]
+        else:
+            readers, todo = [], list(self.project.nested.get(fref.id, {}).values())
+            while todo:
+                fid = todo.pop()
+                readers.append(fid)
+                todo.extend(self.project.nested.get(fid, {}).values())
+        return not any(key in self._free_names_of(fid, lambda _: frozenset()) for fid in readers)
+
     def free_names(self, fid: str) -> frozenset[str]:
         """Names a function reads without binding them, with those of the same-file functions it calls."""
         found = self._free_names.get(fid)
@@ -476,6 +517,8 @@ class Evidence:
             return found.pop() if len(found) == 1 else roles.UNSEEN
         if type_id in roles.MARKERS:
             return type_id
+        if type_id.startswith(roles.ELEMENTS_OF):
+            return roles.NOT_MODEL
         if type_id.startswith(MODE_FREE_INSTANCE):
             return roles.MODE_FREE
         if type_id in self.project.classes:

@@ -14,7 +14,7 @@ import ast
 from array import array
 
 from evallint.analysis import ir, redefinitions
-from evallint.analysis.ast_shapes import NO_LITERAL, dict_display, frozen_params_of, item_written, literal_defaults
+from evallint.analysis.ast_shapes import NO_LITERAL, dict_display, frozen_params_of, item_written, literal_defaults, slice_source
 from evallint.analysis.ast_shapes import literal_of, parameter_names, target_names
 from evallint.analysis.expression_text import render_condition, short_code
 from evallint.analysis.names import chain_of, key_of_chain, words_of
@@ -145,8 +145,9 @@ class Indexer:
             self.expression_statement(node.value, out)
         elif kind is ast.Assign:
             value, display = self.value(node.value, out), dict_display(node.value)
+            sliced = slice_source(node.value)
             for target in node.targets:
-                self.assign(target, value, out, node, display)
+                self.assign(target, value, out, node, display, sliced)
         elif kind is ast.AnnAssign:
             if node.value is not None:
                 self.assign(node.target, self.value(node.value, out), out, node)
@@ -218,7 +219,9 @@ class Indexer:
             return
         self.value(expr, out)
 
-    def assign(self, target: ast.expr, value: ir.Value, out: list[ir.Stmt], node: ast.AST, display=None) -> None:
+    def assign(
+        self, target: ast.expr, value: ir.Value, out: list[ir.Stmt], node: ast.AST, display=None, sliced: str | None = None
+    ) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
             targets: list[str | None] = []
             for element in target.elts:
@@ -236,7 +239,7 @@ class Indexer:
             self.value(target, out)
         chain = chain_of(target)
         self._note_assigned(chain)
-        out.append(ir.Assign(self.number(node), (chain,), value, display if chain is not None else None))
+        out.append(ir.Assign(self.number(node), (chain,), value, display if chain is not None else None, sliced if chain is not None else None))
 
     def _note_assigned(self, chain: str | None) -> None:
         if chain and "." not in chain:

@@ -23,6 +23,7 @@ from evallint.analysis.callgraph import MODE_FREE_INSTANCE, FunctionRef
 from evallint.analysis.facts import CallerInfo, ContextInfo, Reveal
 from evallint.analysis.flow import Region, Walker
 from evallint.analysis.forwards import ForwardTransfer
+from evallint.analysis.item_lists import ItemLists
 from evallint.analysis.names import identifier_words
 from evallint.analysis.lattice import (
     CONSTRUCTED,
@@ -47,6 +48,7 @@ from evallint.analysis.records import (
     CallResult,
     Fresh,
     Instance,
+    NewList,
     NotModel,
     Summary,
     Unpacked,
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
 _UNSEEN = object()
 
 
-class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
+class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
     """Transfer functions for one walk of one function in one entry context."""
 
     def __init__(self, analyzer: "Analyzer", fref: FunctionRef, ctx: ContextInfo, caller: CallerInfo | None) -> None:
@@ -295,6 +297,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
                 state.saved_flags.pop(name, None)
         if loop.frozen_params_of is not None:
             state.frozen = state.frozen | {state.canonical(loop.frozen_params_of)}
+        self.typed_loop_targets(loop, state)
         return state
 
     def on_reveal(self, stmt: ir.Reveal, state: State) -> None:
@@ -328,6 +331,12 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
             self.returned_types.add(type_id if type_id not in roles.MARKERS else None)
 
     def on_assign(self, assign: ir.Assign, state: State) -> State:
+        self.lists_before_assign(assign, state)
+        state = self._assigned(assign, state)
+        self.lists_after_assign(assign, state)
+        return state
+
+    def _assigned(self, assign: ir.Assign, state: State) -> State:
         value = assign.value
         targets = assign.targets
         if len(targets) > 1:
@@ -375,6 +384,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, Walker):
             return
         if isinstance(value, ir.CallValue):
             result = known(self.results.get(value.node))
+            if isinstance(result, NewList):
+                result = None  # a list, whose items `lists_after_assign` may know
             if isinstance(result, Alias) and state.canonical(result.key) == state.canonical(target):
                 return  # `model = model.to(device)`: the same module
             # Read before the name is rebound: `model = Wrapper(model)` wraps the old `model`, and

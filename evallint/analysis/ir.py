@@ -159,6 +159,7 @@ class Assign:
     targets: tuple[str | None, ...]  # chains; several for tuple unpacking, None for unsupported targets
     value: Value
     display: DictDisplay | None = None  # the dict display assigned, when the value is one
+    slice_of: str | None = None  # `part = items[a:b]`: the chain whose slice (a new list of its items) is assigned
 
 
 @record

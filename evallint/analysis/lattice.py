@@ -35,6 +35,13 @@ DEFAULT = "default"  # grad on by default
 CONTEXT = "context"  # a `with` block or decorator
 LOADED = "loaded"  # torch.load(...) of a whole model: in the mode it was saved in
 
+# Prefix of the type (``State.types``) of a Python list or tuple whose every item has the role
+# that follows, "mode-free" or "not-model" (``roles``): `[nn.Linear(4, 2), nn.Linear(2, 1)]`, a
+# list only ever appended such modules. Its items, iterated or sliced, have that role; the list
+# itself is no module.
+ELEMENTS_OF = "elements:"
+_MODE_FREE_ELEMENTS = ELEMENTS_OF + "mode-free"
+
 MAX_POSSIBILITIES = 12
 PASSED_THROUGH = "passed through"
 
@@ -245,7 +252,12 @@ class State:
             theirs = other.types.get(key)
             if theirs == type_id:
                 types[key] = type_id
-            elif theirs is not None:
+            elif theirs is None:
+                continue
+            elif type_id.startswith(ELEMENTS_OF) and theirs.startswith(ELEMENTS_OF):
+                # A list of mode-free modules on one path and of no modules at all on the other.
+                types[key] = _MODE_FREE_ELEMENTS
+            else:
                 # Two project classes bound on two paths: a method call takes each class's own.
                 choice = join_class_types(type_id, theirs)
                 if choice is not None:
@@ -256,7 +268,7 @@ class State:
         # bound the same way, or nothing (the read fails).
         for one, two in ((self, other), (other, self)):
             for key, type_id in one.types.items():
-                if key not in two.types and key not in two.aliases and two.knows_no_mode_of(key):
+                if key not in two.types and key not in two.aliases and two.knows_no_mode_of(key) and not type_id.startswith(ELEMENTS_OF):
                     types[key] = type_id
         return State(
             modes,

@@ -163,6 +163,7 @@ class ProjectCalls:
     def call_function(self, target: str, call: ir.Call, state: State, receiver: str | None = None) -> None:
         entry, mapping = self.callee_entry(target, call, state, receiver)
         summary = self.analyzer.analyze(target, entry, self.callee_context(target, call, state), self.here(call))
+        self.lists_after_call(target, mapping, entry, summary.exit if summary is not None else None, state)
         if summary is None:
             self.lower_unresolved(call, state)
             return

@@ -90,14 +90,22 @@ class AttributeOfModel:
 
 
 @dataclass(frozen=True, slots=True)
+class NewList:
+    """``list()``: a new, empty list (``lattice.ELEMENTS_OF``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Untracked:
     """A call that was followed and returns nothing the walk tracks (a model's output)."""
 
 
 NOT_MODEL = NotModel()
 UNTRACKED = Untracked()
+NEW_LIST = NewList()
 
-CallResult = Fresh | Alias | Instance | NotModel | Unpacked | GradContext | ContextManager | AttributeOfModel | Untracked
+CallResult = (
+    Fresh | Alias | Instance | NotModel | Unpacked | GradContext | ContextManager | AttributeOfModel | NewList | Untracked
+)
 
 
 def known(result: CallResult | None) -> CallResult | None:
