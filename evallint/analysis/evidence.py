@@ -32,6 +32,7 @@ from evallint.analysis.regions import (
     is_test_module,
 )
 from evallint.analysis.relevance import CallScan, scan_calls
+from evallint.analysis.saved_models import saved_models_of
 
 _UNSEEN = object()
 _TEST_WORDS = frozenset({"test", "testing"})
@@ -168,52 +169,11 @@ class Evidence:
         return found
 
     def saved_model_role(self, path: str, target: object) -> str | None:
-        """The role of the whole model ``path``'s own code saves to the file ``target``
-        (``torch.save(net, "net.pkl")``, ``net`` built in that function by torch constructors),
-        or ``None`` when not known. A notebook that saves a model and loads it back gets the
-        class it saved."""
+        """The role of the whole model ``path``'s own code saves to the file ``target`` (``saved_models``)."""
         found = self._saved_models.get(path)
         if found is None:
-            found = self._saved_models[path] = self._saved_models_of(path)
+            found = self._saved_models[path] = saved_models_of(self.project, path, self.statements, self.calls)
         return found.get(target) if isinstance(target, str) else None
-
-    def _saved_models_of(self, path: str) -> dict[str, str]:
-        saved: dict[str, set[str]] = {}
-        for fref in self.project.functions.values():
-            if fref.file.path != path:
-                continue
-            calls = {call.node: call for call in self.calls(fref)}
-            built = {
-                stmt.targets[0]: stmt.value.node
-                for stmt in self.statements(fref)
-                if isinstance(stmt, ir.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ir.CallValue)
-            }
-            for call in calls.values():
-                if call.func is None or self.project.qualify(path, call.func) != "torch.save" or len(call.args) < 2:
-                    continue
-                model, target = call.args[0], call.args[1]
-                if not isinstance(target, ir.ConstValue) or not isinstance(target.value, str):
-                    continue
-                role = roles.UNSEEN
-                if isinstance(model, ir.RefValue) and model.key in built:
-                    role = self._built_role(path, calls, built[model.key])
-                saved.setdefault(target.value, set()).add(role)
-        # A file saved to from two places is known only if both saved the same kind of model.
-        return {target: next(iter(found)) for target, found in saved.items() if len(found) == 1}
-
-    def _built_role(self, path: str, calls: dict[int, ir.Call], node: int) -> str:
-        """What a torch constructor call (``nn.Sequential(nn.Linear(1, 10), ...)``) builds."""
-        call = calls.get(node)
-        qualified = self.project.qualify(path, call.func) if call is not None and call.func else None
-        if qualified is None or not roles.constructs_module(qualified):
-            return roles.UNSEEN
-        role = roles.constructor_role(qualified, call)
-        if role != roles.CONTAINER:
-            return role
-        return roles.container_role(
-            self._built_role(path, calls, value.node) if isinstance(value, ir.CallValue) else roles.UNSEEN
-            for value in call.arguments
-        )
 
     def callees(self, fid: str) -> tuple[str, ...]:
         """The project functions a function's calls resolve to (without the walk's local types)."""
@@ -324,14 +284,11 @@ class Evidence:
 
 
     def globals_trained_by(self, fref: FunctionRef, call: ir.Call) -> frozenset[str]:
-        """The names a project function that trains reads from its module (``train()`` of a
-        script that steps the global ``encoder``): what the call may train besides its arguments."""
-        if call.func is None:
-            return frozenset()
-        target = self.project.resolve(fref, call.func)
-        if target not in self.project.functions or target == fref.id or not self.trains(target):
-            return frozenset()
-        return self.free_names(target)
+        """What a call of a project function that trains reads from its module (a script's
+        ``train()`` that steps the global ``encoder``): it may train those too."""
+        target = self.project.resolve(fref, call.func) if call.func is not None else None
+        trains = target in self.project.functions and target != fref.id and self.trains(target)
+        return self.free_names(target) if trains else frozenset()
 
     def file_steps(self, path: str) -> bool:
         """Does any function of this file run an optimizer step (itself or through a callee)?"""

@@ -144,8 +144,7 @@ class Indexer:
         if kind is ast.Expr:
             self.expression_statement(node.value, out)
         elif kind is ast.Assign:
-            value, display = self.value(node.value, out), dict_display(node.value)
-            sliced = slice_source(node.value)
+            value, display, sliced = self.value(node.value, out), dict_display(node.value), slice_source(node.value)
             for target in node.targets:
                 self.assign(target, value, out, node, display, sliced)
         elif kind is ast.AnnAssign:
@@ -219,9 +218,7 @@ class Indexer:
             return
         self.value(expr, out)
 
-    def assign(
-        self, target: ast.expr, value: ir.Value, out: list[ir.Stmt], node: ast.AST, display=None, sliced: str | None = None
-    ) -> None:
+    def assign(self, target: ast.expr, value: ir.Value, out: list[ir.Stmt], node: ast.AST, display=None, sliced=None) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
             targets: list[str | None] = []
             for element in target.elts:
