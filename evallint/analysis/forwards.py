@@ -12,7 +12,7 @@ from __future__ import annotations
 from evallint.analysis import ir, roles
 from evallint.analysis.callgraph import function_id
 from evallint.analysis.facts import ContextInfo, ModelForward, TrainingForward
-from evallint.analysis.names import identifier_words
+from evallint.analysis.names import identifier_words, key_and_ancestors
 from evallint.analysis.lattice import (
     CONSTRUCTED,
     CONTEXT,
@@ -94,13 +94,12 @@ class ForwardTransfer:
 
     def mode_matters(self, key: str, state: State) -> bool:
         """Does the mode of this model change what it computes (Dropout, BatchNorm inside)?"""
-        parts = key.split(".")
-        for cut in range(len(parts), 0, -1):
-            type_id = state.types.get(".".join(parts[:cut]))
+        for ancestor in key_and_ancestors(key):
+            type_id = state.types.get(ancestor)
             if type_id is None:
                 continue
             role = self.evidence.type_role(type_id)
-            if cut == len(parts):
+            if ancestor == key:
                 return role not in roles.MARKERS
             if role == roles.MODE_FREE:
                 return False  # a submodule of a mode-free module
@@ -200,8 +199,7 @@ class ForwardTransfer:
 
     def _class_restores_train(self, key: str) -> bool:
         calls = self.evidence.class_train_calls(self.class_id)  # type: ignore[arg-type]
-        parts = key.split(".")
-        return any(".".join(parts[:cut]) in calls for cut in range(len(parts), 0, -1))
+        return any(ancestor in calls for ancestor in key_and_ancestors(key))
 
     def _region_needs_grad(self) -> bool:
         if self.innermost_region() is None:

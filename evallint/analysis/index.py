@@ -17,7 +17,7 @@ from evallint.analysis import ir, redefinitions
 from evallint.analysis.ast_shapes import NO_LITERAL, dict_display, frozen_params_of, item_written, literal_defaults, slice_source
 from evallint.analysis.ast_shapes import literal_of, parameter_names, target_names
 from evallint.analysis.expression_text import render_condition, short_code
-from evallint.analysis.names import chain_of, key_of_chain, words_of
+from evallint.analysis.names import chain_of, index_text, key_of_chain, words_of
 from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAPPER_CALL_NAMES
 
 _MAX_CONDITION_TEXT = 200
@@ -37,6 +37,10 @@ class _Scope:
         self.imported: set[str] = set()
         self.item_writes: set[str] = set()
         self.is_generator = False
+        # Loop variables that run over every key of a container (`for k in models.keys()`), with
+        # the container's key: `models[k]` in that loop is each entry in turn.
+        self.every_key: dict[str, str] = {}
+        self.every_key_used: set[str] = set()
 
 
 class Indexer:
@@ -253,7 +257,20 @@ class Indexer:
         targets = target_names(node.target)
         self.scope.assigned.update(targets)
         loop_node = self.number(node)
-        body = self.block(node.body)
+        every_key = self.scope.every_key
+        container = _keys_iterated(node.iter)
+        if container is not None and type(node.target) is ast.Name:
+            self.scope.every_key = {**every_key, node.target.id: container}
+        else:
+            self.scope.every_key = {k: v for k, v in every_key.items() if k not in targets}
+        try:
+            body = self.block(node.body)
+        finally:
+            self.scope.every_key = every_key
+        over_entries_of = None
+        if container is not None and type(node.target) is ast.Name and node.target.id in self.scope.every_key_used:
+            self.scope.every_key_used.discard(node.target.id)
+            over_entries_of = container
         orelse = self.block(node.orelse)
         out.append(
             ir.Loop(
@@ -267,6 +284,7 @@ class Indexer:
                 orelse=orelse,
                 frozen_params_of=frozen_params_of(node),
                 source=ir.mix((source,)),
+                over_entries_of=over_entries_of,
             )
         )
 
@@ -434,7 +452,11 @@ class Indexer:
             index_literal = literal_of(expr.slice)
             index = self.value(expr.slice, out) if index_literal is NO_LITERAL else ir.OTHER
             if isinstance(base, ir.RefValue) and index_literal is not NO_LITERAL:
-                return self.ref(f"{base.key}[{index_literal}]")
+                return self.ref(f"{base.key}[{index_text(index_literal)}]")
+            if isinstance(base, ir.RefValue) and type(expr.slice) is ast.Name and self.scope.every_key.get(expr.slice.id) == base.key:
+                # `for k in models.keys(): models[k].eval()`: every entry, as one, is the container.
+                self.scope.every_key_used.add(expr.slice.id)
+                return base
             return ir.mix((base, index))
         if kind is ast.BinOp:  # arithmetic on tensors: by far the most common expression not modelled
             return ir.mix((self.value(expr.left, out), self.value(expr.right, out)))
@@ -542,6 +564,9 @@ class Indexer:
                     value = self.condition(keyword.value) or ir.OTHER
                 kwargs.append((keyword.arg, value))
         chain = chain_of(func)
+        if chain is None and type(func) is ast.Subscript and isinstance(receiver, ir.RefValue):
+            # `self.models["gen"](x)`: the callee is the entry that key names, as a name would be.
+            chain, receiver = receiver.key, None
         ordinal = self.number(node)
         if chain == "reveal_state":
             reveal = ir.Reveal(ordinal, args[0].key if args and isinstance(args[0], ir.RefValue) else None)
@@ -590,6 +615,24 @@ def _call_result(call: ir.Call) -> ir.Value:
         if isinstance(first, ir.RefValue):
             return first
     return ir.CallValue(call.node)
+
+
+def _keys_iterated(iterable: ast.expr) -> str | None:
+    """The container whose every key a loop runs over: `models`, `models.keys()`,
+    `range(len(models))`; None for anything else."""
+    if type(iterable) is ast.Call and not iterable.keywords:
+        func = iterable.func
+        if type(func) is ast.Attribute and func.attr == "keys" and not iterable.args:
+            iterable = func.value
+        elif type(func) is ast.Name and func.id == "range" and len(iterable.args) == 1:
+            sized = iterable.args[0]
+            if not (type(sized) is ast.Call and type(sized.func) is ast.Name and sized.func.id == "len" and len(sized.args) == 1):
+                return None
+            iterable = sized.args[0]
+        else:
+            return None
+    chain = chain_of(iterable)
+    return key_of_chain(chain) if chain is not None else None
 
 
 def _key_or_none(value: ir.Value) -> str | None:

@@ -24,7 +24,7 @@ from evallint.analysis.facts import CallerInfo, ContextInfo, Reveal
 from evallint.analysis.flow import Region, Walker
 from evallint.analysis.forwards import ForwardTransfer
 from evallint.analysis.item_lists import ItemLists
-from evallint.analysis.names import identifier_words
+from evallint.analysis.names import identifier_words, key_and_ancestors
 from evallint.analysis.lattice import (
     CONSTRUCTED,
     CONTEXT,
@@ -248,8 +248,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
     def is_frozen(self, key: str, state: State) -> bool:
         if not state.frozen:
             return False
-        parts = key.split(".")
-        return any(".".join(parts[:cut]) in state.frozen for cut in range(len(parts), 0, -1))
+        return any(ancestor in state.frozen for ancestor in key_and_ancestors(key))
 
     # -- statements -------------------------------------------------------------------------------------------
 
@@ -471,8 +470,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
     def _unbind(self, target: str, state: State) -> None:
         state.aliases.pop(target, None)
         state.types.pop(target, None)
-        prefix = target + "."
-        for key in [k for k in state.modes if k == target or k.startswith(prefix)]:
+        prefixes = (target + ".", target + "[")
+        for key in [k for k in state.modes if k == target or k.startswith(prefixes)]:
             del state.modes[key]
         if target in state.frozen:
             state.frozen = state.frozen - {target}

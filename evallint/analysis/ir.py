@@ -191,6 +191,9 @@ class Loop:
     orelse: tuple["Stmt", ...]
     frozen_params_of: str | None = None  # `for p in X.parameters(): p.requires_grad = False`
     source: "Value" = OTHER  # what the loop iterates over, for the data flow
+    # `for k in models.keys(): models[k].eval()`: the container whose entries the body reaches
+    # one by one (an empty one has no entry left in the other mode, so the loop counts as run).
+    over_entries_of: str | None = None
 
 
 @record

@@ -17,6 +17,7 @@ import functools
 from dataclasses import dataclass, field
 
 from evallint.analysis.callgraph import join_class_types
+from evallint.analysis.names import key_and_ancestors
 from evallint.strict import strict
 
 TRAIN = "train"
@@ -199,9 +200,8 @@ class State:
             return facts
         if not self.modes:
             return self.default_mode(key)
-        parts = key.split(".")
-        for cut in range(len(parts), 0, -1):
-            facts = self.modes.get(".".join(parts[:cut]))
+        for ancestor in key_and_ancestors(key):
+            facts = self.modes.get(ancestor)
             if facts is not None:
                 return facts
         return self.default_mode(key)
@@ -209,12 +209,11 @@ class State:
     def has_mode(self, key: str) -> bool:
         if not self.modes:
             return False
-        parts = key.split(".")
-        return any(".".join(parts[:cut]) in self.modes for cut in range(len(parts), 0, -1))
+        return any(ancestor in self.modes for ancestor in key_and_ancestors(key))
 
     def set_mode(self, key: str, facts: Facts) -> None:
-        prefix = key + "."
-        for other in [k for k in self.modes if k.startswith(prefix)]:
+        prefixes = (key + ".", key + "[")
+        for other in [k for k in self.modes if k.startswith(prefixes)]:
             del self.modes[other]
         self.modes[key] = facts
 

@@ -41,6 +41,36 @@ def key_of_chain(chain: str) -> str:
     return ".".join(kept)
 
 
+def key_and_ancestors(key: str) -> list[str]:
+    """``a.b["c"].d`` -> [``a.b["c"].d``, ``a.b["c"]``, ``a.b``, ``a``]: an entry of a container
+    is part of it as an attribute is (``models.eval()`` covers ``models["gen"]``)."""
+    if "[" not in key:
+        parts = key.split(".")
+        return [".".join(parts[:cut]) for cut in range(len(parts), 0, -1)]
+    cuts, quote, escaped = [], "", False
+    for position, char in enumerate(key):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in ".[" and position:
+            cuts.append(position)
+    return [key, *(key[:cut] for cut in reversed(cuts))]
+
+
+def index_text(literal: object) -> str:
+    """A literal subscript as people write it: ``models["gen"]``, ``layers[0]``. Strings keep their
+    quotes, so the key reads like the code and ``x["0"]`` is not ``x[0]``."""
+    if isinstance(literal, str):
+        return '"' + literal.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(literal)
+
+
 def words_of(expr: ast.AST, in_subscript: bool = False) -> list[str]:
     """Identifier words of an expression, and string keys (`loaders["val"]`): what it iterates.
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from evallint.analysis import ir
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex, function_id
+from evallint.analysis.names import index_text
 
 UNKNOWN = object()  # what an expression evaluates to when this module cannot tell
 _SOME_LITERAL = object()  # a variable assigned different literals: no dict, at least
@@ -37,8 +38,8 @@ class Config:
     entries: tuple[tuple[object, object], ...]
 
     def get(self, text: str) -> object:
-        """The value under a key written ``text`` in a subscript chain (``cfg[drop_rate]``)."""
-        found = [value for key, value in self.entries if str(key) == text]
+        """The value under a key written ``text`` in a subscript chain (``cfg["drop_rate"]``)."""
+        found = [value for key, value in self.entries if index_text(key) == text]
         return found[0] if len(found) == 1 else UNKNOWN
 
 

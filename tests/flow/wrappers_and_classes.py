@@ -64,3 +64,19 @@ def submodule_switch(model):
     reveal_state(model.backbone)  # revealed: mode=eval grad=on
     model.train()
     reveal_state(model.backbone)  # revealed: mode=train grad=on
+
+
+def entries_of_a_dict(models, other):
+    # An entry is part of its container; a loop that switches every entry switches the container.
+    for name in models.keys():
+        models[name].eval()
+    reveal_state(models["gen"])  # revealed: mode=eval grad=on
+    models["gen"].train()
+    reveal_state(models["gen"])  # revealed: mode=train grad=on
+    reveal_state(models["disc"])  # revealed: mode=eval grad=on
+    for index in range(len(other)):
+        other[index].eval()
+    reveal_state(other[0])  # revealed: mode=eval grad=on
+    for name in models:
+        models[name].train()
+    reveal_state(models["disc"])  # revealed: mode=train grad=on
