@@ -41,8 +41,22 @@ class OutputFlow:
 # Methods that put their arguments into their receiver (`outputs.append(model(x))`).
 _FILLING_METHODS = frozenset({"append", "extend", "insert", "add", "update", "put", "push", "setdefault", "appendleft"})
 
+# Methods whose result carries no autograd graph: what passed through them reaches no backward,
+# in this function or in a caller it is returned to.
+GRAPH_CUTTING_METHODS = frozenset({"detach", "numpy", "item", "tolist"})
+
 BACKWARD = 1  # the call backpropagates its operands (`loss.backward()`)
 TRAINS = 2  # the call trains inside (a project function with its own backward); operands are data
+
+
+def graph_returns(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) -> frozenset[int]:
+    """The calls whose autograd graph may leave the function through a ``return`` or ``yield``:
+    ``return model(x).detach().numpy()`` returns data computed from the forward, not its graph.
+    (Only returns are judged so: inside a function, a detached value still tells the backward
+    what it trains on, and the data flow errs towards a backward.)"""
+    walk = _Walk(sink_kind, cut_graph=True)
+    walk.block(body, {})
+    return frozenset(walk.to_return)
 
 
 def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) -> OutputFlow:
@@ -60,8 +74,9 @@ def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) 
 
 
 class _Walk:
-    def __init__(self, sink_kind: Callable[[ir.Call], int]) -> None:
+    def __init__(self, sink_kind: Callable[[ir.Call], int], cut_graph: bool = False) -> None:
         self.sink_kind = sink_kind
+        self.cut_graph = cut_graph
         self.call_sources: dict[int, frozenset[int]] = {}
         self.to_backward: set[int] = set()
         self.to_return: set[int] = set()
@@ -128,6 +143,8 @@ class _Walk:
         for _, value in call.kwargs:
             arguments |= self.sources(value, env)
         found |= arguments
+        if self.cut_graph and call.method in GRAPH_CUTTING_METHODS:
+            found = {call.node}
         sources = frozenset(found)
         self.call_sources[call.node] = sources
         place = self.places.setdefault(call.node, (self.loops, len(self.places)))

@@ -316,6 +316,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
             if self.is_model(key, state):
                 facts = state.mode_of(key)
                 type_id = state.types.get(key)
+                if type_id in roles.MARKERS:
+                    self.returned_role = type_id  # `net = UNet(...); ...; return net`: still mode-free
         elif isinstance(value, ir.CallValue):
             # `return VGG(...)`: a factory's module, in train mode like any new one.
             facts = self.value_facts(value)

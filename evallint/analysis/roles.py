@@ -19,7 +19,7 @@ import functools
 
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
-from evallint.analysis.dataflow import OutputFlow, output_flow
+from evallint.analysis.dataflow import OutputFlow, graph_returns, output_flow
 from evallint.analysis.lattice import ELEMENTS_OF  # noqa: F401  (a type kept with the roles' markers)
 from evallint.analysis.names import identifier_words, key_of_chain
 from evallint.analysis.site_values import Config, Site, SiteValues
@@ -72,6 +72,12 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
         if last.endswith(torch_api.LOSS_NAME_ENDINGS) or last in torch_api.PARAMETER_FREE_LAYERS or "Pool" in last:
             return NOT_MODEL
         return MODE_FREE
+    if qualified.startswith(torch_api.MONAI_NETS_PREFIX):
+        if last.lower().startswith(torch_api.MONAI_BATCH_NORM_FAMILIES) or call.unpacked:
+            return MODEL
+        asked = [value for name, value in call.kwargs if name in torch_api.MODE_ASKING_KEYWORDS]
+        free = all(isinstance(value, ir.ConstValue) and value.value in (None, 0, 0.0, False, "instance", "group") for value in asked)
+        return MODE_FREE if free else MODEL
     return MODEL
 
 
@@ -142,6 +148,7 @@ class Roles:
         self._subclass_index: dict[str, list[str]] | None = None
         self._builds_memo: dict[str, str] = {}
         self._flows: dict[str, OutputFlow] = {}
+        self._graph_returns: dict[str, frozenset[int]] = {}
         self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
         self._grad_off_decorators: dict[str, bool] = {}
         self._optimized: dict[str, frozenset[str] | None] = {}
@@ -342,11 +349,17 @@ class Roles:
             found = self._flows[fref.id] = output_flow(fref.info.body, lambda call: self.sink_kind(fref, call))
         return found
 
+    def graph_returns(self, fref: FunctionRef) -> frozenset[int]:
+        found = self._graph_returns.get(fref.id)
+        if found is None:
+            found = self._graph_returns[fref.id] = graph_returns(fref.info.body, lambda call: self.sink_kind(fref, call))
+        return found
+
     def forward_role(self, fref: FunctionRef, node: int) -> str:
         flow = self.flow(fref)
         if node in flow.to_backward:
             return TRAINING
-        if node in flow.to_return:
+        if node in flow.to_return and node in self.graph_returns(fref):
             return RETURNED
         if node in flow.in_step:
             return IN_STEP
@@ -359,6 +372,7 @@ class Roles:
         found = self._weights.get(fref.id)
         if found is not None:
             return found
+        self._weights[fref.id] = {}  # (a recursive call gives no weights while this one is read)
         events: dict[str, list[int]] = {}
 
         def add(key: str, node: int) -> None:
@@ -394,6 +408,8 @@ class Roles:
             if name in torch_api.LOAD_WEIGHTS_METHODS and isinstance(stmt.receiver, ir.RefValue):
                 add(stmt.receiver.key, stmt.node)
             words = set(identifier_words(name))
+            if stmt.func is not None and self._returns_weighted_model(fref, stmt.func):
+                loaders.add(stmt.node)  # `encoder = build_encoder(path)`: a project loader
             if "load" in words:
                 if words & _WEIGHT_WORDS:  # `load_checkpoint(model, path)`, `load_model(model, path)`
                     for key in refs:
@@ -407,6 +423,20 @@ class Roles:
                 loaders.add(stmt.node)  # `torch.load(path).to(device)`: the loaded model itself
         found = self._weights[fref.id] = {key: tuple(nodes) for key, nodes in events.items()}
         return found
+
+    def _returns_weighted_model(self, fref: FunctionRef, func: str) -> bool:
+        """A project function that returns a model it loaded weights into (or trained)."""
+        target = self.project.resolve(fref, func)
+        callee = self.project.functions.get(target) if target is not None else None
+        if callee is None:
+            return False
+        events = self.weight_events(callee)
+        if not events:
+            return False
+        for stmt in self.statements(callee):
+            if type(stmt) is ir.Return and isinstance(stmt.value, ir.RefValue) and stmt.value.key in events:
+                return True
+        return False
 
     def has_weights_at(self, fref: FunctionRef, keys, node: int) -> bool:
         """Has one of ``keys`` weights worth evaluating when call ``node`` runs? Some event gave

@@ -141,7 +141,12 @@ MODULE_FACTORY_FUNCTIONS = frozenset(
     }
 )
 # Model zoos whose functions build modules: `torchvision.models.resnet50()` is a fresh module in train mode.
-MODULE_FACTORY_PREFIXES = ("torchvision.models.", "pretrainedmodels.")
+MODULE_FACTORY_PREFIXES = ("torchvision.models.", "pretrainedmodels.", "monai.networks.nets.")
+# MONAI's networks: its classifiers (ResNet, DenseNet, SENet, EfficientNet families) hold BatchNorm;
+# its segmentation networks default to instance or group norm without dropout, so their mode
+# matters only when a keyword asks for dropout or batch norm (`UNet(..., dropout=0.2)`).
+MONAI_NETS_PREFIX = "monai.networks.nets."
+MONAI_BATCH_NORM_FAMILIES = ("resnet", "densenet", "senet", "seresnet", "seresnext", "efficientnet", "vgg")
 # Keywords by which a library model's constructor loads its pretrained weights
 # (`resnet18(pretrained=True)`, `resnet18(weights=ResNet18_Weights.DEFAULT)`, `timm.create_model(name, pretrained=True)`).
 PRETRAINED_KEYWORDS = frozenset({"pretrained", "weights"})
