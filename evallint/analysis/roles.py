@@ -425,7 +425,8 @@ class Roles:
         return found
 
     def _returns_weighted_model(self, fref: FunctionRef, func: str) -> bool:
-        """A project function that returns a model it loaded weights into (or trained)."""
+        """A project function that builds a model, loads weights into it (or trains it) and returns
+        it. (Not one that is handed the model: preparing what a caller holds gives it no weights.)"""
         target = self.project.resolve(fref, func)
         callee = self.project.functions.get(target) if target is not None else None
         if callee is None:
@@ -435,7 +436,8 @@ class Roles:
             return False
         for stmt in self.statements(callee):
             if type(stmt) is ir.Return and isinstance(stmt.value, ir.RefValue) and stmt.value.key in events:
-                return True
+                if stmt.value.key.partition(".")[0] not in callee.info.params:
+                    return True
         return False
 
     def has_weights_at(self, fref: FunctionRef, keys, node: int) -> bool:
