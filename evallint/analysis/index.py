@@ -453,10 +453,6 @@ class Indexer:
             index = self.value(expr.slice, out) if index_literal is NO_LITERAL else ir.OTHER
             if isinstance(base, ir.RefValue) and index_literal is not NO_LITERAL:
                 return self.ref(f"{base.key}[{index_text(index_literal)}]")
-            if isinstance(base, ir.RefValue) and type(expr.slice) is ast.Name and self.scope.every_key.get(expr.slice.id) == base.key:
-                # `for k in models.keys(): models[k].eval()`: every entry, as one, is the container.
-                self.scope.every_key_used.add(expr.slice.id)
-                return base
             return ir.mix((base, index))
         if kind is ast.BinOp:  # arithmetic on tensors: by far the most common expression not modelled
             return ir.mix((self.value(expr.left, out), self.value(expr.right, out)))
@@ -546,7 +542,9 @@ class Indexer:
         method: str | None = None
         if isinstance(func, ast.Attribute):
             method = func.attr
-            receiver = self.value(func.value, out)
+            receiver = self.every_entry(func.value) if method in MODE_METHODS else None
+            if receiver is None:
+                receiver = self.value(func.value, out)
         elif not isinstance(func, ast.Name):
             # `getattr(model, name)()`, `fns[i](x)`: the callee is a computed value.
             receiver = self.value(func, out)
@@ -578,6 +576,18 @@ class Indexer:
         if emit:
             out.append(call)
         return call
+
+    def every_entry(self, expr: ast.expr) -> ir.RefValue | None:
+        """``models[k]`` in ``for k in models.keys(): models[k].eval()``: the loop switches every
+        entry, so the switch is the container's. (Only a switch: an entry read or handed on is one
+        entry, not the container.)"""
+        if type(expr) is not ast.Subscript or type(expr.slice) is not ast.Name:
+            return None
+        chain = chain_of(expr.value)
+        if chain is None or self.scope.every_key.get(expr.slice.id) != key_of_chain(chain):
+            return None
+        self.scope.every_key_used.add(expr.slice.id)
+        return self.ref(key_of_chain(chain))
 
     def test_condition(self, test: ast.expr, out: list[ir.Stmt]) -> ir.CondValue | None:
         """Append the events of evaluating a branch's test; return the test kept symbolically."""
