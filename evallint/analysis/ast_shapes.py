@@ -112,3 +112,21 @@ def frozen_params_of(node: ast.For | ast.AsyncFor) -> str | None:
                 if args and literal_of(args[0]) is False:
                     return key_of_chain(owner)
     return None
+
+
+def keys_iterated(iterable: ast.expr) -> str | None:
+    """The container whose every key a loop runs over: `models`, `models.keys()`,
+    `range(len(models))`; None for anything else."""
+    if type(iterable) is ast.Call and not iterable.keywords:
+        func = iterable.func
+        if type(func) is ast.Attribute and func.attr == "keys" and not iterable.args:
+            iterable = func.value
+        elif type(func) is ast.Name and func.id == "range" and len(iterable.args) == 1:
+            sized = iterable.args[0]
+            if not (type(sized) is ast.Call and type(sized.func) is ast.Name and sized.func.id == "len" and len(sized.args) == 1):
+                return None
+            iterable = sized.args[0]
+        else:
+            return None
+    chain = chain_of(iterable)
+    return key_of_chain(chain) if chain is not None else None

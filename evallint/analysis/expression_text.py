@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import math
 
+from evallint.analysis import ir
+
 
 def render_condition(expr: ast.expr, names: set[str]) -> str | None:
     """The text ``ast.unparse`` gives for the common shapes of an expression (names, attributes,
@@ -141,3 +143,23 @@ def short_code(expr: ast.expr, limit: int = 60) -> str:
     if text is None:
         text = " ".join(ast.unparse(expr).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_MAX_CONDITION_TEXT = 200
+
+
+def condition_of(expr: ast.expr) -> ir.CondValue | None:
+    """A branch's test kept symbolically: its text, the names it reads and whether it is negated."""
+    negated = False
+    while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
+        negated = not negated
+        expr = expr.operand
+    names: set[str] = set()
+    text = render_condition(expr, names)
+    if text is None:
+        names = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+        if names:
+            text = " ".join(ast.unparse(expr).split())
+    if not names or len(text) > _MAX_CONDITION_TEXT:
+        return None
+    return ir.CondValue(text, tuple(sorted(names)), negated)

@@ -16,31 +16,15 @@ from array import array
 from evallint.analysis import ir, redefinitions
 from evallint.analysis.ast_shapes import NO_LITERAL, dict_display, frozen_params_of, item_written, literal_defaults, slice_source
 from evallint.analysis.ast_shapes import literal_of, parameter_names, target_names
-from evallint.analysis.expression_text import render_condition, short_code
+from evallint.analysis.expression_text import condition_of, short_code
 from evallint.analysis.names import chain_of, index_text, key_of_chain, words_of
+from evallint.analysis.index_scope import Scope
 from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAPPER_CALL_NAMES
 
-_MAX_CONDITION_TEXT = 200
 # One empty set for every function that binds no names by import (nearly all): each frozenset is
 # an object of its own, in memory and in the pickle that carries the index.
 _NO_NAMES: frozenset[str] = frozenset()
 MAX_IR_DEPTH = 100
-
-
-class _Scope:
-    def __init__(self, qualname: str, class_name: str | None, parent: str | None) -> None:
-        self.qualname = qualname
-        self.class_name = class_name
-        self.parent = parent
-        self.assigned: set[str] = set()
-        self.declared_global: set[str] = set()
-        self.imported: set[str] = set()
-        self.item_writes: set[str] = set()
-        self.is_generator = False
-        # Loop variables that run over every key of a container (`for k in models.keys()`), with
-        # the container's key: `models[k]` in that loop is each entry in turn.
-        self.every_key: dict[str, str] = {}
-        self.every_key_used: set[str] = set()
 
 
 class Indexer:
@@ -55,7 +39,7 @@ class Indexer:
         self.functions: list[ir.FunctionInfo] = []
         self.classes: list[ir.ClassInfo] = []
         self.imports: list[ir.Import] = []
-        self.scope = _Scope("<module>", None, None)
+        self.scope = Scope("<module>", None, None)
         self.depth = 0
         # Values are immutable: one object per distinct reference or literal in a file, which the
         # pickle that carries the index back from a worker then writes once.
@@ -257,20 +241,11 @@ class Indexer:
         targets = target_names(node.target)
         self.scope.assigned.update(targets)
         loop_node = self.number(node)
-        every_key = self.scope.every_key
-        container = _keys_iterated(node.iter)
-        if container is not None and type(node.target) is ast.Name:
-            self.scope.every_key = {**every_key, node.target.id: container}
-        else:
-            self.scope.every_key = {k: v for k, v in every_key.items() if k not in targets}
+        opened = self.scope.open_loop(node.target, node.iter, targets)
         try:
             body = self.block(node.body)
         finally:
-            self.scope.every_key = every_key
-        over_entries_of = None
-        if container is not None and type(node.target) is ast.Name and node.target.id in self.scope.every_key_used:
-            self.scope.every_key_used.discard(node.target.id)
-            over_entries_of = container
+            over_entries_of = self.scope.close_loop(opened)
         orelse = self.block(node.orelse)
         out.append(
             ir.Loop(
@@ -368,7 +343,7 @@ class Indexer:
         def_node = self.number(node)
         decorators = tuple(self.decorator(d) for d in node.decorator_list)
         params = parameter_names(node.args)
-        self.scope = _Scope(qualname, None, parent)
+        self.scope = Scope(qualname, None, parent)
         self.scope.assigned.update(params)
         try:
             body = self.block(node.body)
@@ -408,7 +383,7 @@ class Indexer:
         class_node = self.number(node)
         bases = tuple(chain for chain in (chain_of(base) for base in node.bases) if chain)
         methods = []
-        self.scope = _Scope(qualname, qualname, outer.qualname if outer.qualname != "<module>" else None)
+        self.scope = Scope(qualname, qualname, outer.qualname if outer.qualname != "<module>" else None)
         try:
             for statement in node.body:
                 if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -552,14 +527,14 @@ class Indexer:
         for arg in node.args:
             value = self.value(arg, out)
             if type(arg) in _CONDITION_EXPRESSIONS:
-                value = self.condition(arg) or ir.OTHER
+                value = condition_of(arg) or ir.OTHER
             args.append(ir.OTHER if isinstance(arg, ast.Starred) else value)
         kwargs: list[tuple[str, ir.Value]] = []
         for keyword in node.keywords:
             value = self.value(keyword.value, out)
             if keyword.arg is not None:
                 if type(keyword.value) in _CONDITION_EXPRESSIONS:
-                    value = self.condition(keyword.value) or ir.OTHER
+                    value = condition_of(keyword.value) or ir.OTHER
                 kwargs.append((keyword.arg, value))
         chain = chain_of(func)
         if chain is None and type(func) is ast.Subscript and isinstance(receiver, ir.RefValue):
@@ -592,23 +567,7 @@ class Indexer:
     def test_condition(self, test: ast.expr, out: list[ir.Stmt]) -> ir.CondValue | None:
         """Append the events of evaluating a branch's test; return the test kept symbolically."""
         self.value(test, out)
-        return self.condition(test)
-
-    def condition(self, expr: ast.expr) -> ir.CondValue | None:
-        negated = False
-        while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
-            negated = not negated
-            expr = expr.operand
-        names: set[str] = set()
-        text = render_condition(expr, names)
-        if text is None:
-            names = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
-            if names:
-                text = " ".join(ast.unparse(expr).split())
-        if not names or len(text) > _MAX_CONDITION_TEXT:
-            return None
-        return ir.CondValue(text, tuple(sorted(names)), negated)
-
+        return condition_of(test)
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -625,24 +584,6 @@ def _call_result(call: ir.Call) -> ir.Value:
         if isinstance(first, ir.RefValue):
             return first
     return ir.CallValue(call.node)
-
-
-def _keys_iterated(iterable: ast.expr) -> str | None:
-    """The container whose every key a loop runs over: `models`, `models.keys()`,
-    `range(len(models))`; None for anything else."""
-    if type(iterable) is ast.Call and not iterable.keywords:
-        func = iterable.func
-        if type(func) is ast.Attribute and func.attr == "keys" and not iterable.args:
-            iterable = func.value
-        elif type(func) is ast.Name and func.id == "range" and len(iterable.args) == 1:
-            sized = iterable.args[0]
-            if not (type(sized) is ast.Call and type(sized.func) is ast.Name and sized.func.id == "len" and len(sized.args) == 1):
-                return None
-            iterable = sized.args[0]
-        else:
-            return None
-    chain = chain_of(iterable)
-    return key_of_chain(chain) if chain is not None else None
 
 
 def _key_or_none(value: ir.Value) -> str | None:
