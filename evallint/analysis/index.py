@@ -17,7 +17,7 @@ from evallint.analysis import ir, redefinitions
 from evallint.analysis.ast_shapes import NO_LITERAL, dict_display, frozen_params_of, item_written, literal_defaults, slice_source
 from evallint.analysis.ast_shapes import literal_of, parameter_names, target_names
 from evallint.analysis.expression_text import condition_of, short_code
-from evallint.analysis.names import chain_of, index_text, key_of_chain, words_of
+from evallint.analysis.names import chain_of, identifier_words, index_text, key_of_chain, words_of
 from evallint.analysis.index_scope import Scope
 from evallint.analysis.torch_api import MODE_METHODS, WRAPPED_MODULE_ATTRS, WRAPPER_CALL_NAMES
 
@@ -579,11 +579,17 @@ _CONDITION_EXPRESSIONS = frozenset({ast.Compare, ast.BoolOp, ast.UnaryOp})
 
 def _call_result(call: ir.Call) -> ir.Value:
     """What a call evaluates to, when it keeps a reference's identity (wrappers, `.to()`)."""
-    if call.func is not None and call.func.split(".")[-1] in WRAPPER_CALL_NAMES and call.args:
+    name = call.func.split(".")[-1] if call.func is not None else None
+    if name in WRAPPER_CALL_NAMES and call.args:
         first = call.args[0]
-        if isinstance(first, ir.RefValue):
+        # `get_model(model)` unwraps; `get_model(name, params)` and `get_model(cfg)` build one.
+        if isinstance(first, ir.RefValue) and (name != "get_model" or _unwraps(call, first.key)):
             return first
     return ir.CallValue(call.node)
+
+
+def _unwraps(call: ir.Call, key: str) -> bool:
+    return len(call.args) == 1 and not call.kwargs and identifier_words(key)[-1:] in (["model"], ["net"], ["module"])
 
 
 def _key_or_none(value: ir.Value) -> str | None:
