@@ -28,6 +28,7 @@ from evallint.analysis.names import identifier_words, key_and_ancestors
 from evallint.analysis.lattice import (
     CONSTRUCTED,
     CONTEXT,
+    ELEMENTS_OF,
     EVAL,
     GRAD_OFF,
     GRAD_ON,
@@ -94,6 +95,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
 
     def run(self, entry: State) -> Summary:
         state = entry.copy()
+        self.lists_live = any(type_id.startswith(ELEMENTS_OF) for type_id in state.types.values())
         grad_before = state.grad
         for decorator in self.fn.info.decorators:
             if decorator.chain is None:

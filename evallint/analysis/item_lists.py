@@ -35,7 +35,13 @@ _ITEM_ROLES = (roles.MODE_FREE, roles.NOT_MODEL)
 
 
 class ItemLists:
-    """Transfer functions for lists whose items' role is known."""
+    """Transfer functions for lists whose items' role is known.
+
+    Until a walk holds such a list (``lists_live``: one came in with the entry state, or the
+    walk made one), only what makes one is looked at: most functions never hold one.
+    """
+
+    lists_live = False
 
     def items_role(self, key: str, state: State) -> str | None:
         """The role every item of the list ``key`` has, if known here."""
@@ -47,6 +53,7 @@ class ItemLists:
     def _set_items(self, key: str, role: str | None, state: State) -> None:
         if role in _ITEM_ROLES and self.evidence.tracks_items(self.fn, key):
             state.types[key] = ELEMENTS_OF + role
+            self.lists_live = True
         elif (state.types.get(key) or "").startswith(ELEMENTS_OF):
             del state.types[key]
 
@@ -66,6 +73,8 @@ class ItemLists:
         if call.func == "list" and not call.args and not call.kwargs and not call.unpacked:
             self.results[call.node] = NEW_LIST
             return state
+        if not self.lists_live:
+            return None
         receiver = site.receiver_key
         if receiver is not None and (state.types.get(receiver) or "").startswith(ELEMENTS_OF):
             if call.method in _KEEPING_METHODS:
@@ -104,7 +113,9 @@ class ItemLists:
         """A list stored anywhere but under a plain local name (`self.models = models`, `pair =
         (models, 1)`, `ms = models or []`) may be changed where the walk does not look."""
         value = assign.value
-        if isinstance(value, ir.RefValue) and len(assign.targets) == 1 and (assign.targets[0] or "").isidentifier():
+        if not self.lists_live or (
+            isinstance(value, ir.RefValue) and len(assign.targets) == 1 and (assign.targets[0] or "").isidentifier()
+        ):
             return
         if assign.slice_of is not None and isinstance(value, ir.MixValue):
             return  # `part = models[:5]`: a new list of some of the items
@@ -117,7 +128,7 @@ class ItemLists:
         target, value = assign.targets[0], assign.value
         role = None
         if assign.slice_of is not None:
-            role = self.items_role(state.canonical(assign.slice_of), state)
+            role = self.items_role(state.canonical(assign.slice_of), state) if self.lists_live else None
         elif isinstance(value, ir.TupleValue):
             found = [self.item_role(item, state) for item in value.items]
             role = roles.strongest(found) if None not in found else None
@@ -130,7 +141,7 @@ class ItemLists:
     def typed_loop_targets(self, loop: ir.Loop, state: State) -> None:
         """``for model in models``: each item has the role the list's items share."""
         source = loop.source
-        if len(loop.targets) != 1 or not (isinstance(source, ir.MixValue) and len(source.parts) == 1):
+        if not self.lists_live or len(loop.targets) != 1 or not (isinstance(source, ir.MixValue) and len(source.parts) == 1):
             return
         listed = source.parts[0]
         if not isinstance(listed, ir.RefValue):
@@ -142,6 +153,8 @@ class ItemLists:
     def lists_after_call(self, target: str, mapping, entry: State, exit_state: State | None, state: State) -> None:
         """A list handed to a project function keeps its type if the function left its parameter
         with the same type and stored it nowhere; a list the function reads as a global ends it."""
+        if not self.lists_live:
+            return
         free = self.evidence.free_names(target)
         for key in [k for k, t in state.types.items() if t.startswith(ELEMENTS_OF)]:
             if key in free:

@@ -19,7 +19,7 @@ import functools
 
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
-from evallint.analysis.dataflow import OutputFlow, graph_returns, output_flow
+from evallint.analysis.dataflow import GRAPH_CUTTING_METHODS, OutputFlow, graph_returns, output_flow
 from evallint.analysis.lattice import ELEMENTS_OF  # noqa: F401  (a type kept with the roles' markers)
 from evallint.analysis.names import identifier_words, key_of_chain
 from evallint.analysis.site_values import Config, Site, SiteValues
@@ -352,7 +352,11 @@ class Roles:
     def graph_returns(self, fref: FunctionRef) -> frozenset[int]:
         found = self._graph_returns.get(fref.id)
         if found is None:
-            found = self._graph_returns[fref.id] = graph_returns(fref.info.body, lambda call: self.sink_kind(fref, call))
+            if any(type(stmt) is ir.Call and stmt.method in GRAPH_CUTTING_METHODS for stmt in self.statements(fref)):
+                found = graph_returns(fref.info.body, lambda call: self.sink_kind(fref, call))
+            else:
+                found = self.flow(fref).to_return  # nothing cuts a graph: the same walk
+            self._graph_returns[fref.id] = found
         return found
 
     def forward_role(self, fref: FunctionRef, node: int) -> str:
@@ -381,17 +385,28 @@ class Roles:
         flow = self.flow(fref)
         steps = bool(flow.sinks) and self.steps(fref)
         loaders: set[int] = set()
+        calls: dict[int, ir.Call] = {}
         path = fref.file.path
+
+        def loads(node: int) -> bool:
+            # A project loader is read only where its result is kept: reading one means reading
+            # the weights of every function it calls.
+            if node in loaders:
+                return True
+            call = calls.get(node)
+            return call is not None and call.func is not None and self._returns_weighted_model(fref, call.func)
+
         for stmt in self.statements(fref):
             kind = type(stmt)
             if kind is ir.Assign:
-                if isinstance(stmt.value, ir.CallValue) and stmt.value.node in loaders:
+                if isinstance(stmt.value, ir.CallValue) and loads(stmt.value.node):
                     for target in stmt.targets:
                         if target is not None:
                             add(target, stmt.value.node)
                 continue
             if kind is not ir.Call:
                 continue
+            calls[stmt.node] = stmt
             refs = [value.key for value in stmt.arguments if isinstance(value, ir.RefValue)]
             if steps and stmt.node in flow.to_backward and stmt.func is not None:
                 add(forward_key(stmt), stmt.node)
@@ -408,8 +423,6 @@ class Roles:
             if name in torch_api.LOAD_WEIGHTS_METHODS and isinstance(stmt.receiver, ir.RefValue):
                 add(stmt.receiver.key, stmt.node)
             words = set(identifier_words(name))
-            if stmt.func is not None and self._returns_weighted_model(fref, stmt.func):
-                loaders.add(stmt.node)  # `encoder = build_encoder(path)`: a project loader
             if "load" in words:
                 if words & _WEIGHT_WORDS:  # `load_checkpoint(model, path)`, `load_model(model, path)`
                     for key in refs:
@@ -419,7 +432,7 @@ class Roles:
                     loaders.add(stmt.node)
             elif name in torch_api.PRETRAINED_METHODS or (stmt.kwargs and loads_pretrained_weights(self.project.qualified_callee(path, stmt), stmt)):
                 loaders.add(stmt.node)
-            elif name in torch_api.SELF_RETURNING_METHODS and isinstance(stmt.receiver, ir.CallValue) and stmt.receiver.node in loaders:
+            elif name in torch_api.SELF_RETURNING_METHODS and isinstance(stmt.receiver, ir.CallValue) and loads(stmt.receiver.node):
                 loaders.add(stmt.node)  # `torch.load(path).to(device)`: the loaded model itself
         found = self._weights[fref.id] = {key: tuple(nodes) for key, nodes in events.items()}
         return found
@@ -431,14 +444,13 @@ class Roles:
         callee = self.project.functions.get(target) if target is not None else None
         if callee is None:
             return False
-        events = self.weight_events(callee)
-        if not events:
-            return False
-        for stmt in self.statements(callee):
-            if type(stmt) is ir.Return and isinstance(stmt.value, ir.RefValue) and stmt.value.key in events:
-                if stmt.value.key.partition(".")[0] not in callee.info.params:
-                    return True
-        return False
+        returned = {
+            stmt.value.key
+            for stmt in self.statements(callee)
+            if type(stmt) is ir.Return and isinstance(stmt.value, ir.RefValue)
+            and stmt.value.key.partition(".")[0] not in callee.info.params
+        }
+        return bool(returned) and bool(returned & set(self.weight_events(callee)))
 
     def has_weights_at(self, fref: FunctionRef, keys, node: int) -> bool:
         """Has one of ``keys`` weights worth evaluating when call ``node`` runs? Some event gave
