@@ -132,6 +132,7 @@ class ProjectIndex:
         self._method_cache: dict[tuple[str, str, bool], str | None] = {}
         self._overrides_cache: dict[tuple[str, str], list[str]] = {}
         self._resolve_cache: dict[tuple[str, str], str | None] = {}
+        self._module_files_cache: dict[tuple[str, str], list[ir.FileIndex]] = {}
         self._base_ids_cache: dict[str, list[str]] = {}
         self._subclasses: dict[str, list[str]] | None = None
         # Per file, every name a chain can start with and still reach a project definition; any
@@ -192,12 +193,43 @@ class ProjectIndex:
         return root in self.imports.get(path, {}) or root in self.toplevel.get(path, {})
 
     def _module_files(self, module: str, near: str) -> list[ir.FileIndex]:
-        candidates = self.by_module.get(module, [])
-        if len(candidates) <= 1:
-            return candidates
+        """The files a dotted module name can mean in the file at ``near``: those its package
+        directories name so, and those at its path under a directory the file's import can start
+        from. Several are narrowed to the one beside ``near``, else to none: a guess is no answer."""
         here = os.path.dirname(near)
-        same_dir = [c for c in candidates if os.path.dirname(c.path) == here]
-        return same_dir or candidates[:0]
+        key = (module, here)
+        found = self._module_files_cache.get(key)
+        if found is None:
+            candidates = self.by_module.get(module, [])
+            at_path = [f for f in self._files_at_module_path(module, here) if f not in candidates]
+            if at_path:
+                candidates = [*candidates, *at_path]
+            if len(candidates) <= 1:
+                found = candidates
+            else:
+                found = [c for c in candidates if os.path.dirname(c.path) == here]
+            self._module_files_cache[key] = found
+        return found
+
+    def _files_at_module_path(self, module: str, here: str) -> list[ir.FileIndex]:
+        """Project files that are ``module`` for Python when the directory ``here`` or one above it
+        is on ``sys.path``: ``a.b.c`` is ``a/b/c.py`` or ``a/b/c/__init__.py`` below it, whether or
+        not ``a/`` and ``a/b/`` hold an ``__init__.py`` (namespace packages, common in research
+        code, do not). ``python main.py`` puts the script's directory first on ``sys.path``, and
+        a project's files import each other from the directory of the script that runs them, which
+        is the importing file's or one above it."""
+        relative = os.path.join(*module.split("."))
+        found: list[ir.FileIndex] = []
+        directory = here
+        while True:
+            for name in (relative + ".py", os.path.join(relative, "__init__.py")):
+                f = self.files.get(os.path.join(directory, name))
+                if f is not None:
+                    found.append(f)
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                return found
+            directory = parent
 
     def lookup_qualified(self, dotted: str, near: str) -> str | None:
         """Find the project definition of an absolute dotted name (a function, class or method)."""
