@@ -485,6 +485,12 @@ class Evidence:
                 # A plain Python class (a hand-written perceptron whose `train()` is its own
                 # update loop) has no mode, whatever its instances are called.
                 return roles.NOT_MODEL
+            if any(
+                base.startswith(torch_api.OTHER_FRAMEWORK_PREFIXES)
+                for class_id in (type_id, *self.project.ancestors(type_id))
+                for base in self.project.qualified_bases(class_id)
+            ):
+                return roles.NOT_MODEL  # a Keras or Flax model: no torch mode, no autograd graph
         return roles.UNSEEN
 
     def is_module_class(self, class_id: str) -> bool:

@@ -66,6 +66,7 @@ MODEL_WORDS = frozenset(
 NOT_MODEL_WORDS = frozenset(
     {
         "fn",
+        "fun",
         "func",
         "function",
         "loss",

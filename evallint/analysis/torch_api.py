@@ -286,7 +286,11 @@ NOT_MODEL_PRETRAINED_ENDINGS = ("Tokenizer", "TokenizerFast", "Processor", "Conf
 # name it is kept under (`self.model = tiktoken.Encoding(...)` in a tokenizer class). Loaders that
 # may unpickle a module (`pickle`, `joblib`) are not among them.
 NON_MODEL_LIBRARY_PREFIXES = ("tiktoken.", "sentencepiece.", "tokenizers.", "nltk.", "spacy.", "numpy.",
-                              "pandas.", "PIL.", "cv2.", "sklearn.", "scipy.", "matplotlib.")
+                              "pandas.", "PIL.", "cv2.", "sklearn.", "scipy.", "matplotlib.",
+                              "torchaudio.models.decoder.")
+# Frameworks other than torch: a project class deriving from one of their classes
+# (`class Model(tf.keras.Model)`) is no torch module, whatever its instances are called.
+OTHER_FRAMEWORK_PREFIXES = ("tensorflow.", "keras.", "tf_keras.", "flax.", "haiku.")
 # Calls whose result is a library model evallint cannot see into (mode matters).
 LIBRARY_MODEL_PREFIXES = ("torchvision.models.", "timm.", "transformers.", "segmentation_models_pytorch.",
                           "torch.hub.", "efficientnet_pytorch.", "pretrainedmodels.", "clip.")
