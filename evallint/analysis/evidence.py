@@ -22,6 +22,7 @@ from evallint.analysis.bodies import calls_in, const, flatten, values_of
 from evallint.analysis.callgraph import MODE_FREE_INSTANCE, ONE_OF_CLASSES, FunctionRef, classes_of_choice, ProjectIndex, class_of_type, function_id
 from evallint.analysis.dispatch import find_self_variants
 from evallint.analysis.fixpoint import solve
+from evallint.analysis.item_lists import list_is_walked_whole
 from evallint.analysis.flow import Region
 from evallint.analysis.names import identifier_words
 from evallint.analysis.lattice import ENTRY, Origin
@@ -323,35 +324,26 @@ class Evidence:
         function of the same module), in a function that yields nothing."""
         found = self._item_tracking.get((fref.id, key))
         if found is None:
-            found = self._item_tracking[(fref.id, key)] = self._tracks_items(fref, key)
+            found = self._item_tracking[(fref.id, key)] = list_is_walked_whole(self, fref, key)
         return found
 
-    def _tracks_items(self, fref: FunctionRef, key: str) -> bool:
-        info = fref.info
-        if not key.isidentifier() or info.is_generator or key in info.item_writes:
-            return False
-        if key not in info.local_names and key not in info.params:
-            return False
-        if info.qualname == "<module>":
-            if self._imported_modules is None:
-                self._imported_modules = frozenset(
-                    target for path, imports in self.project.imports.items() for target in imports.values()
-                )
-            module = fref.file.module
-            if any(target == module or target.startswith(module + ".") for target in self._imported_modules):
-                return False
-            if self._file_functions is None:
-                self._file_functions = {}
-                for fid, other in self.project.functions.items():
-                    self._file_functions.setdefault(other.file.path, []).append(fid)
-            readers = [fid for fid in self._file_functions[fref.file.path] if fid != fref.id]
-        else:
-            readers, todo = [], list(self.project.nested.get(fref.id, {}).values())
-            while todo:
-                fid = todo.pop()
-                readers.append(fid)
-                todo.extend(self.project.nested.get(fid, {}).values())
-        return not any(key in self._free_names_of(fid, lambda _: frozenset()) for fid in readers)
+    def imported_modules(self) -> frozenset[str]:
+        """Every module some project file imports."""
+        if self._imported_modules is None:
+            self._imported_modules = frozenset(t for imports in self.project.imports.values() for t in imports.values())
+        return self._imported_modules
+
+    def file_functions(self, path: str) -> list[str]:
+        """The ids of a file's functions, its module code included."""
+        if self._file_functions is None:
+            self._file_functions = {}
+            for fid, other in self.project.functions.items():
+                self._file_functions.setdefault(other.file.path, []).append(fid)
+        return self._file_functions.get(path, [])
+
+    def own_free_names(self, fid: str) -> frozenset[str]:
+        """Names a function itself reads without binding them (its callees' left out)."""
+        return self._free_names_of(fid, lambda _: frozenset())
 
     def free_names(self, fid: str) -> frozenset[str]:
         """Names a function reads without binding them, with those of the same-file functions it calls."""

@@ -170,3 +170,24 @@ class ItemLists:
             )
             if not kept:
                 self._set_items(caller_key, None, state)
+
+
+def list_is_walked_whole(evidence, fref, key: str) -> bool:
+    """``Evidence.tracks_items``, computed: no code but the walk of ``fref`` can reach the list ``key``."""
+    info = fref.info
+    if not key.isidentifier() or info.is_generator or key in info.item_writes:
+        return False
+    if key not in info.local_names and key not in info.params:
+        return False
+    if info.qualname == "<module>":
+        module = fref.file.module
+        if any(target == module or target.startswith(module + ".") for target in evidence.imported_modules()):
+            return False
+        readers = [fid for fid in evidence.file_functions(fref.file.path) if fid != fref.id]
+    else:
+        readers, todo = [], list(evidence.project.nested.get(fref.id, {}).values())
+        while todo:
+            fid = todo.pop()
+            readers.append(fid)
+            todo.extend(evidence.project.nested.get(fid, {}).values())
+    return not any(key in evidence.own_free_names(fid) for fid in readers)
