@@ -98,11 +98,18 @@ class PositionTable:
                 break
         else:
             return self.fix_for(finding, edits=False)
+        # In a class, the method around the finding under a class header of its own: a builder
+        # stops at the class, and parsing one method costs far less than a whole large class.
+        header: list[str] = []
+        for method_first, method_last in self._class_methods.get(first, ()):
+            if method_first <= line <= method_last:
+                header, first, last = ["class _Fragment:\n"], method_first, method_last
+                break
         fragment = self._fragments.get(first)
         if fragment is None:
+            lines = header + self.lines[first - 1 : last]
             fragment = self._fragments[first] = PositionTable(
-                self.path, {}, None, "".join(self.lines[first - 1 : last]),
-                _ShiftedIndex(self.index, first - 1), self.lines[first - 1 : last],
+                self.path, {}, None, "".join(lines), _ShiftedIndex(self.index, first - 1 - len(header)), lines,
             )
         return fragment.fix_for(finding, edits=False)
 
@@ -111,25 +118,33 @@ class PositionTable:
         return {}
 
     @cached_property
-    def _top_level_statements(self) -> list[tuple[int, int]] | None:
-        """(first line, last line) of each top-level statement, decorators included; statements
-        that share a line (`a = 1; b = 2`) are one. None when CPython cannot parse the source."""
+    def _class_methods(self) -> dict[int, list[tuple[int, int]]]:
+        """(first line of a top-level class) -> the spans of its body's statements."""
+        import ast
+
+        body = self._module_body
+        return {
+            first: [span for span in _statement_spans(statement.body) if span[0] > statement.lineno]
+            for statement, (first, _) in zip(body or (), _statement_spans(body or (), merge=False))
+            if isinstance(statement, ast.ClassDef)
+        }
+
+    @cached_property
+    def _module_body(self) -> list | None:
+        """CPython's top-level statements, or None when it cannot parse the source."""
         import ast
 
         try:
-            body = ast.parse(self.source).body
+            return ast.parse(self.source).body
         except (SyntaxError, ValueError):
             return None
-        spans: list[tuple[int, int]] = []
-        for statement in body:
-            decorators = getattr(statement, "decorator_list", None) or []
-            first = min([statement.lineno, *(d.lineno for d in decorators)])
-            last = statement.end_lineno or statement.lineno
-            if spans and first <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
-            else:
-                spans.append((first, last))
-        return spans
+
+    @cached_property
+    def _top_level_statements(self) -> list[tuple[int, int]] | None:
+        """(first line, last line) of each top-level statement, decorators included; statements
+        that share a line (`a = 1; b = 2`) are one. None when CPython cannot parse the source."""
+        body = self._module_body
+        return _statement_spans(body) if body is not None else None
 
     # -- libcst, for fixes only ---------------------------------------------------------------
 
@@ -180,6 +195,21 @@ class _NodesBySpan:
         end = (end_line, self.table.character_column(end_line, end_column))
         node = self.by_span.get((kind, start, end))
         return node if node is not None else self.by_start.get((kind, start))
+
+
+def _statement_spans(body, merge: bool = True) -> list[tuple[int, int]]:
+    """(first line, last line) of each statement, decorators included; with ``merge``, statements
+    that share a line (`a = 1; b = 2`) are one."""
+    spans: list[tuple[int, int]] = []
+    for statement in body:
+        decorators = getattr(statement, "decorator_list", None) or []
+        first = min([statement.lineno, *(d.lineno for d in decorators)])
+        last = statement.end_lineno or statement.lineno
+        if merge and spans and first <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
+        else:
+            spans.append((first, last))
+    return spans
 
 
 class _ShiftedIndex:

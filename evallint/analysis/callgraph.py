@@ -133,6 +133,7 @@ class ProjectIndex:
         self._overrides_cache: dict[tuple[str, str], list[str]] = {}
         self._resolve_cache: dict[tuple[str, str], str | None] = {}
         self._module_files_cache: dict[tuple[str, str], list[ir.FileIndex]] = {}
+        self._files_by_tail: dict[str, list[tuple[str, ir.FileIndex]]] | None = None
         self._base_ids_cache: dict[str, list[str]] = {}
         self._subclasses: dict[str, list[str]] | None = None
         # Per file, every name a chain can start with and still reach a project definition; any
@@ -218,18 +219,25 @@ class ProjectIndex:
         code, do not). ``python main.py`` puts the script's directory first on ``sys.path``, and
         a project's files import each other from the directory of the script that runs them, which
         is the importing file's or one above it."""
-        relative = os.path.join(*module.split("."))
+        if self._files_by_tail is None:
+            # Each file under each of its directories' tails: `x/a/b/c.py` is `c.py` under `x/a/b`,
+            # `b/c.py` under `x/a`, `a/b/c.py` under `x`...
+            self._files_by_tail = {}
+            for path, f in self.files.items():
+                directory, tail = os.path.split(path)
+                while True:
+                    self._files_by_tail.setdefault(tail, []).append((directory, f))
+                    parent, name = os.path.split(directory)
+                    if not name or parent == directory:
+                        break
+                    directory, tail = parent, name + os.sep + tail
+        relative = os.sep.join(module.split("."))
         found: list[ir.FileIndex] = []
-        directory = here
-        while True:
-            for name in (relative + ".py", os.path.join(relative, "__init__.py")):
-                f = self.files.get(os.path.join(directory, name))
-                if f is not None:
+        for name in (relative + ".py", relative + os.sep + "__init__.py"):
+            for directory, f in self._files_by_tail.get(name, ()):
+                if here == directory or here.startswith(directory.rstrip(os.sep) + os.sep):
                     found.append(f)
-            parent = os.path.dirname(directory)
-            if parent == directory:
-                return found
-            directory = parent
+        return found
 
     def lookup_qualified(self, dotted: str, near: str) -> str | None:
         """Find the project definition of an absolute dotted name (a function, class or method)."""

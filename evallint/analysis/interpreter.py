@@ -334,9 +334,14 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
             self.returned_types.add(type_id if type_id not in roles.MARKERS else None)
 
     def on_assign(self, assign: ir.Assign, state: State) -> State:
-        self.lists_before_assign(assign, state)
+        if self.lists_live:
+            self.lists_before_assign(assign, state)
         state = self._assigned(assign, state)
-        self.lists_after_assign(assign, state)
+        value = assign.value
+        if self.lists_live or assign.slice_of is not None or type(value) is ir.TupleValue or (
+            type(value) is ir.CallValue and type(self.results.get(value.node)) is NewList
+        ):
+            self.lists_after_assign(assign, state)
         return state
 
     def _assigned(self, assign: ir.Assign, state: State) -> State:
