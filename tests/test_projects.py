@@ -92,3 +92,11 @@ def test_module_names_follow_the_package_directories(tmp_path):
     (tmp_path / "pkg" / "sub" / "__init__.py").unlink()
     index_files([])
     assert module_name_for(str(tmp_path / "pkg" / "sub" / "train.py")) == ("train", False)
+
+
+def test_namespace_package_imports_resolve_from_a_relative_path(monkeypatch):
+    """Run from inside the project (`evallint .`), files have relative paths: a folder without
+    `__init__.py` at the top still holds the imported module."""
+    project = Path(__file__).parent / "projects" / "namespace_packages"
+    monkeypatch.chdir(project)
+    assert _actual(project, ["."]) == _expected(project) != {}

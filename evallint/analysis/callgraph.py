@@ -235,7 +235,8 @@ class ProjectIndex:
         found: list[ir.FileIndex] = []
         for name in (relative + ".py", relative + os.sep + "__init__.py"):
             for directory, f in self._files_by_tail.get(name, ()):
-                if here == directory or here.startswith(directory.rstrip(os.sep) + os.sep):
+                # (A relative path's top directory is "": every importing directory is below it.)
+                if not directory or here == directory or here.startswith(directory.rstrip(os.sep) + os.sep):
                     found.append(f)
         return found
 
