@@ -25,7 +25,7 @@ from evallint.analysis.fixpoint import solve
 from evallint.analysis.item_lists import list_is_walked_whole
 from evallint.analysis.flow import Region
 from evallint.analysis.names import identifier_words
-from evallint.analysis.lattice import ENTRY, Origin
+from evallint.analysis.lattice import ELEMENTS_OF, ENTRY, Origin
 from evallint.analysis.regions import (
     EVAL_FUNCTION_WORDS,
     is_eval_function_name,
@@ -466,7 +466,7 @@ class Evidence:
             return found.pop() if len(found) == 1 else roles.UNSEEN
         if type_id in roles.MARKERS:
             return type_id
-        if type_id.startswith(roles.ELEMENTS_OF):
+        if type_id.startswith(ELEMENTS_OF):
             return roles.NOT_MODEL
         if type_id.startswith(MODE_FREE_INSTANCE):
             return roles.MODE_FREE

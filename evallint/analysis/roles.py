@@ -20,7 +20,6 @@ import functools
 from evallint.analysis import ir, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
 from evallint.analysis.dataflow import GRAPH_CUTTING_METHODS, OutputFlow, graph_returns, output_flow
-from evallint.analysis.lattice import ELEMENTS_OF  # noqa: F401  (a type kept with the roles' markers)
 from evallint.analysis.names import identifier_words, key_of_chain
 from evallint.analysis.site_values import Config, Site, SiteValues
 
