@@ -280,16 +280,18 @@ class Evidence:
             return 0
         if self.project.qualify(fref.file.path, call.func) in torch_api.BACKWARD_FUNCTIONS:
             return dataflow.BACKWARD
-        target = self.project.resolve(fref, call.func)
-        return dataflow.TRAINS if target in self.project.functions and target != fref.id and self.trains(target) else 0
+        return dataflow.TRAINS if self._training_callee(fref, call) is not None else 0
 
+    def _training_callee(self, fref: FunctionRef, call: ir.Call) -> str | None:
+        """The project function (not ``fref`` itself) a call reaches, if it trains inside."""
+        target = self.project.resolve(fref, call.func) if call.func is not None else None
+        return target if target in self.project.functions and target != fref.id and self.trains(target) else None
 
     def globals_trained_by(self, fref: FunctionRef, call: ir.Call) -> frozenset[str]:
         """What a call of a project function that trains reads from its module (a script's
         ``train()`` that steps the global ``encoder``): it may train those too."""
-        target = self.project.resolve(fref, call.func) if call.func is not None else None
-        trains = target in self.project.functions and target != fref.id and self.trains(target)
-        return self.free_names(target) if trains else frozenset()
+        target = self._training_callee(fref, call)
+        return self.free_names(target) if target is not None else frozenset()
 
     def file_steps(self, path: str) -> bool:
         """Does any function of this file run an optimizer step (itself or through a callee)?"""
