@@ -20,8 +20,6 @@ import difflib
 from typing import Callable, Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 
 from evallint.analysis.regions import is_eval_function_name, is_test_file
 from evallint.analysis.torch_api import GRAD_OFF_CONTEXT_ATTRIBUTES, GRAD_ON_CONTEXT_ATTRIBUTES
@@ -281,6 +279,11 @@ def transform(table, target: cst.CSTNode, replace, needs_torch: bool) -> list[Ed
     module: cst.Module = table.module
     new_module = module.visit(_Rewrite(target, replace))
     if needs_torch:
+        # Imported here: libcst's codemods load its matchers, which cost more to import than a
+        # planned fix costs to build, and only a fix that adds `import torch` needs them.
+        from libcst.codemod import CodemodContext
+        from libcst.codemod.visitors import AddImportsVisitor
+
         context = CodemodContext()
         AddImportsVisitor.add_needed_import(context, "torch")
         new_module = AddImportsVisitor(context).transform_module(new_module)
