@@ -24,6 +24,8 @@ built once per run; the transfer functions of one walk are ``Interpreter``'s.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -67,6 +69,10 @@ class WalkMemo:
     summaries: dict[tuple, Summary | None] = field(default_factory=dict)  # (function, entry, context kind)
     contexts: dict[str, int] = field(default_factory=dict)  # entry contexts walked, per function
     stack: list[str] = field(default_factory=list)
+    reads_grad: list[bool] = field(default_factory=list)  # per walk on the stack: has it read the grad mode
+    # (function, entry without its grad mode, context kind) -> (that grad mode, summary): walks
+    # that never read the grad mode and leave it as they found it, for reuse under any other.
+    grad_blind: dict[tuple, tuple] = field(default_factory=dict)
     analyses: int = 0
     init_exits: dict[str, State | None] = field(default_factory=dict)  # per class: `self` after __init__
     facts: ProjectFacts = field(default_factory=ProjectFacts)
@@ -262,9 +268,15 @@ class Analyzer:
 
     def analyze(self, fid: str, entry: State, ctx: ContextInfo, caller: CallerInfo | None) -> Summary | None:
         # The context's kind decides facts; its label only words messages (the first caller's is kept).
-        key = (fid, _fingerprint(entry), ctx.kind)
+        fingerprint = _fingerprint(entry)
+        key = (fid, fingerprint, ctx.kind)
         if key in self.walks.summaries:
-            return self.walks.summaries[key]
+            return self._returned(self.walks.summaries[key])
+        blind_key = (fid, fingerprint[:1] + fingerprint[2:], ctx.kind)
+        reused = self._grad_blind(blind_key, entry)
+        if reused is not None:
+            self.walks.summaries[key] = reused
+            return reused
         if fid in self.walks.stack or self.walks.analyses >= MAX_ANALYSES or len(self.walks.stack) >= MAX_CALL_DEPTH:
             return None
         count = self.walks.contexts.get(fid, 0)
@@ -273,6 +285,7 @@ class Analyzer:
         self.walks.contexts[fid] = count + 1
         self.walks.analyses += 1
         self.walks.stack.append(fid)
+        self.walks.reads_grad.append(False)
         try:
             summary = Interpreter(self, self.project.functions[fid], ctx, caller).run(entry)
         except Exception as error:
@@ -287,9 +300,47 @@ class Analyzer:
             summary = None
         finally:
             self.walks.stack.pop()
+            reads_grad = self.walks.reads_grad.pop()
+        if summary is not None:
+            summary.reads_grad = reads_grad
+            if not reads_grad and _leaves_grad(summary, entry.grad):
+                self.walks.grad_blind[blind_key] = (entry.grad, summary)
         self.walks.summaries[key] = summary
+        return self._returned(summary)
+
+    def read_grad(self) -> None:
+        """The walk now running read the grad mode (a forward's fact, a pending forward)."""
+        self.walks.reads_grad[-1] = True
+
+    def _returned(self, summary: Summary | None) -> Summary | None:
+        # A callee that read the grad mode read the caller's: the caller's walk depends on it too.
+        if summary is not None and summary.reads_grad and self.walks.reads_grad:
+            self.walks.reads_grad[-1] = True
         return summary
 
+    def _grad_blind(self, blind_key: tuple, entry: State) -> Summary | None:
+        """The summary of a walk from the same entry under another grad mode, if that walk never
+        read the grad mode and left it as it found it: this walk would be the same, with this grad
+        mode passed through."""
+        found = self.walks.grad_blind.get(blind_key)
+        if found is None:
+            return None
+        _, summary = found
+        exit_state = summary.exit.copy()
+        if not exit_state.dead:
+            exit_state.grad = entry.grad
+        yielded = None
+        if summary.yielded is not None:
+            yielded = summary.yielded.copy()
+            yielded.grad = entry.grad
+        return dataclasses.replace(summary, exit=exit_state, yielded=yielded)
+
+
+def _leaves_grad(summary: Summary, grad) -> bool:
+    """Whether the walk left the grad mode as it found it, at its exit and where it yields."""
+    if not summary.exit.dead and summary.exit.grad != grad:
+        return False
+    return summary.yielded is None or summary.yielded.grad == grad
 
 
 def _fingerprint(state: State) -> tuple:

@@ -52,6 +52,7 @@ class ForwardTransfer:
             return
         path = tuple(self.path)
         modes = feasible(state.mode_of(key), path)
+        self.analyzer.read_grad()
         grad = feasible(state.grad, path)
         if state.types.get(key) == roles.RUNS_WITHOUT_GRAD:
             # A pipeline's call switches autograd off around its models itself.

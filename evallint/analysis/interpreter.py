@@ -305,6 +305,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
         modes = None
         if stmt.key is not None:
             modes = feasible(state.mode_of(state.canonical(stmt.key)), tuple(self.path))
+        self.analyzer.read_grad()
         self.analyzer.facts.reveals.append(
             Reveal(self.file, stmt.node, stmt.key, modes, feasible(state.grad, tuple(self.path)))
         )

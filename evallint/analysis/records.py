@@ -25,6 +25,9 @@ class Summary:
     returned: Facts | None
     returned_role: str | None = None  # roles.NOT_MODEL or MODE_FREE: a factory of losses or plain layers
     returned_type: str | None = None  # the project class (or library kind) of the model every return gives
+    # Whether the walk (its callees' included) read the grad mode for a fact or a pending forward;
+    # a walk that did not is the same under any grad mode the caller brings (``Analyzer.analyze``).
+    reads_grad: bool = True
 
 
 # -- what a call evaluates to ------------------------------------------------------------------
