@@ -36,7 +36,12 @@ def _switched_here(forward: ModelForward, poss) -> bool:
     return origin.kind == SET_BY_CALL and origin.function == forward.function and origin.file == forward.file
 
 
-def _deliberate(forward: ModelForward, poss) -> bool:
+def _origins_of_training(facts: ProjectFacts) -> frozenset:
+    """The `train()` calls whose mode some training step runs in."""
+    return frozenset(p.origin for step in facts.training_forwards for p in step.modes if p.value == TRAIN and p.origin.kind == SET_BY_CALL)
+
+
+def _deliberate(forward: ModelForward, poss, serves_training: frozenset) -> bool:
     """A train mode chosen on purpose for this forward.
 
     `model.train()` inside the evaluation region itself (recomputing BatchNorm statistics), under
@@ -58,6 +63,9 @@ def _deliberate(forward: ModelForward, poss) -> bool:
         and not forward.context.by_flow
         and origin.node < forward.node
         and all(node < origin.node for node in forward.trained_at)
+        # Written after the training in the file, but a loop takes it back to a training step (the
+        # `train()` that ends an epoch): it restores the mode for training, it chooses nothing.
+        and origin not in serves_training
     )
 
 
@@ -70,10 +78,11 @@ def _flag_chooses_mode(forward: ModelForward) -> bool:
 
 def check(facts: ProjectFacts):
     candidates = []
+    serves_training = _origins_of_training(facts)
     for forward in facts.forwards:
         if forward.context.kind != "eval" or not forward.mode_matters or _flag_chooses_mode(forward):
             continue
-        train = sorted(p for p in forward.modes if p.value == TRAIN and not _deliberate(forward, p))
+        train = sorted(p for p in forward.modes if p.value == TRAIN and not _deliberate(forward, p, serves_training))
         if not train:
             continue
         refs = MessageRefs()
@@ -196,7 +205,8 @@ A forward whose output leaves the function (returned, stored on `self`) is judge
 only when evallint sees the caller. Train mode chosen on purpose is recognised when `train()` is
 called inside the evaluation region, under a condition in the same function, or in the same
 function after the model's last training step (Monte-Carlo dropout after training). A
-`train()` in the same function with training after it, or sampling in a helper that a caller
+`train()` in the same function with training after it (also the next pass of a loop, as a
+`train()` that ends each epoch), or sampling in a helper that a caller
 switched to train mode, is reported: say so with `# noqa: EVL101`, or pass the choice as a flag
 (`model.train(mc_dropout)`). A mode switched by code evallint cannot resolve (a library call that
 receives the model) is treated as unknown, and unknown is never reported. A project's own tests
