@@ -48,6 +48,10 @@ _NOT_MODULE_BUILDERS = frozenset(
 )
 
 
+# Roots of calls that build no module (an `OrderedDict()` of hooks is a table, not a submodule).
+_NOT_MODULE_LIBRARIES = frozenset({"torch", "math", "numpy", "np", "self", "collections", "typing"})
+
+
 def constructor_role(qualified: str, call: ir.Call) -> str:
     """The role of what calling a torch or library constructor builds."""
     last = qualified.rpartition(".")[2]
@@ -83,6 +87,10 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
 def library_role(qualified: str, call: ir.Call) -> str | None:
     """The role of a library layer or model evallint knows by its keywords, or None."""
     if not qualified.startswith(torch_api.MODE_FREE_UNLESS_ASKED_PREFIXES):
+        return None
+    if not qualified.rpartition(".")[2][:1].isupper():
+        # A helper (`to_hetero(net, ...)`, a resolver) builds no layer the table knows: what it
+        # returns is what it is given or chooses.
         return None
     if call.unpacked:
         return MODEL  # `GCN(..., **kwargs)`: `dropout` or `norm` may be in there
@@ -333,7 +341,7 @@ class Roles:
             if known is not None:
                 return known
             root = qualified.partition(".")[0]
-            if root in _NOT_MODULE_BUILDERS or root in ("torch", "math", "numpy", "np", "self") or constructs_module(qualified):
+            if root in _NOT_MODULE_BUILDERS or root in _NOT_MODULE_LIBRARIES or constructs_module(qualified):
                 return NOT_MODEL
             if self.project.resolve(fref, call.func) is not None:
                 return NOT_MODEL  # followed by ``_builds``
