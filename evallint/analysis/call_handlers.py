@@ -99,6 +99,8 @@ class CallHandler:
     handle: Handler
     methods: frozenset[str] | None = None  # `x.method(...)`
     names: frozenset[str] | None = None  # the callee's qualified name
+    # A test of the method and qualified name that holds for every call the handler acts on.
+    when: Callable[[str | None, str | None], bool] | None = None
 
 
 def handle_call(interp: "Interpreter", site: CallSite, state: State) -> State:
@@ -115,6 +117,7 @@ def _handlers_for(method: str | None, qualified: str | None) -> tuple[Handler, .
     return tuple(
         handler.handle for handler in HANDLERS
         if (handler.methods is None or method in handler.methods) and (handler.names is None or qualified in handler.names)
+        and (handler.when is None or handler.when(method, qualified))
     )
 
 
@@ -459,13 +462,13 @@ HANDLERS: tuple[CallHandler, ...] = (
     CallHandler(item_list),
     CallHandler(enter_called_context, methods=frozenset({"__enter__"})),
     CallHandler(enter_on_exit_stack, methods=frozenset({"enter_context"})),
-    CallHandler(call_on_a_call),
+    CallHandler(call_on_a_call, when=lambda method, qualified: qualified is None or qualified.endswith(".*")),
     CallHandler(attribute_of_model, names=frozenset({"getattr"})),
     CallHandler(set_grad_enabled, names=torch_api.SET_GRAD_ENABLED),
     CallHandler(grad_context_built, names=torch_api.GRAD_CONTEXT_FACTORIES),
     # Before the torch methods: `agent.train(env)` is each class's own `train`, no mode switch.
-    CallHandler(one_of_classes),
-    CallHandler(network_method),
+    CallHandler(one_of_classes, when=lambda method, qualified: method is not None),
+    CallHandler(network_method, when=lambda method, qualified: method is not None and _runs_the_network(method)),
     CallHandler(mode_method, methods=torch_api.MODE_METHODS),
     CallHandler(requires_grad, methods=frozenset({"requires_grad_"})),
     CallHandler(from_pretrained, methods=torch_api.PRETRAINED_METHODS),
@@ -473,10 +476,10 @@ HANDLERS: tuple[CallHandler, ...] = (
     CallHandler(project_function),
     CallHandler(project_class),
     CallHandler(model_called),
-    CallHandler(module_constructed),
+    CallHandler(module_constructed, when=lambda method, qualified: qualified is not None and constructs_module(qualified)),
     CallHandler(module_wrapped),
-    CallHandler(library_model),
-    CallHandler(non_model_library),
+    CallHandler(library_model, when=lambda method, qualified: roles.may_be_library_layer(qualified)),
+    CallHandler(non_model_library, when=lambda method, qualified: qualified is not None and qualified.startswith(torch_api.NON_MODEL_LIBRARY_PREFIXES)),
     CallHandler(whole_model_loaded, names=torch_api.WHOLE_MODEL_LOADERS),
     CallHandler(model_copied, names=torch_api.COPY_FUNCTIONS),
     CallHandler(self_returning, methods=torch_api.SELF_RETURNING_METHODS),

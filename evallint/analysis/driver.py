@@ -86,6 +86,7 @@ class Analyzer:
         self.settings = settings
         self.evidence = evidence if evidence is not None else Evidence(project, settings)
         self.walks = WalkMemo()
+        self._module_grad_off: dict[str, bool] = {}  # per file: the code alone decides it
 
     @property
     def facts(self) -> ProjectFacts:
@@ -254,6 +255,12 @@ class Analyzer:
         return result
 
     def module_grad_off(self, f: ir.FileIndex) -> bool:
+        found = self._module_grad_off.get(f.path)
+        if found is None:
+            found = self._module_grad_off[f.path] = self._sets_grad_off_at_module_level(f)
+        return found
+
+    def _sets_grad_off_at_module_level(self, f: ir.FileIndex) -> bool:
         module = next((fn for fn in f.functions if fn.qualname == "<module>"), None)
         if module is None:
             return False

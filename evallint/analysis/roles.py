@@ -86,11 +86,7 @@ def constructor_role(qualified: str, call: ir.Call) -> str:
 
 def library_role(qualified: str, call: ir.Call) -> str | None:
     """The role of a library layer or model evallint knows by its keywords, or None."""
-    if not qualified.startswith(torch_api.MODE_FREE_UNLESS_ASKED_PREFIXES):
-        return None
-    if not qualified.rpartition(".")[2][:1].isupper():
-        # A helper (`to_hetero(net, ...)`, a resolver) builds no layer the table knows: what it
-        # returns is what it is given or chooses.
+    if not may_be_library_layer(qualified):
         return None
     if call.unpacked:
         return MODEL  # `GCN(..., **kwargs)`: `dropout` or `norm` may be in there
@@ -99,6 +95,15 @@ def library_role(qualified: str, call: ir.Call) -> str | None:
             if not isinstance(value, ir.ConstValue) or value.value not in (None, 0, 0.0, False, "none", "None"):
                 return MODEL
     return MODE_FREE
+
+
+def may_be_library_layer(qualified: str | None) -> bool:
+    """Is this a layer class of a library whose table ``library_role`` reads?"""
+    if qualified is None or not qualified.startswith(torch_api.MODE_FREE_UNLESS_ASKED_PREFIXES):
+        return False
+    # A helper (`to_hetero(net, ...)`, a resolver) builds no layer the table knows: what it
+    # returns is what it is given or chooses.
+    return qualified.rpartition(".")[2][:1].isupper()
 
 
 def loads_pretrained_weights(qualified: str | None, call: ir.Call) -> bool:
