@@ -84,6 +84,16 @@ class _Walk:
         self.loops: tuple[int, ...] = ()  # the loops around the statement being walked
         self.places: dict[int, tuple[tuple[int, ...], int]] = {}  # call -> (its loops, its order)
         self.steps: list[tuple[tuple[int, ...], int, int]] = []  # (loops, order, first source's order)
+        # Every key with an entry below it (`out` once `out.logits` is written): only those look
+        # for children in ``_lookup``, which otherwise reads the whole environment.
+        self.parents: set[str] = set()
+
+    def write(self, env: Env, key: str, sources: frozenset[int]) -> None:
+        env[key] = sources
+        if "." in key or "[" in key:
+            for cut, char in enumerate(key):
+                if char == "." or char == "[":
+                    self.parents.add(key[:cut])
 
     def block(self, body, env: Env) -> Env:
         for stmt in body:
@@ -98,7 +108,7 @@ class _Walk:
             sources = self.sources(stmt.value, env)
             for target in stmt.targets:
                 if target is not None:
-                    env[target] = sources
+                    self.write(env, target, sources)
         elif kind is ir.Return:
             self.to_return.update(self.sources(stmt.value, env))
         elif kind is ir.If:
@@ -106,7 +116,7 @@ class _Walk:
         elif kind is ir.Loop:
             sources = self.sources(stmt.source, env)
             for target in stmt.targets:
-                env[target] = env.get(target, _EMPTY) | sources
+                self.write(env, target, env.get(target, _EMPTY) | sources)
             outer = self.loops
             self.loops = (*outer, stmt.node)
             for _ in range(2):
@@ -118,7 +128,7 @@ class _Walk:
                 if item.call is not None:
                     sources = self.call(item.call, env)
                     if item.target is not None:
-                        env[item.target] = sources
+                        self.write(env, item.target, sources)
             env = self.block(stmt.body, env)
         elif kind is ir.Try:
             after = self.block(stmt.body, dict(env))
@@ -151,7 +161,7 @@ class _Walk:
         if call.method in _FILLING_METHODS and isinstance(call.receiver, ir.RefValue) and arguments:
             # `outputs.append(model(x))`, `meter.update(loss)`: the receiver now holds the arguments.
             key = call.receiver.key
-            env[key] = env.get(key, _EMPTY) | arguments
+            self.write(env, key, env.get(key, _EMPTY) | arguments)
         kind = self.sink_kind(call)
         if kind:
             self.sinks.add(call.node)
@@ -165,7 +175,7 @@ class _Walk:
     def sources(self, value, env: Env) -> frozenset[int]:
         kind = type(value)
         if kind is ir.RefValue:
-            return _lookup(value.key, env)
+            return _lookup(value.key, env, value.key in self.parents)
         if kind is ir.CallValue:
             return self.call_sources.get(value.node, frozenset({value.node}))
         if kind is ir.TupleValue or kind is ir.MixValue:
@@ -177,14 +187,15 @@ class _Walk:
         if kind is ir.CondValue:
             found = _EMPTY
             for dep in value.deps:
-                found = found | _lookup(dep, env)
+                found = found | _lookup(dep, env, dep in self.parents)
             return found
         return _EMPTY
 
 
-def _lookup(key: str, env: Env) -> frozenset[int]:
+def _lookup(key: str, env: Env, has_children: bool = True) -> frozenset[int]:
     """What ``key`` was computed from: its own entry, its closest ancestor's (``out.logits`` from
-    ``out``), and its children's (``outputs`` from ``outputs[0]``)."""
+    ``out``), and its children's (``outputs`` from ``outputs[0]``; ``has_children`` False says
+    there are none)."""
     if not env:
         return _EMPTY
     found = env.get(key, _EMPTY)
@@ -197,6 +208,8 @@ def _lookup(key: str, env: Env) -> frozenset[int]:
         if parent is not None:
             found = found | parent
             break
+    if not has_children:
+        return found
     dotted, indexed = key + ".", key + "["
     for other, sources in env.items():
         if other.startswith(dotted) or other.startswith(indexed):
