@@ -83,3 +83,44 @@ def test_a_function_in_a_call_cycle_trains_whichever_function_is_asked_first(tmp
         evidence = Evidence(_project(tmp_path, {"cycle.py": text}))
         assert [evidence.trains(fid, steps_only=True) for fid in order] == [True, True]
         assert not evidence.trains("cycle.py::third")
+
+
+GRAD_MODES = '''
+import torch
+import torch.nn as nn
+
+
+def checkpoint_name(name):
+    return name + ".pt"
+
+
+def predict(model, batch):
+    return model(batch)
+
+
+def evaluate(batch):
+    model = nn.Dropout()
+    model.eval()
+    with torch.no_grad():
+        checkpoint_name("a")
+        quiet = predict(model, batch)
+    with torch.inference_mode():
+        checkpoint_name("a")
+    checkpoint_name("a")
+    return quiet, predict(model, batch)
+'''
+
+
+def test_a_walk_that_never_reads_the_grad_mode_is_reused_under_another(tmp_path, monkeypatch):
+    from evallint.analysis import interpreter
+
+    walked = []
+    run_walk = interpreter.Interpreter.run
+    monkeypatch.setattr(interpreter.Interpreter, "run", lambda self, entry: walked.append(self.fn.info.name) or run_walk(self, entry))
+    facts = Analyzer(_project(tmp_path, {"evaluation.py": GRAD_MODES})).run()
+    # Three grad modes reach `checkpoint_name`, which runs no model: one walk serves all three.
+    # `predict` runs the model, so each grad mode gets a walk of its own, and its own verdict.
+    assert walked.count("checkpoint_name") == 1
+    assert walked.count("predict") == 2
+    grads = sorted(tuple(sorted(p.value for p in f.grad)) for f in facts.forwards if f.function == "predict")
+    assert grads == [("off",), ("on",)]
