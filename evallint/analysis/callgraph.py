@@ -125,7 +125,9 @@ class ProjectIndex:
                 method_prefix = cid + "."
                 self.methods[cid] = {m: method_prefix + m for m in cls.methods}
             self.toplevel[f.path] = top
-            self.imports[f.path] = {imp.local: self._absolute(f, imp) for imp in f.imports} if f.imports else {}
+            self.imports[f.path] = (
+                {imp.local: self._absolute(f, imp) for imp in f.imports if imp.local != ir.STAR_IMPORT} if f.imports else {}
+            )
         self._bases_cache: dict[str, tuple[str, ...]] = {}
         self._qualified: dict[tuple[str, str], str] = {}
         self._all_bases_cache: dict[str, frozenset[str]] = {}
@@ -136,6 +138,7 @@ class ProjectIndex:
         self._files_by_tail: dict[str, list[tuple[str, ir.FileIndex]]] | None = None
         self._base_ids_cache: dict[str, list[str]] = {}
         self._subclasses: dict[str, list[str]] | None = None
+        self._expand_star_imports(files)
         # Per file, every name a chain can start with and still reach a project definition; any
         # other root (a local variable, a builtin) resolves to nothing without looking further.
         self._resolvable_roots: dict[str, set[str]] = {
@@ -150,6 +153,46 @@ class ProjectIndex:
 
     # -- names ------------------------------------------------------------------------------
 
+    def _expand_star_imports(self, files: list[ir.FileIndex]) -> None:
+        """`from pkg.layers import *` of a project module binds the public names that module
+        defines or imports (and those its own star imports bind): each becomes an import of the
+        importing file, so `Dropout(...)` and `nn.Module` read there as they do in `pkg.layers`.
+        Names the file imports or defines itself keep their own meaning."""
+        stars = {
+            f.path: [self._absolute(f, imp) for imp in f.imports if imp.local == ir.STAR_IMPORT]
+            for f in files
+            if any(imp.local == ir.STAR_IMPORT for imp in f.imports)
+        }
+        if not stars:
+            return
+        exported: dict[str, dict[str, str]] = {}
+
+        def exports(f: ir.FileIndex) -> dict[str, str]:
+            found = exported.get(f.path)
+            if found is not None:
+                return found
+            exported[f.path] = {}  # a cycle of star imports adds nothing more
+            names = bound_by_stars(f)
+            names.update((name, f"{f.module}.{name}") for name in self.toplevel[f.path] if "@" not in name)
+            names.update(self.imports[f.path])
+            found = exported[f.path] = {name: target for name, target in names.items() if not name.startswith("_")}
+            return found
+
+        def bound_by_stars(f: ir.FileIndex) -> dict[str, str]:
+            names: dict[str, str] = {}
+            for module in stars.get(f.path, ()):
+                sources = self._module_files(module, f.path)
+                if len(sources) == 1 and sources[0] is not f:
+                    names.update(exports(sources[0]))  # (a later star import rebinds a name)
+            return names
+
+        for f in files:
+            if f.path in stars:
+                own = self.imports[f.path]
+                for name, target in bound_by_stars(f).items():
+                    if name not in own and name not in self.toplevel[f.path]:
+                        own[name] = target
+
     @staticmethod
     def _absolute(f: ir.FileIndex, imp: ir.Import) -> str:
         if imp.level == 0:
@@ -157,6 +200,8 @@ class ProjectIndex:
         package = f.module if f.is_package else f.module.rpartition(".")[0]
         for _ in range(imp.level - 1):
             package = package.rpartition(".")[0]
+        if not imp.target:
+            return package  # `from . import *`
         return f"{package}.{imp.target}" if package else imp.target
 
     def qualify(self, path: str, chain: str) -> str:

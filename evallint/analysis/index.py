@@ -320,6 +320,8 @@ class Indexer:
         base = node.module or ""
         for alias in node.names:
             if alias.name == "*":
+                # Which names it binds depends on the other module: the project index expands it.
+                self.imports.append(ir.Import(ir.STAR_IMPORT, base, node.level))
                 continue
             local = alias.asname or alias.name
             target = f"{base}.{alias.name}" if base else alias.name

@@ -294,9 +294,12 @@ class ClassInfo:
     methods: tuple[str, ...]  # method names defined in the class body
 
 
+STAR_IMPORT = "*"
+
+
 @record
 class Import:
-    local: str  # name bound in this module
+    local: str  # name bound in this module; STAR_IMPORT for `from target import *`
     target: str  # dotted target, relative imports keep their leading dots
     level: int = 0
 

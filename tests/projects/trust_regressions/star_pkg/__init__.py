@@ -1,0 +1,1 @@
+from .recorders import *
