@@ -226,7 +226,9 @@ def network_method(interp: "Interpreter", site: CallSite, state: State) -> State
 def mode_method(interp: "Interpreter", site: CallSite, state: State) -> State | None:
     """``model.eval()``, ``model.train(flag)``, and the same on a module just built."""
     call = site.call
-    if site.target is not None:
+    if site.target is not None and not (
+        site.target in interp.project.functions and interp.evidence.delegates_mode_switch(site.target)
+    ):
         return None
     if site.receiver_key is not None:
         interp.switch_mode(site.receiver_key, call, state)

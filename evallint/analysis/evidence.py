@@ -73,6 +73,7 @@ class Evidence:
         self._module_assigned: dict[str, frozenset[str]] = {}
         self._module_classes: dict[str, bool] = {}
         self._regions: dict[str, Region | None] = {}
+        self._delegated_switches: dict[str, bool] = {}
         self._loop_regions: dict[tuple[str, int], Region | None] = {}
         self._scan = None  # relevance.CallScan, made on first use or adopted
         self.referenced: set[str] = set()
@@ -403,6 +404,26 @@ class Evidence:
                 cached |= self.class_receivers(class_id)
             self._receivers_in[fref.id] = cached
         return cached
+
+    def delegates_mode_switch(self, fid: str) -> bool:
+        """A module's own ``train(mode)`` (or ``eval()``) that hands the switch to
+        ``super().train(mode)`` around some bookkeeping (flushing a buffer): calling it switches
+        the mode as ``nn.Module``'s does."""
+        found = self._delegated_switches.get(fid)
+        if found is None:
+            fref = self.project.functions[fid]
+            name = fref.info.name
+            statements = self.statements(fref)
+            supers = {stmt.node for stmt in statements if type(stmt) is ir.Call and stmt.func == "super"}
+            found = any(
+                type(stmt) is ir.Call and stmt.method == name and (
+                    (isinstance(stmt.receiver, ir.CallValue) and stmt.receiver.node in supers)
+                    or (stmt.func is not None and self.project.qualify(fref.file.path, stmt.func) == f"torch.nn.Module.{name}")
+                )
+                for stmt in statements
+            )
+            self._delegated_switches[fid] = found
+        return found
 
     def class_train_calls(self, class_id: str) -> frozenset[str]:
         """Keys on which some method of the class (or its project bases) calls ``train()``."""

@@ -32,6 +32,8 @@ from evallint.analysis.lattice import (
     EVAL,
     GRAD_OFF,
     GRAD_ON,
+    PRETRAINED,
+    SET_BY_CALL,
     TRAIN,
     UNKNOWN,
     UNRESOLVED,
@@ -281,6 +283,10 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
             return state
         facts = state.mode_of(key)
         kept = frozenset(p for p in facts if p.value in (wanted, UNKNOWN))
+        if not kept and facts and all(p.origin.kind in (SET_BY_CALL, PRETRAINED) for p in facts):
+            # `model.eval()` was called on every path: a module's own `if self.training:` branch
+            # cannot run (its mode must not leak out of the forward into the caller's).
+            return State.unreachable()
         if not kept:
             # The flag contradicts what was assumed (e.g. the train-mode default): the flag wins.
             kept = frozenset({Poss(wanted, Origin(CONTEXT, self.file, -1, self.fn.info.qualname, (), "", cond.text))})
