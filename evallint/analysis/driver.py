@@ -192,6 +192,11 @@ class Analyzer:
         if unseen_callers:
             entry.unknown_roots = frozenset({"*"})
             entry.grad = frozenset({Poss(UNKNOWN, Origin(UNRESOLVED, fref.file.path, fref.info.node, fref.info.qualname))})
+        elif self.registered_callback(fref):
+            # `@app.route("/")`: a server runs it after the module's code has set up the models it
+            # reads (`model.eval()`, dropout kept on for MC sampling), so their modes are unknown
+            # here. Grad is on: the server disables nothing.
+            entry.unknown_roots = frozenset({"*"})
         class_id = self.project.class_of_method(fref)
         if class_id is not None and fref.info.name != "__init__" and fref.info.params:
             region = self.evidence.function_region(fref)
@@ -222,6 +227,18 @@ class Analyzer:
                     if type_id in roles.MARKERS and key.startswith("self."):
                         entry.types[key] = type_id
         return entry
+
+    def registered_callback(self, fref: FunctionRef) -> bool:
+        """A module-level function that a decorator registers with an object of its module
+        (`@app.route(...)`, `@router.get(...)`): called by that object, not by the project."""
+        if fref.info.class_name is not None or fref.info.parent is not None:
+            return False
+        for decorator in fref.info.decorators:
+            chain = decorator.chain or ""
+            root = chain.partition(".")[0]
+            if "." in chain and not self.project.is_imported_or_defined(fref.file.path, root):
+                return True
+        return False
 
     def overrides_framework_method(self, fref: FunctionRef) -> bool:
         """A method nobody in the project calls that overrides a base-class method is a hook some
