@@ -4,6 +4,7 @@ and the values a statement reads. Walks of the IR that depend on nothing but the
 from __future__ import annotations
 
 from evallint.analysis import ir
+from evallint.analysis.names import key_of_chain
 
 
 def const(value) -> object:
@@ -75,3 +76,30 @@ def calls_in(statements):
                 if item.call is not None:
                     yield item.call
 
+
+def chains_in(statements):
+    """Every dotted name the statements call or read."""
+    for stmt in statements:
+        kind = type(stmt)
+        if kind is ir.Call:
+            if stmt.func is not None:
+                yield stmt.func
+            yield from references_in([stmt.receiver, *stmt.arguments])
+        elif kind is ir.Assign or kind is ir.Return:
+            yield from references_in([stmt.value])
+
+
+def references_in(values):
+    """The keys of the references among ``values``, inside tuples and mixed values too."""
+    for value in values:
+        if isinstance(value, ir.RefValue):
+            yield value.key
+        elif isinstance(value, (ir.TupleValue, ir.MixValue)):
+            yield from references_in(value.items if isinstance(value, ir.TupleValue) else value.parts)
+
+
+def forward_key(call: ir.Call) -> str:
+    """The reference a call runs: ``model`` for ``model(x)`` and ``model.forward(x)``."""
+    if call.method in ("forward", "generate") and isinstance(call.receiver, ir.RefValue):
+        return call.receiver.key
+    return key_of_chain(call.func) if call.func else ""

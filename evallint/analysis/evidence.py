@@ -15,9 +15,8 @@ same answer whichever function of the cycle was asked about first.
 from __future__ import annotations
 
 import fnmatch
-import functools
 
-from evallint.analysis import dataflow, ir, roles, torch_api
+from evallint.analysis import dataflow, ir, roles, step_calls, torch_api
 from evallint.analysis.bodies import calls_in, const, flatten, values_of
 from evallint.analysis.callgraph import MODE_FREE_INSTANCE, ONE_OF_CLASSES, FunctionRef, classes_of_choice, ProjectIndex, class_of_type, function_id
 from evallint.analysis.dispatch import find_self_variants
@@ -255,22 +254,14 @@ class Evidence:
         return found
 
     def _is_training_call(self, fref: FunctionRef, call: ir.Call) -> str | None:
-        method = call.method
-        if method in ("backward", "manual_backward"):
-            return "backward"
-        if call.func is not None:
-            qualified = self.project.qualify(fref.file.path, call.func)
-            if qualified in torch_api.BACKWARD_FUNCTIONS:
-                return "backward"
-            if call.func in self.extra_step_calls or qualified in self.extra_step_calls:
-                return "step"
-        if method in torch_api.STEP_METHODS and isinstance(call.receiver, ir.RefValue):
-            if _names_an_optimizer(call.receiver.key.rpartition(".")[2]):
-                return "step"
-        if _hands_over_an_optimizer(call) and (call.func is None or self.project.resolve(fref, call.func) is None):
+        qualified = self.project.qualify(fref.file.path, call.func) if call.func is not None else None
+        kind = step_calls.training_call_kind(call, qualified, self.extra_step_calls)
+        if kind is None and step_calls.hands_over_an_optimizer(call) and (
+            call.func is None or self.project.resolve(fref, call.func) is None
+        ):
             # `loss_scaler(loss, optimizer, ...)` (timm, apex, Swin): it backpropagates and steps.
-            return "step"
-        return None
+            kind = "step"
+        return kind
 
     def sink_kind(self, fref: FunctionRef, call: ir.Call) -> int:
         """A sink of the data flow: the call backpropagates its operands (``loss.backward()``,
@@ -590,32 +581,3 @@ _PLAIN_BASES = frozenset(
 def is_plain_base(name: str) -> bool:
     """Bases whose methods are not hooks a framework calls (modules' methods are their own business)."""
     return name in _PLAIN_BASES or name.endswith(".Module") or name == "Module" or name.startswith("typing.")
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _names_an_optimizer(receiver: str) -> bool:
-    """Is ``receiver`` (the last part of a key) named like what ``.step()`` trains with?"""
-    words = set(identifier_words(receiver))
-    return bool(words & torch_api.STEP_RECEIVER_WORDS) and not words & torch_api.STEP_RECEIVER_EXCLUDE_WORDS
-
-
-def _hands_over_an_optimizer(call: ir.Call) -> bool:
-    """A call given an optimizer and something else computed (a loss), whose name says nothing of
-    saving, loading, scheduling or setting up: it runs the training step."""
-    if len(call.args) + len(call.kwargs) < 2:
-        return False
-    values = call.arguments
-    if not any(isinstance(v, ir.RefValue) and _names_an_optimizer(v.key.rpartition(".")[2]) for v in values):
-        return False
-    if not any(isinstance(v, (ir.CallValue, ir.MixValue)) or (isinstance(v, ir.RefValue) and "loss" in v.key) for v in values):
-        return False
-    name = (call.func or call.method or "").rpartition(".")[2]
-    return not set(identifier_words(name)) & _NOT_A_STEP_WORDS
-
-
-_NOT_A_STEP_WORDS = frozenset(
-    {"save", "load", "sched", "scheduler", "lr", "prepare", "init", "initialize", "build", "create", "make",
-     "log", "print", "checkpoint", "state", "wrap", "setup", "get", "restore", "resume"}
-)
-
-

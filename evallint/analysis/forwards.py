@@ -10,6 +10,7 @@ goes (``roles``), with the regions (functions, loops, blocks) as supporting evid
 from __future__ import annotations
 
 from evallint.analysis import ir, roles
+from evallint.analysis.bodies import forward_key
 from evallint.analysis.callgraph import function_id
 from evallint.analysis.facts import ContextInfo, ModelForward, TrainingForward
 from evallint.analysis.names import identifier_words, key_and_ancestors
@@ -178,7 +179,7 @@ class ForwardTransfer:
     def has_weights(self, key: str, call: ir.Call) -> bool:
         """The model is trained or its weights are loaded in this function, by the time of this
         forward: worth evaluating (a forward before any training only probes the new model)."""
-        return self.evidence.roles.has_weights_at(self.fn, {key, roles.forward_key(call)}, call.node)
+        return self.evidence.roles.has_weights_at(self.fn, {key, forward_key(call)}, call.node)
 
     def built_untrained_here(self, key: str, call: ir.Call, state: State) -> bool:
         """A model this very function builds and neither trains nor loads weights into: running

@@ -199,7 +199,7 @@ class Indexer:
     def expression_statement(self, expr: ast.expr, out: list[ir.Stmt]) -> None:
         if isinstance(expr, ast.Attribute) and expr.attr in MODE_METHODS:
             receiver = self.value(expr.value, out)
-            out.append(ir.BareAttribute(self.number(expr), _key_or_none(receiver), expr.attr))
+            out.append(ir.BareAttribute(self.number(expr), receiver.key if isinstance(receiver, ir.RefValue) else None, expr.attr))
             return
         if isinstance(expr, ast.Call):
             self.call(expr, out, statement=True)
@@ -592,10 +592,6 @@ def _call_result(call: ir.Call) -> ir.Value:
 
 def _unwraps(call: ir.Call, key: str) -> bool:
     return len(call.args) == 1 and not call.kwargs and identifier_words(key)[-1:] in (["model"], ["net"], ["module"])
-
-
-def _key_or_none(value: ir.Value) -> str | None:
-    return value.key if isinstance(value, ir.RefValue) else None
 
 
 def index_module(path: str, module_name: str, is_package: bool, module: ast.Module) -> ir.FileIndex:

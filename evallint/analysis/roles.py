@@ -18,9 +18,10 @@ from __future__ import annotations
 import functools
 
 from evallint.analysis import ir, torch_api
+from evallint.analysis.bodies import chains_in, forward_key, references_in
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
 from evallint.analysis.dataflow import GRAPH_CUTTING_METHODS, OutputFlow, graph_returns, output_flow
-from evallint.analysis.names import identifier_words, key_of_chain
+from evallint.analysis.names import identifier_words
 from evallint.analysis.site_values import Config, Site, SiteValues
 
 MODEL = "model"
@@ -499,7 +500,7 @@ class Roles:
                 fref = self.project.functions[current]
                 found = any(
                     self.project.qualify(fref.file.path, chain) in torch_api.GRAD_OFF_CONTEXTS
-                    for chain in _chains(self.statements(fref))
+                    for chain in chains_in(self.statements(fref))
                 )
                 todo.extend(self.project.nested.get(current, {}).values())
             self._grad_off_decorators[fid] = found
@@ -520,7 +521,7 @@ class Roles:
             if not _builds_optimizer(call, values, calls, self.project.qualify(fref.file.path, call.func) if call.func else ""):
                 continue
             builds = True
-            owners.update(_refs(values))
+            owners.update(references_in(values))
             # What the parameter list was computed from, through variables: `params =
             # list(model.parameters())`, `param_groups(model)`.
             for node in sources.get(call.node, ()):
@@ -529,29 +530,9 @@ class Roles:
                     continue
                 if source.method in _PARAMETER_METHODS and isinstance(source.receiver, ir.RefValue):
                     owners.add(source.receiver.key)
-                owners.update(_refs([*source.args, *(value for _, value in source.kwargs)]))
+                owners.update(references_in([*source.args, *(value for _, value in source.kwargs)]))
         found = self._optimized[fref.id] = frozenset(owners) if builds else None
         return found
-
-
-def _chains(statements):
-    """Every dotted name the statements call or read."""
-    for stmt in statements:
-        kind = type(stmt)
-        if kind is ir.Call:
-            if stmt.func is not None:
-                yield stmt.func
-            yield from _value_chains([stmt.receiver, *stmt.arguments])
-        elif kind is ir.Assign or kind is ir.Return:
-            yield from _value_chains([stmt.value])
-
-
-def _value_chains(values):
-    for value in values:
-        if isinstance(value, ir.RefValue):
-            yield value.key
-        elif isinstance(value, (ir.TupleValue, ir.MixValue)):
-            yield from _value_chains(value.items if isinstance(value, ir.TupleValue) else value.parts)
 
 
 _PARAMETER_METHODS = frozenset({"parameters", "named_parameters", "modules", "children", "named_modules"})
@@ -576,23 +557,6 @@ def _builds_optimizer(call: ir.Call, values, calls: dict, qualified: str) -> boo
         isinstance(value, ir.CallValue) and value.node in calls and calls[value.node].method in ("parameters", "named_parameters")
         for value in values
     )
-
-
-def _refs(values) -> set[str]:
-    found: set[str] = set()
-    for value in values:
-        if isinstance(value, ir.RefValue):
-            found.add(value.key)
-        elif isinstance(value, (ir.TupleValue, ir.MixValue)):
-            found |= _refs(value.items if isinstance(value, ir.TupleValue) else value.parts)
-    return found
-
-
-def forward_key(call: ir.Call) -> str:
-    """The reference a call runs: ``model`` for ``model(x)`` and ``model.forward(x)``."""
-    if call.method in ("forward", "generate") and isinstance(call.receiver, ir.RefValue):
-        return call.receiver.key
-    return key_of_chain(call.func) if call.func else ""
 
 
 @functools.lru_cache(maxsize=1 << 16)
