@@ -175,12 +175,17 @@ class ProjectCalls:
         if summary.exit.dead:
             return
         rebound = self.evidence.rebound_parameters(target)
-        self.map_back(summary.exit, [pair for pair in mapping if pair[0] not in rebound] if rebound else mapping, state)
+        self.map_back(summary.exit, [pair for pair in mapping if pair[0] not in rebound] if rebound else mapping, state, entry)
         state.grad = summary.exit.grad
 
-    def map_back(self, callee_state: State, mapping: list, state: State) -> None:
+    def map_back(self, callee_state: State, mapping: list, state: State, entry: State | None = None) -> None:
+        """What the callee left on the objects it was handed, under the caller's names. With the
+        callee's ``entry``, a project class the callee itself built and bound to an attribute
+        (`if not self.loaded: self.model = Generator()`) is handed back too, so the caller's next
+        call resolves; a class it was handed is the caller's to know already."""
         mapped_pending: dict[str, Pending] = {}
         mapping = [pair for pair in mapping if function_of_value(pair[1]) is None]
+        handed = frozenset(entry.types.values()) if entry is not None else None
         for callee_key, caller_key in sorted(mapping, key=lambda pair: len(pair[0])):
             prefix = callee_key + "."
             for key in sorted(callee_state.modes, key=len):
@@ -189,7 +194,11 @@ class ProjectCalls:
             if callee_key in callee_state.frozen:
                 state.frozen = state.frozen | {caller_key}
             for key, type_id in callee_state.types.items():
-                if (key == callee_key or key.startswith(prefix)) and type_id in roles.MARKERS:
+                if (key == callee_key or key.startswith(prefix)) and (
+                    type_id in roles.MARKERS
+                    or (handed is not None and key != callee_key and type_id not in handed
+                        and class_of_type(type_id) in self.project.classes)
+                ):
                     state.types[caller_key + key[len(callee_key) :]] = type_id
             for key, pending in callee_state.pending.items():
                 if key == callee_key or key.startswith(prefix):
