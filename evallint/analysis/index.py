@@ -615,7 +615,15 @@ class Indexer:
     def every_entry(self, expr: ast.expr) -> ir.RefValue | None:
         """``models[k]`` in ``for k in models.keys(): models[k].eval()``: the loop switches every
         entry, so the switch is the container's. (Only a switch: an entry read or handed on is one
-        entry, not the container.)"""
+        entry, not the container.)
+
+        ``for m in models: m.eval()`` switches every item too: the switch stays the item's (``m``
+        keeps the mode the last item was given, as after any loop), but the loop counts as run,
+        as an empty list leaves no item in the other mode."""
+        if type(expr) is ast.Name:
+            if expr.id in self.scope.every_key:
+                self.scope.every_key_used.add(expr.id)
+            return None
         if type(expr) is not ast.Subscript or type(expr.slice) is not ast.Name:
             return None
         chain = chain_of(expr.value)

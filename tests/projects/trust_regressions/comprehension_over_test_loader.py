@@ -20,7 +20,7 @@ def fit_then_predict(tagger, train_loader, test_loader):
         optimizer.zero_grad()
         nn.functional.cross_entropy(tagger(inputs), targets).backward()
         optimizer.step()
-    return [tagger(inputs).argmax(1) for inputs, _ in test_loader]  # EVL101 EVL201
+    return [tagger(inputs).argmax(1) for inputs, _ in test_loader]  # EVL101, EVL201
 
 
 def tag_all():

@@ -1,5 +1,6 @@
-"""An ensemble put in eval mode by a comprehension run for its effect, over every index of the
-list: each member is switched, so the evaluation after it runs every member in eval mode."""
+"""An ensemble put in eval mode member by member (by a comprehension run for its effect, or a
+loop over the list), then evaluated, the second time through a comprehension over the same list:
+every member is switched, so every forward after it runs in eval mode."""
 import torch
 from torch import nn
 
@@ -33,12 +34,20 @@ def vote(models, batches):
     return agree
 
 
+def predict_average(models, features):
+    for model in models:
+        model.eval()
+    with torch.no_grad():
+        return torch.stack([model(features) for model in models]).mean(0)
+
+
 def run_ensemble():
     batches = [(torch.randn(8, 6), torch.randint(0, 3, (8,))) for _ in range(4)]
     models = [Member(), Member()]
     for index in range(len(models)):
         fit_member(models[index], batches)
     print(vote(models, batches))
+    print(predict_average(models, batches[0][0]))
 
 
 if __name__ == "__main__":
