@@ -133,6 +133,36 @@ def evaluation_anchor(node: cst.CSTNode, chain: Sequence[cst.CSTNode], include_g
     return _block_statement(node, chain, stop=function)
 
 
+def bound_by_loop(chain: Sequence[cst.CSTNode], key: str, stop: cst.CSTNode | None, loops: bool = True) -> bool:
+    """Is the root of ``key`` a target of a comprehension (or, with ``loops``, a ``for`` loop)
+    around the node (``chain``, innermost first, up to ``stop`` and ``stop`` itself)? A statement
+    inserted before ``stop`` would name a variable that is not bound there."""
+    root = key.split(".")[0].split("[")[0]
+    for ancestor in chain:
+        if loops and isinstance(ancestor, cst.For) and root in _names_in(ancestor.target):
+            return True
+        if isinstance(ancestor, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            clause = ancestor.for_in
+            while clause is not None:
+                if root in _names_in(clause.target):
+                    return True
+                clause = clause.inner_for_in
+        if ancestor is stop:
+            break
+    return False
+
+
+def _names_in(target: cst.CSTNode) -> set[str]:
+    names: set[str] = set()
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            names.add(node.value)
+
+    target.visit(Names())
+    return names
+
+
 def is_eval_function(function: cst.FunctionDef | None, path: str) -> bool:
     if function is None:
         return False

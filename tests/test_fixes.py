@@ -230,3 +230,20 @@ def test_fixing_every_fixture_parses_settles_and_is_idempotent(tmp_path: Path):
     # for eval() or no_grad() follows from where a forward's output goes).
     for d in remaining:
         assert d["code"] in {"EVL103", "EVL202"} or "never reaches a backward()" in d["message"], d
+
+
+def test_no_eval_is_inserted_where_a_comprehensions_target_is_unbound(tmp_path: Path):
+    # `model.eval()` at the top of `predict` (or before its `with`) would name a variable that
+    # only the comprehension binds: the finding stays, without a fix.
+    target = tmp_path / "ensemble.py"
+    target.write_text(
+        "import torch\nimport torch.nn as nn\n\n"
+        "models = [nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)) for _ in range(2)]\n"
+        "first = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\nmodels = [first]\n\n\n"
+        "def predict(x):\n    with torch.no_grad():\n        return [model(x) for model in models]\n\n\n"
+        "predict(torch.randn(2, 4))\n",
+        encoding="utf-8",
+    )
+    findings = [d for d in lint_json(target) if d["code"] == "EVL101"]
+    assert [d["location"]["row"] for d in findings] == [11]
+    assert findings[0]["fix"] is None

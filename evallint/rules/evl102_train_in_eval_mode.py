@@ -87,6 +87,8 @@ def fix_edits(table: PositionTable, node, spec: FixSpec) -> list[Edit]:
         return []
     chain = fixing.ancestors(table.module, node)
     function = fixing.enclosing_function(chain)
+    if fixing.bound_by_loop(chain, key, stop=function, loops=False):
+        return []  # a comprehension's target is bound nowhere a statement could go
     for ancestor in chain:
         if ancestor is function:
             break
