@@ -153,6 +153,7 @@ def bound_by_loop(chain: Sequence[cst.CSTNode], key: str, stop: cst.CSTNode | No
 
 
 def _names_in(target: cst.CSTNode) -> set[str]:
+    """The names an assignment target binds (or reads, for `x[i]` or `self.x`: a superset)."""
     names: set[str] = set()
 
     class Names(cst.CSTVisitor):
@@ -171,24 +172,7 @@ def is_eval_function(function: cst.FunctionDef | None, path: str) -> bool:
 
 def _bound_in(function: cst.FunctionDef, name: str) -> bool:
     """Is ``name`` assigned inside ``function`` (so it may not exist at its first line)?"""
-
-    class Finder(cst.CSTVisitor):
-        found = False
-
-        def visit_Name(self, node: cst.Name) -> None:
-            if node.value == name:
-                self.found = True
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-    finder = Finder()
-    for target_holder in _assignment_targets(function):
-        target_holder.visit(finder)
-    return finder.found
+    return any(name in _names_in(target) for target in _assignment_targets(function))
 
 
 def _assignment_targets(function: cst.FunctionDef):
@@ -211,6 +195,9 @@ def _assignment_targets(function: cst.FunctionDef):
             targets.append(node.target)
 
         def visit_For(self, node: cst.For) -> None:
+            targets.append(node.target)
+
+        def visit_CompFor(self, node: cst.CompFor) -> None:
             targets.append(node.target)
 
         def visit_AsName(self, node: cst.AsName) -> None:

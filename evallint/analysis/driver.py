@@ -24,10 +24,8 @@ built once per run; the transfer functions of one walk are ``Interpreter``'s.
 
 from __future__ import annotations
 
-import dataclasses
-
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evallint.analysis import ir, roles, torch_api
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
@@ -70,9 +68,9 @@ class WalkMemo:
     contexts: dict[str, int] = field(default_factory=dict)  # entry contexts walked, per function
     stack: list[str] = field(default_factory=list)
     reads_grad: list[bool] = field(default_factory=list)  # per walk on the stack: has it read the grad mode
-    # (function, entry without its grad mode, context kind) -> (that grad mode, summary): walks
-    # that never read the grad mode and leave it as they found it, for reuse under any other.
-    grad_blind: dict[tuple, tuple] = field(default_factory=dict)
+    # (function, entry without its grad mode, context kind) -> summary of a walk that never read the
+    # grad mode and left it as it found it, for reuse under any other.
+    grad_blind: dict[tuple, Summary] = field(default_factory=dict)
     analyses: int = 0
     init_exits: dict[str, State | None] = field(default_factory=dict)  # per class: `self` after __init__
     facts: ProjectFacts = field(default_factory=ProjectFacts)
@@ -328,7 +326,7 @@ class Analyzer:
         if summary is not None:
             summary.reads_grad = reads_grad
             if not reads_grad and _leaves_grad(summary, entry.grad):
-                self.walks.grad_blind[blind_key] = (entry.grad, summary)
+                self.walks.grad_blind[blind_key] = summary
         self.walks.summaries[key] = summary
         return self._returned(summary)
 
@@ -346,10 +344,9 @@ class Analyzer:
         """The summary of a walk from the same entry under another grad mode, if that walk never
         read the grad mode and left it as it found it: this walk would be the same, with this grad
         mode passed through."""
-        found = self.walks.grad_blind.get(blind_key)
-        if found is None:
+        summary = self.walks.grad_blind.get(blind_key)
+        if summary is None:
             return None
-        _, summary = found
         exit_state = summary.exit.copy()
         if not exit_state.dead:
             exit_state.grad = entry.grad
@@ -357,7 +354,7 @@ class Analyzer:
         if summary.yielded is not None:
             yielded = summary.yielded.copy()
             yielded.grad = entry.grad
-        return dataclasses.replace(summary, exit=exit_state, yielded=yielded)
+        return replace(summary, exit=exit_state, yielded=yielded)
 
 
 def _leaves_grad(summary: Summary, grad) -> bool:

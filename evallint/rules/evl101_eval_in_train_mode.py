@@ -111,14 +111,10 @@ def fix_edits(table: PositionTable, node, spec: FixSpec) -> list[Edit]:
         return []
     chain = fixing.ancestors(table.module, node)
     function = fixing.enclosing_function(chain)
-    # (`[m(x) for m in models]`: `m.eval()` before the loop that binds `m` would name nothing.)
-    if (
-        fixing.is_eval_function(function, table.path)
-        and fixing.available_at_entry(function, key)
-        and not fixing.bound_by_loop(chain, key, stop=function)
-    ):
+    if fixing.is_eval_function(function, table.path) and fixing.available_at_entry(function, key):
         return fixing.insert_at_top(table, function, f"{key}.eval()")
     anchor = fixing.evaluation_anchor(node, chain, include_grad_with=True)
+    # (`[m(x) for m in models]`: `m.eval()` before the loop that binds `m` would name nothing.)
     if anchor is None or fixing.bound_by_loop(chain, key, stop=anchor):
         return []
     return fixing.insert_before(table, anchor, f"{key}.eval()")
