@@ -244,10 +244,9 @@ def _process(task: _Task) -> _Outcome:
 
 
 def _syntax_checked(source: SourcePath, text: str, cells: CellMap | None) -> FileResult:
-    from evallint.parsing.python import parse_ast
+    from evallint.parsing.python import check_syntax
 
-    parsed = parse_ast(text)
-    return FileResult(source.path, source.absolute, cell_map=cells, error=parsed if isinstance(parsed, ParseFailure) else None)
+    return FileResult(source.path, source.absolute, cell_map=cells, error=check_syntax(text))
 
 
 def _error_screen() -> prescreen.ScreenFacts:

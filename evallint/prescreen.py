@@ -163,9 +163,9 @@ def toplevel_from_text(text: str) -> frozenset[str]:
 
 def syntax_ok(text: str) -> bool:
     """Does CPython accept the text? (The index reports why not, as EVL001.)"""
-    from evallint.parsing.python import ParseFailure, parse_ast
+    from evallint.parsing.python import check_syntax
 
-    return not isinstance(parse_ast(text), ParseFailure)
+    return check_syntax(text) is None
 
 
 def toplevel_from_index(index) -> frozenset[str]:

@@ -157,19 +157,21 @@ class State:
         return frozenset({Poss(TRAIN, self.entry)})
 
     def copy(self) -> "State":
-        return State(
-            dict(self.modes),
-            self.grad,
-            dict(self.aliases),
-            dict(self.saved_flags),
-            dict(self.saved_flag_keys),
-            self.frozen,
-            dict(self.pending),
-            dict(self.types),
-            self.dead,
-            self.entry,
-            self.unknown_roots,
-        )
+        # Field by field, without the generated __init__ and its default-factory checks: the walk
+        # copies a state at every branch and call.
+        copied = _new_state(State)
+        copied.modes = dict(self.modes)
+        copied.grad = self.grad
+        copied.aliases = dict(self.aliases)
+        copied.saved_flags = dict(self.saved_flags)
+        copied.saved_flag_keys = dict(self.saved_flag_keys)
+        copied.frozen = self.frozen
+        copied.pending = dict(self.pending)
+        copied.types = dict(self.types)
+        copied.dead = self.dead
+        copied.entry = self.entry
+        copied.unknown_roots = self.unknown_roots
+        return copied
 
     @staticmethod
     def unreachable() -> "State":
@@ -179,18 +181,20 @@ class State:
 
     def canonical(self, key: str) -> str:
         """Follow aliases on the longest matching prefix: ``mw.backbone`` -> ``model.backbone``."""
-        if not self.aliases:
+        aliases = self.aliases
+        if not aliases:
             return key
         for _ in range(8):
-            parts = key.split(".")
-            for cut in range(len(parts), 0, -1):
-                prefix = ".".join(parts[:cut])
-                target = self.aliases.get(prefix)
+            prefix = key  # then each shorter prefix that ends before a dot
+            while True:
+                target = aliases.get(prefix)
                 if target is not None and target != prefix:
-                    key = ".".join([target, *parts[cut:]])
+                    key = target + key[len(prefix) :]
                     break
-            else:
-                return key
+                cut = prefix.rfind(".")
+                if cut < 0:
+                    return key
+                prefix = prefix[:cut]
         return key
 
     def mode_of(self, key: str) -> Facts:
@@ -221,10 +225,14 @@ class State:
         if not names:
             return
         for key, facts in self.modes.items():
-            if any(p.guard for p in facts):
-                self.modes[key] = frozenset(p.without_guard_on(names) for p in facts)
-        if any(p.guard for p in self.grad):
-            self.grad = frozenset(p.without_guard_on(names) for p in self.grad)
+            for p in facts:
+                if p.guard:
+                    self.modes[key] = frozenset(p.without_guard_on(names) for p in facts)
+                    break
+        for p in self.grad:
+            if p.guard:
+                self.grad = frozenset(p.without_guard_on(names) for p in self.grad)
+                break
 
     # -- lattice ------------------------------------------------------------------------------
 
@@ -233,7 +241,10 @@ class State:
             return other.copy()
         if other.dead:
             return self.copy()
-        modes = {key: join_facts(self.mode_of(key), other.mode_of(key)) for key in self.modes.keys() | other.modes.keys()}
+        if self.modes == other.modes:  # (most branches switch no mode: nothing to widen)
+            modes = dict(self.modes)
+        else:
+            modes = {key: join_facts(self.mode_of(key), other.mode_of(key)) for key in self.modes.keys() | other.modes.keys()}
         aliases = {k: v for k, v in self.aliases.items() if other.aliases.get(k) == v}
         saved = {k: join_facts(v, other.saved_flags[k]) for k, v in self.saved_flags.items() if k in other.saved_flags}
         flag_keys = {k: v for k, v in self.saved_flag_keys.items() if other.saved_flag_keys.get(k) == v}
@@ -325,6 +336,9 @@ class State:
                 p if loop_id in p.carried else Poss(p.value, p.origin, p.guard, p.carried | {loop_id}) for p in facts
             )
         return marked
+
+
+_new_state = object.__new__
 
 
 def forget_loops(facts: Facts, loop_ids: frozenset) -> Facts:

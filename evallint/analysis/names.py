@@ -4,6 +4,7 @@ gives them (``self.model.module`` is ``self.model``: wrappers forward to what th
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 from evallint.analysis.torch_api import WRAPPED_MODULE_ATTRS
@@ -13,7 +14,13 @@ _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 def identifier_words(name: str) -> list[str]:
     """``valLoader`` -> ["val", "loader"]; ``test_dl2`` -> ["test", "dl", "2"]."""
-    return [word.lower() for word in _WORD_SPLIT.findall(name)]
+    return list(_words(name))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _words(name: str) -> tuple[str, ...]:
+    # The same few thousand names (methods, parameters, callees) are asked about again and again.
+    return tuple(word.lower() for word in _WORD_SPLIT.findall(name))
 
 
 def chain_of(expr: ast.AST) -> str | None:

@@ -129,7 +129,7 @@ class ProjectCalls:
                 mapping.append((param, state.canonical(arg.key)))
         # Closures and module globals: names the callee (or what it calls) reads but does not bind
         # are the caller's. Only those: the rest of the caller's state would only split the memo.
-        if callee.file.path == self.file:
+        if callee.file.path == self.file and state.modes:
             bound = {callee_key for callee_key, _ in mapping}
             free = self.evidence.free_names(callee.id)
             for key in list(state.modes):

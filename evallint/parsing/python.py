@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import codecs
 import io
+import symtable
 import tokenize
 import warnings
 from dataclasses import dataclass
@@ -218,6 +219,22 @@ def parse_ast(text: str) -> ast.Module | ParseFailure:
     except (RecursionError, MemoryError, ValueError, OverflowError) as error:
         return ParseFailure(f"source is too deeply nested or too large to parse ({type(error).__name__})")
     return tree
+
+
+def check_syntax(text: str) -> ParseFailure | None:
+    """What ``parse_ast`` reports for a text that is only checked, never indexed: None if it
+    parses. The symbol-table pass reads the same parser's output without building CPython's
+    tree of Python objects, so it is the cheaper test of a text that parses; a text it rejects
+    (or that its stricter checks reject, such as a repeated parameter) is parsed again, so that
+    the failure, or the lack of one, is exactly ``parse_ast``'s."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            symtable.symtable(text, "<source>", "exec")
+        return None
+    except Exception:
+        parsed = parse_ast(text)
+        return parsed if isinstance(parsed, ParseFailure) else None
 
 
 def _newer_python(text: str, error: SyntaxError, failure: ParseFailure) -> ast.Module | ParseFailure:
