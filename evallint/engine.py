@@ -100,7 +100,7 @@ def analyse(
     from evallint.analysis.facts import ProjectFacts
     from evallint.analysis.driver import Analyzer
     from evallint.diagnostics import diagnose
-    from evallint.scheduler import map_forked
+    from evallint.scheduler import map_forked_in_two_steps
 
     errors = internal_errors if internal_errors is not None else []
     indexes = [r.index for r in results if r.index is not None]
@@ -110,7 +110,7 @@ def analyse(
         # Only some files reported (pre-commit): the walk can skip what cannot reach them.
         facts = analyzer.run(
             reported_files if len(reported_files) < len(indexes) else None,
-            functools.partial(map_forked, jobs=jobs) if jobs > 1 else None,
+            functools.partial(map_forked_in_two_steps, jobs=jobs) if jobs > 1 else None,
         )
         keep(analyzer)
     except Exception as error:

@@ -6,8 +6,9 @@ depends on it. Two entry points, each returning results in the order of its inpu
 - ``FileRounds(jobs).map(work, tasks, lost)``: rounds of many small per-file tasks (phase 1).
   ``work`` takes a chunk of tasks and returns one result per task; ``lost(task, error)`` stands
   for a task whose worker died (``error`` None) or whose result could not come back.
-- ``map_forked(work, items, jobs)``: a few large items (phase 2's halves and groups). A forked
-  worker inherits ``work`` and the items, so only results travel.
+- ``map_forked_in_two_steps(first, second, items, jobs)``: two large items in two steps (phase
+  2's scan, then its walk). The forked worker inherits the work and the items, so only results
+  travel, and keeps its item for both steps.
 
 With one job, or where fork is missing, everything runs in this process, with the same results.
 Every worker ends with the block that made it, and with this process however it ends
@@ -29,6 +30,7 @@ from evallint.strict import strict
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
 
 # The most files in one chunk of a round (see ``_claim``).
 CHUNK_FILES = 32
@@ -261,42 +263,72 @@ def _run_share(path: str, work, tasks: list, processes: int) -> None:
 
 # -- a few large items, in forked workers ----------------------------------------------------------
 
-# What forked workers of ``map_forked`` work on: set just before the fork, read from their copy of memory.
+# What the forked worker of ``map_forked_in_two_steps`` works on: set just before the fork, read from
+# its copy of memory.
 _inherited: tuple | None = None
 
 
-def map_forked(work: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:
-    """``work(item)`` for every item: this process takes the first, forked workers the others.
-    What a worker does not deliver (it died, or raised) is done here afterwards: the same
-    results, later."""
+def map_forked_in_two_steps(
+    first: Callable[[T], R], second: Callable[[int, list[R]], S], items: Sequence[T], jobs: int
+) -> tuple[list[R], list[S]]:
+    """``first(item)`` for both of two items, then ``second(position, firsts)`` for both positions,
+    ``firsts`` being the first step's results in order. This process takes position 0 and one
+    forked worker position 1, the same worker for both steps: what its first step left (warm
+    caches, the pages of this process it has already copied) serves its second, where a second
+    fork would copy those pages again. Between the steps, each side is sent the other's first
+    result. What the worker does not deliver is done here afterwards: the same results, later."""
     global _inherited
+    if len(items) != 2:
+        raise ValueError("map_forked_in_two_steps takes two items")
     missing = object()
-    results: list = [missing] * len(items)
-    if jobs > 1 and len(items) > 1 and can_fork():
+    firsts: list = [missing, missing]
+    seconds: list = [missing, missing]
+    if jobs > 1 and can_fork():
         from concurrent.futures.process import BrokenProcessPool
 
-        _inherited = (work, items)
+        _inherited = (first, second, items)
         try:
-            with worker_pool(max_workers=min(jobs, len(items)) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-                futures = [(i, pool.submit(_run_inherited, i)) for i in range(1, len(items))]  # forks now
-                results[0] = work(items[0])
-                for i, future in futures:
-                    try:
-                        results[i] = future.result()
-                    except Exception:
-                        if strict():
-                            raise
+            with worker_pool(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+                step_one = pool.submit(_first_step)  # forks now
+                firsts[0] = first(items[0])
+                firsts[1] = _delivered(step_one, missing)
+                if firsts[1] is not missing:
+                    step_two = pool.submit(_second_step, firsts[0])
+                    seconds[0] = second(0, firsts)
+                    seconds[1] = _delivered(step_two, missing)
         except BrokenProcessPool:
             if strict():
                 raise
         finally:
             _inherited = None
-    return [work(item) if result is missing else result for item, result in zip(items, results)]
+    firsts = [first(item) if result is missing else result for item, result in zip(items, firsts)]
+    seconds = [second(position, firsts) if result is missing else result for position, result in enumerate(seconds)]
+    return firsts, seconds
 
 
-def _run_inherited(position: int):
-    work, items = _inherited
-    return work(items[position])
+# In the worker of ``map_forked_in_two_steps``: its first step's result, for its second step.
+_kept_first: list = []
+
+
+def _first_step():
+    first, _, items = _inherited
+    _kept_first[:] = [first(items[1])]
+    return _kept_first[0]
+
+
+def _second_step(theirs):
+    _, second, _ = _inherited
+    return second(1, [theirs, _kept_first[0]])
+
+
+def _delivered(future, missing):
+    """A worker's result, or ``missing`` where it died or raised."""
+    try:
+        return future.result()
+    except Exception:
+        if strict():
+            raise
+        return missing
 
 
 # -- worker processes that never outlive the run ---------------------------------------------------

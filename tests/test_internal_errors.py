@@ -150,8 +150,8 @@ def test_an_error_in_phase_twos_forked_worker_is_reported_too(tmp_path, monkeypa
         (tmp_path / f"train_{number}.py").write_text(BUGGY)
     monkeypatch.setattr(project_walk, "MIN_FUNCTIONS_TO_FORK", 1)
     forks = []
-    real_map = scheduler.map_forked
-    monkeypatch.setattr(scheduler, "map_forked", lambda *args, **kwargs: forks.append(1) or real_map(*args, **kwargs))
+    real_map = scheduler.map_forked_in_two_steps
+    monkeypatch.setattr(scheduler, "map_forked_in_two_steps", lambda *args, **kwargs: forks.append(1) or real_map(*args, **kwargs))
     _failing_on(monkeypatch, "evaluate_other")
     report = run([str(tmp_path)], Settings(project_root=str(tmp_path)), jobs=2)
     assert forks

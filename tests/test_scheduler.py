@@ -95,27 +95,66 @@ def test_a_result_that_cannot_come_back_is_lost_alone(monkeypatch):
     assert [r for i, r in enumerate(results) if i != 7] == [(t, t) for t in range(100) if t != 7]
 
 
+def _two_steps(jobs, first=None, second=None):
+    """Both steps, recording where each ran: the second sees both first results."""
+    first = first or (lambda item: (item * 10, os.getpid()))
+    second = second or (lambda position, firsts: ([value for value, _ in firsts], position, os.getpid()))
+    return scheduler.map_forked_in_two_steps(first, second, [1, 2], jobs)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_forked_items_come_back_in_order_and_the_first_runs_here(jobs):
+def test_two_steps_come_back_in_order_and_the_first_position_runs_here(jobs):
     here = os.getpid()
     before = _children()
-    results = scheduler.map_forked(lambda item: (item * 10, os.getpid()), [1, 2], jobs)
-    assert [value for value, _ in results] == [10, 20]
-    assert results[0][1] == here
-    assert (results[1][1] != here) == (jobs > 1)
+    firsts, seconds = _two_steps(jobs)
+    assert [value for value, _ in firsts] == [10, 20]
+    assert [(values, position) for values, position, _ in seconds] == [([10, 20], 0), ([10, 20], 1)]
+    assert firsts[0][1] == here and seconds[0][2] == here
+    # One worker takes both steps of the second position.
+    assert (firsts[1][1] != here) == (jobs > 1)
+    assert seconds[1][2] == firsts[1][1]
     assert _children() <= before
 
 
+def test_the_worker_keeps_what_its_first_step_left_for_its_second():
+    if not scheduler.can_fork():
+        pytest.skip("the worker is forked only on Linux")
+    here = os.getpid()
+    kept = {}
+
+    def first(item):
+        kept[item] = os.getpid()  # in the memory of the process that ran this step
+        return item
+
+    firsts, seconds = _two_steps(2, first, lambda position, firsts: sorted(kept.items()))
+    assert firsts == [1, 2]
+    assert seconds[0] == [(1, here)]
+    # The worker, forked before either first step, saw only its own, and still holds it.
+    assert len(seconds[1]) == 1 and seconds[1][0][0] == 2 and seconds[1][0][1] != here
+
+
+@pytest.mark.parametrize("step", [1, 2])
 @pytest.mark.parametrize("how", ["dies", "raises"])
-def test_what_a_forked_worker_does_not_deliver_is_done_here(how, monkeypatch):
+def test_what_the_forked_worker_does_not_deliver_is_done_here(how, step, monkeypatch):
     monkeypatch.delenv("EVALLINT_STRICT", raising=False)
     here = os.getpid()
 
-    def work(item):
-        if os.getpid() != here:
+    def fail_in_worker(this_step):
+        if os.getpid() != here and this_step == step:
             if how == "dies":
                 os._exit(3)
             raise RuntimeError("a bug in the worker")
+
+    def first(item):
+        fail_in_worker(1)
         return item, os.getpid()
 
-    assert scheduler.map_forked(work, ["a", "b"], 2) == [("a", here), ("b", here)]
+    def second(position, firsts):
+        fail_in_worker(2)
+        return position, [item for item, _ in firsts], os.getpid()
+
+    firsts, seconds = scheduler.map_forked_in_two_steps(first, second, ["a", "b"], 2)
+    assert [item for item, _ in firsts] == ["a", "b"]
+    assert seconds == [(0, ["a", "b"], here), (1, ["a", "b"], here)]
+    if step == 2:
+        assert firsts[1][1] != here  # its first step came back; only the second was done again here

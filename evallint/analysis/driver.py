@@ -92,12 +92,13 @@ class Analyzer:
 
     # -- driver ------------------------------------------------------------------------------------
 
-    def run(self, reported_files: frozenset[str] | None = None, map_pieces=None) -> ProjectFacts:
+    def run(self, reported_files: frozenset[str] | None = None, in_two_steps=None) -> ProjectFacts:
         """Scan every call, walk every root (``roots``) and collect the syntactic facts;
-        ``map_pieces`` may run the scan's halves apart (``project_walk``), with the same facts."""
+        ``in_two_steps`` may run the halves of the scan and the parts of the walk apart
+        (``project_walk``), with the same facts."""
         from evallint.analysis.project_walk import walk_project
 
-        return walk_project(self, reported_files, map_pieces)
+        return walk_project(self, reported_files, in_two_steps)
 
     def scan(self):
         """The scan of every call and reference (``relevance.CallScan``), made on first use."""
@@ -108,10 +109,18 @@ class Analyzer:
         self.evidence.adopt_scan(scan)
 
     def file_halves(self) -> list[list[str]]:
-        """The project's files in two halves, alternating in path order: each of two processes
-        scans the calls of one."""
+        """The project's files in two runs of consecutive paths, cut where the first holds half of
+        the functions: each of two processes scans the calls of one, then walks the part of the
+        roots (``root_parts``) cut near the same place, whose walks go mostly through the files
+        it scanned, so the caches its scan warmed serve its walk."""
         files = sorted(self.project.files)
-        return [files[0::2], files[1::2]]
+        sizes = Counter(fref.file.path for fref in self.project.functions.values())
+        half, before = sum(sizes.values()) / 2, 0
+        for cut, path in enumerate(files):
+            if before >= half:
+                return [files[:cut], files[cut:]]
+            before += sizes[path]
+        return [files[:-1], files[-1:]]
 
     def scan_halves(self) -> list[list[str]]:
         """The functions of each of the ``file_halves``."""
