@@ -134,6 +134,7 @@ class ProjectIndex:
         self._method_cache: dict[tuple[str, str, bool], str | None] = {}
         self._overrides_cache: dict[tuple[str, str], list[str]] = {}
         self._resolve_cache: dict[tuple[str, str], str | None] = {}
+        self._typed_resolve_cache: dict[tuple[str, str, str], str | None] = {}
         self._module_files_cache: dict[tuple[str, str], list[ir.FileIndex]] = {}
         self._files_by_tail: dict[str, list[tuple[str, ir.FileIndex]]] | None = None
         self._base_ids_cache: dict[str, list[str]] = {}
@@ -321,10 +322,15 @@ class ProjectIndex:
         """The id of the function or class a call's callee chain reaches, if the project defines it."""
         root = chain.partition(".")[0]
         if local_types and root in local_types:
-            held = function_of_value(local_types[root])
+            held_type = local_types[root]
+            held = function_of_value(held_type)
             if held is not None and chain == root:
                 return held  # a parameter bound to a project function
-            return self._resolve(fn, chain, local_types)
+            # (``_resolve`` reads only the root's type.)
+            typed_key = (fn.id, chain, held_type)
+            if typed_key not in self._typed_resolve_cache:
+                self._typed_resolve_cache[typed_key] = self._resolve(fn, chain, local_types)
+            return self._typed_resolve_cache[typed_key]
         if root not in self._resolvable_roots[fn.file.path]:
             return None
         key = (fn.id, chain)

@@ -405,8 +405,9 @@ class Indexer(ComprehensionLowering):
         kind = type(expr)
         if kind is ast.Call:
             return _call_result(self.call(expr, out))
-        if kind is ast.Name:
-            return self.ref(expr.id)
+        if kind is ast.Name:  # (``ref`` inlined: the commonest expression of all)
+            value = self._refs.get(expr.id)
+            return value if value is not None else self.ref(expr.id)
         if kind is ast.Attribute:
             chain = chain_of(expr)
             if chain is not None:
@@ -516,18 +517,24 @@ class Indexer(ComprehensionLowering):
             # `getattr(model, name)()`, `fns[i](x)`: the callee is a computed value.
             receiver = self.value(func, out)
         args: list[ir.Value] = []
+        unpacked = False  # `f(*xs)` or `f(**kw)`
         for arg in node.args:
             value = self.value(arg, out)
-            if type(arg) in _CONDITION_EXPRESSIONS:
+            kind = type(arg)
+            if kind in _CONDITION_EXPRESSIONS:
                 value = condition_of(arg) or ir.OTHER
-            args.append(ir.OTHER if isinstance(arg, ast.Starred) else value)
+            elif kind is ast.Starred:
+                value, unpacked = ir.OTHER, True
+            args.append(value)
         kwargs: list[tuple[str, ir.Value]] = []
         for keyword in node.keywords:
             value = self.value(keyword.value, out)
-            if keyword.arg is not None:
-                if type(keyword.value) in _CONDITION_EXPRESSIONS:
-                    value = condition_of(keyword.value) or ir.OTHER
-                kwargs.append((keyword.arg, value))
+            if keyword.arg is None:
+                unpacked = True
+                continue
+            if type(keyword.value) in _CONDITION_EXPRESSIONS:
+                value = condition_of(keyword.value) or ir.OTHER
+            kwargs.append((keyword.arg, value))
         chain = chain_of(func)
         if chain is None and type(func) is ast.Subscript and isinstance(receiver, ir.RefValue):
             # `self.models["gen"](x)`: the callee is the entry that key names, as a name would be.
@@ -538,7 +545,6 @@ class Indexer(ComprehensionLowering):
             if emit:
                 out.append(reveal)
             return ir.Call(ordinal, chain, None, None, (), ())
-        unpacked = any(type(arg) is ast.Starred for arg in node.args) or any(k.arg is None for k in node.keywords)
         call = ir.Call(ordinal, chain, receiver, method, tuple(args), tuple(kwargs), statement, unpacked)
         if emit:
             out.append(call)

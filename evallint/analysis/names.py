@@ -9,6 +9,7 @@ import re
 
 from evallint.analysis.torch_api import WRAPPED_MODULE_ATTRS
 
+_WRAPPER_ATTR = re.compile("|".join(map(re.escape, sorted(WRAPPED_MODULE_ATTRS))))  # within a part, or a part
 _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
@@ -41,8 +42,8 @@ def chain_of(expr: ast.AST) -> str | None:
 
 def key_of_chain(chain: str) -> str:
     """Drop wrapper hops: ``model.module.backbone`` -> ``model.backbone``."""
-    if "." not in chain:
-        return chain
+    if "." not in chain or _WRAPPER_ATTR.search(chain) is None:
+        return chain  # (no part can be a wrapper's)
     parts = chain.split(".")
     kept = [parts[0]] + [part for part in parts[1:] if part not in WRAPPED_MODULE_ATTRS]
     return ".".join(kept)
