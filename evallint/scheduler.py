@@ -291,9 +291,12 @@ def map_forked_in_two_steps(
             with worker_pool(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
                 step_one = pool.submit(_first_step)  # forks now
                 firsts[0] = first(items[0])
+                # Queued at once: the worker starts its second step as soon as its first is done.
+                step_two = pool.submit(_second_step, firsts[0])
                 firsts[1] = _delivered(step_one, missing)
-                if firsts[1] is not missing:
-                    step_two = pool.submit(_second_step, firsts[0])
+                if firsts[1] is missing:
+                    step_two.cancel()
+                else:
                     seconds[0] = second(0, firsts)
                     seconds[1] = _delivered(step_two, missing)
         except BrokenProcessPool:
@@ -312,11 +315,14 @@ _kept_first: list = []
 
 def _first_step():
     first, _, items = _inherited
-    _kept_first[:] = [first(items[1])]
+    _kept_first.clear()
+    _kept_first.append(first(items[1]))
     return _kept_first[0]
 
 
 def _second_step(theirs):
+    if not _kept_first:
+        raise RuntimeError("the worker's first step did not finish")
     _, second, _ = _inherited
     return second(1, [theirs, _kept_first[0]])
 
