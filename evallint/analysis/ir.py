@@ -140,6 +140,8 @@ class Call:
     @property
     def arguments(self) -> tuple[Value, ...]:
         """Every argument's value: the positional ones, then the keyword ones."""
+        if not self.kwargs:
+            return self.args
         return (*self.args, *(value for _, value in self.kwargs))
 
 
