@@ -405,9 +405,8 @@ class Indexer(ComprehensionLowering):
         kind = type(expr)
         if kind is ast.Call:
             return _call_result(self.call(expr, out))
-        if kind is ast.Name:  # (``ref`` inlined: the commonest expression of all)
-            value = self._refs.get(expr.id)
-            return value if value is not None else self.ref(expr.id)
+        if kind is ast.Name:  # (``ref`` inlined for the commonest expression; a RefValue is true)
+            return self._refs.get(expr.id) or self.ref(expr.id)
         if kind is ast.Attribute:
             chain = chain_of(expr)
             if chain is not None:
@@ -520,10 +519,9 @@ class Indexer(ComprehensionLowering):
         unpacked = False  # `f(*xs)` or `f(**kw)`
         for arg in node.args:
             value = self.value(arg, out)
-            kind = type(arg)
-            if kind in _CONDITION_EXPRESSIONS:
+            if type(arg) in _CONDITION_EXPRESSIONS:
                 value = condition_of(arg) or ir.OTHER
-            elif kind is ast.Starred:
+            elif type(arg) is ast.Starred:
                 value, unpacked = ir.OTHER, True
             args.append(value)
         kwargs: list[tuple[str, ir.Value]] = []
