@@ -21,7 +21,7 @@ import pytest
 
 from evallint.config import Settings
 from evallint.engine import lint_paths
-from evallint.parsing.python import MAX_NESTING, nesting_depth, parse_python
+from evallint.parsing.python import MAX_NESTING, ParseFailure, check_syntax, nesting_depth, parse_ast, parse_python
 from evallint.rules import ALL_RULES
 
 from .conftest import REPO
@@ -257,6 +257,34 @@ def test_parse_python_never_hands_libcst_what_crashes_it(source):
     )
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     assert result.stdout.startswith("ParseFailure"), result.stdout
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(a, a):\n    pass\n",  # the symbol table rejects it, CPython's parser does not
+        "nonlocal x\n",
+        "return 1\n",
+        "await x\n",
+        "def f(:\n",
+        "x = (1,\n",
+        "x = 1\x00\n",
+        "if a:\npass\n",
+        "match x:\n    case 1:\n        pass\n",
+        "x = " + "-" * 5000 + "1\n",
+        "x = " + " + ".join(["a"] * 200_000) + "\n",
+        "x = a" + ".b" * 100_000 + "\n",
+        "x = " + "lambda: " * 3000 + "1\n",
+        "".join("    " * depth + "if a:\n" for depth in range(100)) + "    " * 100 + "pass\n",
+    ],
+    ids=["repeated-parameter", "module-nonlocal", "module-return", "module-await", "syntax-error", "unclosed",
+         "nul", "indentation", "match", "unary-5000", "sum-200000", "attributes-100000", "lambdas-3000", "ifs-100"],
+)
+def test_a_file_only_checked_reports_what_parsing_it_reports(source):
+    """Files outside the analysis are checked with the symbol-table pass (no syntax tree built):
+    their EVL001, or its absence, is exactly what ``parse_ast`` gives."""
+    parsed = parse_ast(source)
+    assert check_syntax(source) == (parsed if isinstance(parsed, ParseFailure) else None)
 
 
 def test_nesting_estimate_never_below_libcst_depth_on_real_code():
