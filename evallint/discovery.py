@@ -121,44 +121,82 @@ def project_files(settings: Settings) -> list[SourcePath]:
 
 def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFFIXES):
     """Each source file's display path and real path, walking without following directory
-    symlinks (no loops) and pruning excluded directories. A directory's real path and display
-    path are made once: resolving every file (or subdirectory) again would stat each directory
-    above it, entry after entry."""
+    symlinks (no loops) and pruning excluded directories, in the order ``os.walk`` gives (a
+    directory's files, then each kept subdirectory's, by name). Each directory is listed once with
+    ``os.scandir``, whose entries tell files, directories and links apart without a stat of their
+    own; a subdirectory's real path and display path are its parent's and its name, so no path is
+    resolved again component by component."""
     root_text = str(root)
-    for current, dirnames, filenames in os.walk(directory, followlinks=False, onerror=lambda error: None):
-        real_directory = os.path.realpath(current)
+    top = str(directory)
+    pending = [(top, os.path.realpath(top))]
+    while pending:
+        current, real_directory = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        # The directory as pathlib writes it (``a/./b`` is ``a/b``): what a path below the project's
+        # root is matched by when it is outside that root, and displayed as when it is above the
+        # working directory.
+        written = Path(current).as_posix()
+        directories, files = [], []
+        for entry in entries:
+            try:
+                is_directory = entry.is_dir()
+            except OSError:
+                is_directory = False
+            (directories if is_directory else files).append(entry)
         kept = []
-        for name in sorted(dirnames):
-            child = os.path.join(current, name)
-            # os.walk lists a link to a directory among the directories: only that one is resolved.
-            real = None if os.path.islink(child) else os.path.join(real_directory, name)
-            if _excluded(Path(child), spec, root, is_dir=True, real=real, root_text=root_text):
+        for entry in sorted(directories, key=_name):
+            name = entry.name
+            if entry.is_symlink():
+                continue  # a link to a directory is never entered (no loops)
+            real = os.path.join(real_directory, name)
+            if _matches(spec, name, _relative_text(real, root_text) or _below(written, name), is_dir=True):
                 continue
-            kept.append(name)
-        dirnames[:] = kept
-        current_path = Path(current)
+            kept.append((entry.path, real))
         try:
             relative_directory: str | None = os.path.relpath(current)
         except ValueError:  # another drive than the working directory's
             relative_directory = None
-        for name in sorted(filenames):
+        for entry in sorted(files, key=_name):
+            name = entry.name
             if not name.endswith(suffixes):
                 continue
-            file = current_path / name
-            kind = _source_kind(file)
+            file = entry.path
+            plain = not entry.is_symlink() and entry.is_file(follow_symlinks=False)
+            kind = "file" if plain else _source_kind(Path(file))
             if kind is None:
                 continue
-            real = os.path.join(real_directory, name) if kind == "file" else None
-            if _excluded(file, spec, root, is_dir=False, real=real, root_text=root_text):
-                continue
+            if kind == "file":
+                real = os.path.join(real_directory, name)
+                if _matches(spec, name, _relative_text(real, root_text) or _below(written, name)):
+                    continue
+            else:
+                real = None
+                if _excluded(Path(file), spec, root, is_dir=False):
+                    continue
             # What ``_display(file)`` gives, from the directory's relative path.
             if relative_directory is None:
-                display = str(file)
+                display = _below(written, name)
             else:
                 display = name if relative_directory == "." else os.path.join(relative_directory, name)
                 if display.startswith(".."):
-                    display = str(file)
-            yield display, real if real is not None else _absolute(file)
+                    display = _below(written, name)
+            yield display, real if real is not None else _absolute(Path(file))
+        pending.extend(reversed(kept))
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
+
+
+def _below(written: str, name: str) -> str:
+    """``str(Path(directory) / name)`` from the directory as pathlib writes it."""
+    if written == ".":
+        return name
+    return written + name if written.endswith("/") else written + "/" + name
 
 
 def _source_kind(file: Path) -> str | None:
@@ -183,28 +221,28 @@ def _source_kind(file: Path) -> str | None:
 
 
 def _excluded(
-    path: Path, spec: ExclusionSpec, root: Path, is_dir: bool, with_parents: bool = False,
-    real: str | None = None, root_text: str | None = None,
+    path: Path, spec: ExclusionSpec, root: Path, is_dir: bool, with_parents: bool = False
 ) -> bool:
-    """Does an exclusion pattern match this path (or, with ``with_parents``, a directory above it)?
-    ``real`` is the path's real path when the caller knows it already."""
-    name = path.name
-    if real is not None:
-        relative = _relative_text(real, root_text if root_text is not None else str(root))
-        if relative is None:
-            relative = path.as_posix()
-    else:
-        try:
-            relative = path.resolve().relative_to(root).as_posix() if path.exists() else path.as_posix()
-        except ValueError:
-            relative = path.as_posix()
-    candidates = [name, relative]
+    """Does an exclusion pattern match this path (or, with ``with_parents``, a directory above it)?"""
+    try:
+        relative = path.resolve().relative_to(root).as_posix() if path.exists() else path.as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    if not with_parents:
+        return _matches(spec, path.name, relative, is_dir=is_dir)
+    candidates = [path.name, relative]
+    parts = relative.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        candidates += [parts[depth - 1] + "/", "/".join(parts[:depth]) + "/"]
+    return _matches(spec, *candidates, is_dir=is_dir)
+
+
+def _matches(spec: ExclusionSpec, name: str, relative: str, *more: str, is_dir: bool = False) -> bool:
+    """Does an exclusion pattern match a path by its name or its path below the project root
+    (a directory's also with a trailing slash), or one of ``more`` candidates?"""
+    candidates = [name, relative, *more]
     if is_dir:
-        candidates = [c + "/" for c in candidates] + candidates
-    if with_parents:
-        parts = relative.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            candidates += [parts[depth - 1] + "/", "/".join(parts[:depth]) + "/"]
+        candidates = [name + "/", relative + "/", name, relative, *more]
     return any(spec.match_file(candidate) for candidate in candidates)
 
 

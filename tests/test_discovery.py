@@ -96,3 +96,24 @@ def test_display_paths_are_relative_to_the_working_directory_inside_it_and_as_gi
         "pkg/deep/gen/more.py", "pkg/gen/out.py", "pkg/model.py", "train.py"]
     assert sorted(source.path for source in discover([str(tmp_path)], settings)) == [
         "pkg/deep/gen/more.py", "pkg/gen/out.py", "pkg/model.py", "train.py"]
+
+
+def test_a_walk_that_passes_through_the_working_directory_shows_its_files_relative_to_it(tmp_path, monkeypatch):
+    _tree(tmp_path)
+    monkeypatch.chdir(tmp_path / "pkg")
+    settings = replace(Settings(), project_root=str(tmp_path))
+    assert sorted(source.path for source in discover([".."], settings)) == [
+        "../train.py", "deep/gen/more.py", "gen/out.py", "model.py"]
+
+
+def test_linked_files_are_kept_and_pipes_skipped_without_reading_them(tmp_path):
+    _tree(tmp_path)
+    (tmp_path / "pkg" / "alias.py").symlink_to(tmp_path / "train.py")
+    (tmp_path / "pkg" / "gone.py").symlink_to(tmp_path / "nowhere.py")
+    os.mkfifo(tmp_path / "pkg" / "pipe.py")
+    settings = replace(Settings(), project_root=str(tmp_path))
+    found = {Path(source.path).name: source.absolute for source in discover([str(tmp_path / "pkg")], settings)}
+    # A link is read through (its real path), a broken one is reported as unreadable, a pipe is skipped.
+    assert found["alias.py"] == str((tmp_path / "train.py").resolve())
+    assert found["gone.py"] == str((tmp_path / "nowhere.py").resolve())
+    assert "pipe.py" not in found
