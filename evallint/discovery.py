@@ -136,10 +136,11 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
                 entries = list(listing)
         except OSError:
             continue
-        # The directory as pathlib writes it (``a/./b`` is ``a/b``): what a path below the project's
-        # root is matched by when it is outside that root, and displayed as when it is above the
-        # working directory.
-        written = Path(current).as_posix()
+        # The directory as pathlib writes it (``a/./b`` is ``a/b``): with forward slashes, what a
+        # path is matched by when it is outside the project's root; as the platform writes it, what
+        # a file above the working directory is displayed as.
+        current_path = Path(current)
+        written, shown = current_path.as_posix(), str(current_path)
         directories, files = [], []
         for entry in entries:
             try:
@@ -153,7 +154,7 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
             if entry.is_symlink():
                 continue  # a link to a directory is never entered (no loops)
             real = os.path.join(real_directory, name)
-            if _matches(spec, name, _relative_text(real, root_text) or _below(written, name), is_dir=True):
+            if _matches(spec, name, _relative_text(real, root_text) or _below(written, name, "/"), is_dir=True):
                 continue
             kept.append((entry.path, real))
         try:
@@ -171,7 +172,7 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
                 continue
             if kind == "file":
                 real = os.path.join(real_directory, name)
-                if _matches(spec, name, _relative_text(real, root_text) or _below(written, name)):
+                if _matches(spec, name, _relative_text(real, root_text) or _below(written, name, "/")):
                     continue
             else:
                 real = None
@@ -179,11 +180,11 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
                     continue
             # What ``_display(file)`` gives, from the directory's relative path.
             if relative_directory is None:
-                display = _below(written, name)
+                display = _below(shown, name, os.sep)
             else:
                 display = name if relative_directory == "." else os.path.join(relative_directory, name)
                 if display.startswith(".."):
-                    display = _below(written, name)
+                    display = _below(shown, name, os.sep)
             yield display, real if real is not None else _absolute(Path(file))
         pending.extend(reversed(kept))
 
@@ -192,11 +193,12 @@ def _name(entry: os.DirEntry) -> str:
     return entry.name
 
 
-def _below(written: str, name: str) -> str:
-    """``str(Path(directory) / name)`` from the directory as pathlib writes it."""
+def _below(written: str, name: str, separator: str) -> str:
+    """``Path(directory) / name`` written with ``separator``, from the directory as pathlib
+    writes it with that separator."""
     if written == ".":
         return name
-    return written + name if written.endswith("/") else written + "/" + name
+    return written + name if written.endswith(separator) else written + separator + name
 
 
 def _source_kind(file: Path) -> str | None:
