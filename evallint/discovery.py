@@ -124,8 +124,8 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
     symlinks (no loops) and pruning excluded directories, in the order ``os.walk`` gives (a
     directory's files, then each kept subdirectory's, by name). Each directory is listed once with
     ``os.scandir``, whose entries tell files, directories and links apart without a stat of their
-    own; a subdirectory's real path and display path are its parent's and its name, so no path is
-    resolved again component by component."""
+    own; a subdirectory's real path is its parent's and its name, so no path is resolved again
+    component by component."""
     root_text = str(root)
     top = str(directory)
     pending = [(top, os.path.realpath(top))]
