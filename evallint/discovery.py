@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from operator import attrgetter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from evallint.errors import UsageError
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 LINTED_SUFFIXES = (".py", ".ipynb")
 MAX_CONTEXT_FILES = 20000
+_BY_NAME = attrgetter("name")  # directory entries in the order os.walk lists them
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
                 is_directory = False
             (directories if is_directory else files).append(entry)
         kept = []
-        for entry in sorted(directories, key=_name):
+        for entry in sorted(directories, key=_BY_NAME):
             name = entry.name
             if entry.is_symlink():
                 continue  # a link to a directory is never entered (no loops)
@@ -161,7 +163,7 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
             relative_directory: str | None = os.path.relpath(current)
         except ValueError:  # another drive than the working directory's
             relative_directory = None
-        for entry in sorted(files, key=_name):
+        for entry in sorted(files, key=_BY_NAME):
             name = entry.name
             if not name.endswith(suffixes):
                 continue
@@ -187,10 +189,6 @@ def _walk(directory: Path, spec: ExclusionSpec, root: Path, suffixes=LINTED_SUFF
                     display = _below(shown, name, os.sep)
             yield display, real if real is not None else _absolute(Path(file))
         pending.extend(reversed(kept))
-
-
-def _name(entry: os.DirEntry) -> str:
-    return entry.name
 
 
 def _below(written: str, name: str, separator: str) -> str:
