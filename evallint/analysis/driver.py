@@ -152,12 +152,17 @@ class Analyzer:
     def root_parts(self, roots: list[str]) -> list[list[str]]:
         """``roots`` in ``ROOT_PARTS`` runs of consecutive roots, each walked with a memo of its
         own (``walk_part``). The runs are cut between files so that each part's files hold about
-        the same number of the functions a walk may go through (``relevant_functions``): a part's
-        walk spends its time in them, mostly near its roots. The parts depend on the code alone,
-        so they are the same whether they are walked in turn or by two processes side by side."""
+        the same number of statements of the functions a walk may go through
+        (``relevant_functions``): a part's walk spends its time in them, mostly near its roots.
+        (By statements, not by functions: a model zoo's many small functions would weigh as much
+        as a trainer's few long ones.) The parts depend on the code alone, so they are the same
+        whether they are walked in turn or by two processes side by side."""
         from evallint.analysis.relevance import relevant_functions
 
-        relevant = Counter(self.project.functions[fid].file.path for fid in relevant_functions(self.scan()))
+        relevant: Counter[str] = Counter()
+        for fid in relevant_functions(self.scan()):
+            fref = self.project.functions[fid]
+            relevant[fref.file.path] += len(self.evidence.statements(fref))
         share, before, part_of = sum(relevant.values()) / ROOT_PARTS, 0, {}
         for path in sorted(relevant):
             part_of[path] = min(int(before / share), ROOT_PARTS - 1)
