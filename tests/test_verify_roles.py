@@ -126,6 +126,57 @@ def test_module_without_mode_layers_trained_in_eval_mode_is_not_confirmed(tmp_pa
     assert not report.runtime_findings, report_to_text(report)
 
 
+def test_layers_of_a_frozen_part_trained_in_eval_mode_are_not_confirmed(tmp_path):
+    """A linear probe: every parameter but the head's frozen, eval mode on purpose."""
+    path = _write(tmp_path, """
+        import torch
+        import torch.nn as nn
+
+        backbone = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5))
+        model = nn.Sequential(backbone, nn.Linear(8, 3))
+        for name, param in model.named_parameters():
+            if not name.startswith("1."):
+                param.requires_grad = False
+        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        model.eval()
+        for _ in range(3):
+            loss = model(torch.randn(5, 4)).pow(2).mean()  # EVL102
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    """)
+    report = _run(path)
+    (verdict,) = report.verdicts
+    assert verdict.verdict == "not-reproduced", report_to_text(report)
+    assert verdict.evidence == ("Sequential was trained in eval mode, but each of its eval-mode layers "
+                                "sits in a part whose parameters are frozen: only the rest trains")
+    assert not report.runtime_findings, report_to_text(report)
+
+
+def test_a_trainable_layer_in_eval_mode_is_confirmed_beside_a_frozen_part(tmp_path):
+    path = _write(tmp_path, """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+        for param in model[0].parameters():
+            param.requires_grad = False
+        for param in model[1].parameters():
+            param.requires_grad = False
+        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        model.eval()
+        for _ in range(3):
+            loss = model(torch.randn(5, 4)).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    """)
+    report = _run(path, marked=False)
+    (finding,) = report.runtime_findings
+    # The Dropout's parent trains: its eval mode changes what is trained. The frozen BatchNorm's does not.
+    assert finding.diagnostic.message == "Sequential was trained in eval mode: Dropout(p=0.5) in eval mode during training steps"
+
+
 def test_mode_dependent_layers_are_the_ones_whose_output_depends_on_mode():
     from evallint.runtime.roles import mode_dependent_layers
 

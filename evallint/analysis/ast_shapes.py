@@ -92,26 +92,50 @@ def parameter_names(args: ast.arguments) -> tuple[str, ...]:
 
 def frozen_params_of(node: ast.For | ast.AsyncFor) -> str | None:
     """``for p in X.parameters(): p.requires_grad = False`` freezes X."""
+    owner = _parameters_owner(node)
+    if owner is None or _skips_some(node.body):
+        return None
+    return owner if any(_freezes(statement) for statement in node.body) else None
+
+
+def partly_frozen_params_of(node: ast.For | ast.AsyncFor) -> str | None:
+    """``for name, p in X.named_parameters(): if name not in head: p.requires_grad = False``
+    freezes X but for the parameters a condition spares (a linear probe's head)."""
+    owner = _parameters_owner(node)
+    if owner is None:
+        return None
+    for statement in node.body:
+        if type(statement) is ast.If and any(_freezes(s) for s in (*statement.body, *statement.orelse)):
+            return owner
+        if _freezes(statement) and _skips_some(node.body):
+            return owner
+    return None
+
+
+def _parameters_owner(node: ast.For | ast.AsyncFor) -> str | None:
+    """X of a loop over ``X.parameters()`` or ``X.named_parameters()``."""
     iterable = node.iter
     if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute)):
         return None
     if iterable.func.attr not in ("parameters", "named_parameters"):
         return None
     owner = chain_of(iterable.func.value)
-    if owner is None:
-        return None
-    for statement in node.body:
-        if isinstance(statement, ast.Assign) and literal_of(statement.value) is False:
-            for target in statement.targets:
-                if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
-                    return key_of_chain(owner)
-        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
-            func = statement.value.func
-            if isinstance(func, ast.Attribute) and func.attr == "requires_grad_":
-                args = statement.value.args
-                if args and literal_of(args[0]) is False:
-                    return key_of_chain(owner)
-    return None
+    return key_of_chain(owner) if owner is not None else None
+
+
+def _freezes(statement: ast.stmt) -> bool:
+    """``p.requires_grad = False`` or ``p.requires_grad_(False)``."""
+    if isinstance(statement, ast.Assign) and literal_of(statement.value) is False:
+        return any(isinstance(target, ast.Attribute) and target.attr == "requires_grad" for target in statement.targets)
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        func, args = statement.value.func, statement.value.args
+        return isinstance(func, ast.Attribute) and func.attr == "requires_grad_" and bool(args) and literal_of(args[0]) is False
+    return False
+
+
+def _skips_some(body: list[ast.stmt]) -> bool:
+    """``if "fc" in name: continue`` before the freeze: some parameters are spared."""
+    return any(type(s) is ast.If and any(type(inner) is ast.Continue for inner in s.body) for s in body)
 
 
 def keys_iterated(iterable: ast.expr) -> str | None:

@@ -387,5 +387,6 @@ def _fingerprint(state: State) -> tuple:
         tuple(sorted(state.types.items())),
         state.entry,
         state.unknown_roots,
+        state.partly_frozen,
     )
 

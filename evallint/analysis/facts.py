@@ -66,6 +66,8 @@ class TrainingForward:
     region_file: str
     region_node: int  # the innermost training region (loop or function) around the step
     caller: CallerInfo | None
+    # Its parameters are frozen but for some a condition spares (`if name not in head:`).
+    partly_frozen: bool = False
 
 
 @dataclass(frozen=True)

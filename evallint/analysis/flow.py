@@ -46,6 +46,8 @@ def _trains(region) -> bool:
 def _runs_at_least_once(loop: ir.Loop) -> bool:
     if loop.over_entries_of is not None:
         return True
+    if loop.frozen_params_of is not None or loop.partly_frozen_params_of is not None:
+        return True  # a loop that freezes a module's parameters: what it freezes has some
     match = None if loop.is_while else _RANGE.match(loop.iter_text)
     return match is not None and int(match.group(2)) > int(match.group(1) or 0)
 

@@ -73,7 +73,7 @@ class ForwardTransfer:
             return
         if ctx.kind == "managed-train":
             if self.class_id is None or not self._class_restores_train(key):
-                self.record_training_forward(key, self.file, call.node, self.fn.info.qualname, modes, call, "lightning")
+                self.record_training_forward(key, self.file, call.node, self.fn.info.qualname, modes, call, "lightning", state)
             return
         grad_may_be_on = any(p.value in (GRAD_ON, UNKNOWN) for p in grad)
         # A forward in evaluation code is not a training forward, even with grad on (that is EVL201).
@@ -219,9 +219,9 @@ class ForwardTransfer:
         for key, pending in list(state.pending.items()):
             if optimized is not None and not _among(key, optimized, state):
                 continue  # not handed to the optimizer built here: not trained by this step
-            self.record_training_forward(key, pending.file, pending.node, pending.function, None, call, kind, pending)
+            self.record_training_forward(key, pending.file, pending.node, pending.function, None, call, kind, state, pending)
 
-    def record_training_forward(self, key, file, node, function, modes, call, kind, pending: Pending | None = None):
+    def record_training_forward(self, key, file, node, function, modes, call, kind, state: State, pending: Pending | None = None):
         path = tuple(self.path)
         if pending is not None:
             grad = feasible(pending.grad, path)
@@ -246,6 +246,7 @@ class ForwardTransfer:
                 region.file if region else self.file,
                 region.node if region else self.fn.info.node,
                 self.caller,
+                self.is_frozen(key, state, partly=True),
             )
         )
 

@@ -15,6 +15,7 @@ from array import array
 
 from evallint.analysis import ir, redefinitions
 from evallint.analysis.ast_shapes import NO_LITERAL, dict_display, frozen_params_of, item_written, literal_defaults, slice_source
+from evallint.analysis.ast_shapes import partly_frozen_params_of
 from evallint.analysis.ast_shapes import literal_of, parameter_names, target_names
 from evallint.analysis.expression_text import condition_of, short_code
 from evallint.analysis.names import chain_of, identifier_words, index_text, key_of_chain, words_of
@@ -122,8 +123,7 @@ class Indexer(ComprehensionLowering):
         return tuple(out)
 
     def enter(self) -> None:
-        """One level deeper in the IR; past MAX_IR_DEPTH the file is reported instead of analysed
-        (the walks over the IR, and passing it between processes, recurse)."""
+        """One level deeper; past MAX_IR_DEPTH the file is reported, not analysed (walks recurse)."""
         self.depth += 1
         if self.depth > MAX_IR_DEPTH:
             raise RecursionError(f"more than {MAX_IR_DEPTH} nested blocks or conditional expressions")
@@ -259,6 +259,7 @@ class Indexer(ComprehensionLowering):
                 body=body,
                 orelse=orelse,
                 frozen_params_of=frozen_params_of(node),
+                partly_frozen_params_of=partly_frozen_params_of(node),
                 source=ir.mix((source,)),
                 over_entries_of=over_entries_of,
             )
@@ -550,8 +551,7 @@ class Indexer(ComprehensionLowering):
 
     def every_entry(self, expr: ast.expr) -> ir.RefValue | None:
         """``models[k]`` in ``for k in models.keys(): models[k].eval()``: the loop switches every
-        entry, so the switch is the container's. (Only a switch: an entry read or handed on is one
-        entry, not the container.)
+        entry, so the switch is the container's (only a switch: an entry read is one entry).
 
         ``for m in models: m.eval()`` switches every item too: the switch stays the item's (``m``
         keeps the mode the last item was given, as after any loop), but the loop counts as run,

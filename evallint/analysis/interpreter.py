@@ -249,10 +249,13 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
             return True
         return True if looks_like_model(key) else None
 
-    def is_frozen(self, key: str, state: State) -> bool:
-        if not state.frozen:
+    def is_frozen(self, key: str, state: State, partly: bool = False) -> bool:
+        """Are the parameters of ``key`` (or of a module holding it) frozen, all of them or, with
+        ``partly``, all but those a condition spares?"""
+        frozen = state.partly_frozen if partly else state.frozen
+        if not frozen:
             return False
-        return any(ancestor in state.frozen for ancestor in key_and_ancestors(key))
+        return any(ancestor in frozen for ancestor in key_and_ancestors(key))
 
     # -- statements -------------------------------------------------------------------------------------------
 
@@ -304,6 +307,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
                 state.saved_flags.pop(name, None)
         if loop.frozen_params_of is not None:
             state.frozen = state.frozen | {state.canonical(loop.frozen_params_of)}
+        if loop.partly_frozen_params_of is not None:
+            state.partly_frozen = state.partly_frozen | {state.canonical(loop.partly_frozen_params_of)}
         self.typed_loop_targets(loop, state)
         return state
 
@@ -491,6 +496,8 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
             del state.modes[key]
         if target in state.frozen:
             state.frozen = state.frozen - {target}
+        if target in state.partly_frozen:
+            state.partly_frozen = state.partly_frozen - {target}
 
     # -- calls ------------------------------------------------------------------------------------------------
 

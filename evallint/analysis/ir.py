@@ -192,6 +192,7 @@ class Loop:
     body: tuple["Stmt", ...]
     orelse: tuple["Stmt", ...]
     frozen_params_of: str | None = None  # `for p in X.parameters(): p.requires_grad = False`
+    partly_frozen_params_of: str | None = None  # the same under a condition that spares some
     source: "Value" = OTHER  # what the loop iterates over, for the data flow
     # `for k in models.keys(): models[k].eval()`: the container whose entries the body reaches
     # one by one (an empty one has no entry left in the other mode, so the loop counts as run).

@@ -145,6 +145,8 @@ class State:
     dead: bool = False  # no path reaches here (after return/raise/break)
     entry: Origin = Origin(ENTRY)  # where keys nothing has set get their mode from
     unknown_roots: frozenset = field(default_factory=frozenset)  # roots whose attributes start unknown
+    # Keys whose parameters are frozen but for some a condition spares (a linear probe's head).
+    partly_frozen: frozenset = field(default_factory=frozenset)
 
     def default_mode(self, key: str) -> Facts:
         """A model nothing has switched is in train mode (a fresh nn.Module is).
@@ -171,6 +173,7 @@ class State:
         copied.dead = self.dead
         copied.entry = self.entry
         copied.unknown_roots = self.unknown_roots
+        copied.partly_frozen = self.partly_frozen
         return copied
 
     @staticmethod
@@ -292,6 +295,7 @@ class State:
             False,
             self.entry,
             self.unknown_roots,
+            self.partly_frozen & other.partly_frozen,
         )
 
     def knows_no_mode_of(self, key: str) -> bool:
@@ -310,6 +314,7 @@ class State:
             and self.aliases == other.aliases
             and self.saved_flags == other.saved_flags
             and self.frozen == other.frozen
+            and self.partly_frozen == other.partly_frozen
             and {k: (v.modes, v.grad, v.node) for k, v in self.pending.items()}
             == {k: (v.modes, v.grad, v.node) for k, v in other.pending.items()}
             and self.types == other.types

@@ -40,6 +40,8 @@ class ProjectCalls:
                     entry.modes[callee_key + key[len(caller_key) :]] = facts
             if self.is_frozen(caller_key, state):
                 entry.frozen = entry.frozen | {callee_key}
+            if self.is_frozen(caller_key, state, partly=True):
+                entry.partly_frozen = entry.partly_frozen | {callee_key}
             if caller_key in state.types:
                 entry.types[callee_key] = state.types[caller_key]
             for key, type_id in state.types.items():
@@ -193,6 +195,8 @@ class ProjectCalls:
                     state.set_mode(caller_key + key[len(callee_key) :], callee_state.modes[key])
             if callee_key in callee_state.frozen:
                 state.frozen = state.frozen | {caller_key}
+            if callee_key in callee_state.partly_frozen:
+                state.partly_frozen = state.partly_frozen | {caller_key}
             for key, type_id in callee_state.types.items():
                 if (key == callee_key or key.startswith(prefix)) and (
                     type_id in roles.MARKERS

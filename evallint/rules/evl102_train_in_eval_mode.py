@@ -15,10 +15,10 @@ from evallint.runtime.judging import (
     Judge,
     forward_keys,
     layer_counts,
+    merge_counts,
     module_names,
     plural,
     scope_of,
-    union,
 )
 from evallint.types import Edit, Finding, FixSpec
 
@@ -36,11 +36,13 @@ def is_eval_call_in_step(forward: TrainingForward, poss: Poss) -> bool:
 
 def kept_in_eval_on_purpose(forward: TrainingForward, poss: Poss) -> bool:
     """eval() in the set-up part of the training function itself (outside any training or
-    evaluation region): a model frozen by design, such as a teacher or a feature extractor."""
+    evaluation region): a model frozen by design, such as a teacher or a feature extractor. So is
+    eval() anywhere in the training function when the code froze the model's parameters but
+    those of a head (a linear probe keeps the frozen layers' BatchNorm statistics as they are)."""
     origin = poss.origin
     return (
         origin.kind == SET_BY_CALL
-        and origin.region_kind == ""
+        and (origin.region_kind == "" or forward.partly_frozen)
         and origin.function == forward.function
         and origin.file == forward.file
     )
@@ -131,13 +133,15 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
                                  for f in s.sig["frames"])
         ]
         bad_forwards = _eval_mode_training(obs, related)
-    # Eval mode changes nothing in a module without mode-dependent layers.
+    # Eval mode changes nothing in a module without mode-dependent layers, nor in a frozen part.
     unaffected = {s.sig["module"] for s in bad_forwards
                   if not roles.has_mode_dependent_layers(s.sig)}
-    bad_forwards = [s for s in bad_forwards if roles.has_mode_dependent_layers(s.sig)]
+    kept_frozen = {s.sig["module"] for s in bad_forwards
+                   if roles.has_mode_dependent_layers(s.sig) and not roles.trained_in_eval_mode(s.sig)}
+    bad_forwards = [s for s in bad_forwards if roles.trained_in_eval_mode(s.sig)]
     if bad_forwards:
         n = sum(s.trained for s in bad_forwards)
-        inactive = union(bad_forwards, "inactive")
+        inactive = merge_counts(roles.trained_in_eval_mode(s.sig) for s in bad_forwards)
         layers = f" with {layer_counts(inactive)} in eval mode" if inactive else ""
         parts.append(f"{plural(n, 'training forward')} of {module_names(bad_forwards)} ran in "
                      f"eval mode{layers} and were backpropagated")
@@ -150,6 +154,9 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
             if not roles.has_mode_dependent_layers(trained):
                 unaffected.add(trained["module"])
                 continue
+            if not roles.trained_in_eval_mode(trained):
+                kept_frozen.add(trained["module"])
+                continue
             bad_steps += obs.steps[key]
             step_modules.add(trained["module"])
     if bad_steps:
@@ -160,6 +167,9 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
     if unaffected:
         return NOT_REPRODUCED, (f"{'/'.join(sorted(unaffected))} was trained in eval mode, but "
                                 f"{roles.NO_MODE_LAYER_REASON}")
+    if kept_frozen:
+        return NOT_REPRODUCED, (f"{'/'.join(sorted(kept_frozen))} was trained in eval mode, but each of its "
+                                "eval-mode layers sits in a part whose parameters are frozen: only the rest trains")
     trained_here = [obs.forwards[k] for k in keys if obs.forwards[k].trained]
     if keys and not trained_here and not step_keys and not backward_keys:
         calls = sum(obs.forwards[k].calls for k in keys)
@@ -214,7 +224,12 @@ behaviour.
 
 ## Known problems
 A model switched to eval in set-up code (outside any training or evaluation code) is taken to be
-kept in eval on purpose and is not reported.
+kept in eval on purpose and is not reported. So is a model whose parameters the code freezes but
+for a head (`for name, p in model.named_parameters(): if name not in head: p.requires_grad =
+False`) when the training function itself calls `model.eval()`: that is the linear-evaluation
+protocol, whose frozen layers keep their BatchNorm statistics. An eval mode left over from a
+validation pass is still reported on such a model. `evallint verify` does not confirm a training
+step in eval mode whose eval-mode layers all sit in the frozen part.
 ''',
     valid=(
         '''
@@ -232,6 +247,21 @@ def fit(model, optimizer, train_loader, val_loader):
             loss.backward()
             optimizer.step()
         validate(model, val_loader)
+''',
+        '''
+def train(model, loader, optimizer):
+    model.eval()  # a linear probe: the frozen layers keep their statistics
+    for x, y in loader:
+        loss = (model(x) - y).pow(2).mean()
+        loss.backward()
+        optimizer.step()
+
+def linear_probe(model, loader, optimizer):
+    for name, param in model.named_parameters():
+        if not name.startswith("fc."):
+            param.requires_grad = False
+    for epoch in range(3):
+        train(model, loader, optimizer)
 ''',
     ),
     invalid=(

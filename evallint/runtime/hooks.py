@@ -332,9 +332,11 @@ class Probes:
         grad = torch.is_grad_enabled()
         inference = torch.is_inference_mode_enabled()
         active, inactive = self.facts.mode_summary(module)
+        # (Only a forward that may train in eval mode asks which of its layers are frozen.)
+        frozen = self.facts.frozen_part(module) if inactive and grad and not inference else ()
         trained_model = self.facts.trained_model(module)
         params = self.facts.has_parameters(module)
-        key = ("forward", frames, serial, training, grad, inference, active, inactive,
+        key = ("forward", frames, serial, training, grad, inference, active, inactive, frozen,
                trained_model, params)
         sig = self._intern(
             "forward",
@@ -348,6 +350,7 @@ class Probes:
                 "inference": inference,
                 "active": [list(a) for a in active],
                 "inactive": [list(a) for a in inactive],
+                "frozen": [list(a) for a in frozen],
                 "trained_model": trained_model,
                 "params": params,
             },
@@ -520,7 +523,8 @@ class Probes:
                 self.facts.mark_trained(module)
                 active, inactive = self.facts.mode_summary(module)
                 name, training = self.facts.describe(module)
-                trained.append((name, self.facts.serial(module), training, active, inactive))
+                frozen = self.facts.frozen_part(module) if inactive else ()
+                trained.append((name, self.facts.serial(module), training, active, inactive, frozen))
         trained.sort(key=lambda t: t[1])
         cached[3], cached[4] = tuple(trained), versions
         return cached[3]
@@ -542,8 +546,9 @@ class Probes:
                     "optimizer": type(optimizer).__name__,
                     "trained": [
                         {"module": c, "m": s, "training": t,
-                         "active": [list(a) for a in act], "inactive": [list(i) for i in ina]}
-                        for c, s, t, act, ina in trained
+                         "active": [list(a) for a in act], "inactive": [list(i) for i in ina],
+                         "frozen": [list(f) for f in fro]}
+                        for c, s, t, act, ina, fro in trained
                     ],
                 },
             )

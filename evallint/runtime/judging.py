@@ -128,9 +128,14 @@ def module_names(stats_list: list) -> str:
 
 
 def union(stats_list: list, field_name: str) -> list:
+    return merge_counts(stats.sig[field_name] for stats in stats_list)
+
+
+def merge_counts(count_lists) -> list:
+    """(description, count) lists of several forwards as one: each description at its largest count."""
     merged: dict[str, int] = {}
-    for stats in stats_list:
-        for desc, n in stats.sig[field_name]:
+    for counts in count_lists:
+        for desc, n in counts:
             merged[desc] = max(merged.get(desc, 0), n)
     return sorted(merged.items())
 

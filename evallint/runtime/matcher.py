@@ -125,7 +125,7 @@ def runtime_findings(
         # Trained in eval mode: backpropagated while its top module was in eval
         # mode, and an optimizer updates it (a frozen feature extractor kept in
         # eval on purpose, e.g. a perceptual-loss network, is not optimized).
-        if (stats.trained and not sig["training"] and sig["inactive"]
+        if (stats.trained and not sig["training"] and roles.trained_in_eval_mode(sig)
                 and module_key in obs.optimized_modules):
             if module_key not in trained_by_forward and not _statically_found(sig, found, "EVL102", suppressed):
                 # One finding per module: its other training call sites share the cause.
@@ -134,7 +134,7 @@ def runtime_findings(
                     _diagnostic_at(
                         "EVL102",
                         f"{sig['module']} was trained in eval mode: "
-                        f"{layer_counts(sig['inactive'])} in eval mode during training steps",
+                        f"{layer_counts(roles.trained_in_eval_mode(sig))} in eval mode during training steps",
                         frame,
                     ),
                     f"{plural(stats.trained, 'training forward')} of {sig['module']} ran in "
@@ -183,7 +183,7 @@ def runtime_findings(
         pid = key[0]
         for trained in sig["trained"]:
             module_key = (pid, trained["m"])
-            if trained["training"] or not trained["inactive"] or module_key in trained_by_forward:
+            if trained["training"] or not roles.trained_in_eval_mode(trained) or module_key in trained_by_forward:
                 continue
             if not sig["frames"] or _statically_found(sig, found, "EVL102", suppressed):
                 continue
@@ -192,7 +192,7 @@ def runtime_findings(
                 _diagnostic_at(
                     "EVL102",
                     f"optimizer.step() updated {trained['module']} while it was in eval mode: "
-                    f"{layer_counts(trained['inactive'])} in eval mode",
+                    f"{layer_counts(roles.trained_in_eval_mode(trained))} in eval mode",
                     frame,
                 ),
                 f"{plural(count, 'optimizer step')} at {_where(frame, project_root)} updated "

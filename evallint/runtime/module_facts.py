@@ -168,3 +168,28 @@ class ModuleFacts:
             summary = summaries[flags] = (tuple(sorted(active.items())),
                                           tuple(sorted(inactive.items())))
         return summary
+
+    def frozen_part(self, module) -> tuple:
+        """The eval-mode layers of ``mode_summary`` that sit in a frozen part of ``module``, as
+        sorted (description, count) pairs: a layer none of whose own parameters requires grad, or,
+        for a layer that holds none (Dropout), whose parent's do not. A linear probe keeps such a
+        backbone in eval mode on purpose; the training step trains the rest.
+
+        Read only for a model in eval mode with autograd on; kept per combination of layer flags
+        and count of trainable parameters, so unfreezing the backbone is seen."""
+        record = self.record(module)
+        layers = record.layers if record.layers is not None else self.sensitive_layers(module)
+        flags = tuple([layer.training for layer, _, _ in layers])
+        key = (flags, sum(1 for p in module.parameters() if p.requires_grad))
+        cached = record.extra.get("frozen_part")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        parents = {id(child): parent for parent in module.modules() for child in parent.children()}
+        frozen: Counter = Counter()
+        for (layer, description, _), training in zip(layers, flags):
+            owner = layer if any(True for _ in layer.parameters()) else parents.get(id(layer), module)
+            if not training and not any(p.requires_grad for p in owner.parameters()):
+                frozen[description] += 1
+        found = tuple(sorted(frozen.items()))
+        record.extra["frozen_part"] = (key, found)
+        return found

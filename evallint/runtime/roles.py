@@ -63,6 +63,15 @@ def has_mode_dependent_layers(sig: dict) -> bool:
     return bool(sig.get("active") or sig.get("inactive"))
 
 
+def trained_in_eval_mode(sig: dict) -> list:
+    """The eval-mode layers of a forward or step signature outside the model's frozen part, as
+    (description, count) pairs: those a training step in eval mode really changes. A linear
+    probe's frozen backbone, kept in eval mode on purpose, has none."""
+    frozen = dict(sig.get("frozen", ()))
+    return [[description, count - frozen.get(description, 0)]
+            for description, count in sig["inactive"] if count > frozen.get(description, 0)]
+
+
 def is_training_forward(stats) -> bool:
     """Some call at this site reached a backward, directly or through tensors computed from its output."""
     return bool(stats.trained or stats.fed)
