@@ -132,7 +132,7 @@ class ForwardTransfer:
             and self.switched_to_eval(key, state)
             and not self.evidence.roles.flow(self.fn).sinks
             and not set(identifier_words(self.fn.info.name)) & TRAINING_WORDS
-            and (role == roles.LOCAL or self.fn.info.name not in ("forward", "__call__"))
+            and (role == roles.LOCAL or (self.fn.info.name not in ("forward", "__call__") and not self._returned_to_a_backward()))
         )
         if (explicit_eval or (role == roles.LOCAL and self.has_weights(key, call))) and not is_test_module(self.fn.file):
             # (A project's own tests compare outputs of models they load or train: no evaluation.)
@@ -169,6 +169,12 @@ class ForwardTransfer:
                 label = f"{name}() (its result never reaches a backward())"
                 return ContextInfo("eval", label, self.file, call.node, by_flow=True)
         return ctx
+
+    def _returned_to_a_backward(self) -> bool:
+        """The caller backpropagates what this function returns (Grad-CAM's `forward_pass()`)."""
+        caller = self.caller
+        fref = self.project.functions.get(function_id(caller.file, caller.function)) if caller is not None else None
+        return fref is not None and self.evidence.roles.forward_role(fref, caller.node) == roles.TRAINING
 
     def switched_to_eval(self, key: str, state: State) -> bool:
         """Every path put the model in eval mode on purpose (`model.eval()`, `from_pretrained`):

@@ -38,6 +38,10 @@ class ProjectCalls:
             for key, facts in state.modes.items():
                 if key.startswith(prefix):
                     entry.modes[callee_key + key[len(caller_key) :]] = facts
+            for key, target in state.aliases.items():
+                # `p = Predictor(net)` stored `net` as `p.model`: `self.model` is `net` in `p.predict()`.
+                if key.startswith(prefix) and state.has_mode(target):
+                    entry.modes.setdefault(callee_key + key[len(caller_key) :], state.mode_of(target))
             if self.is_frozen(caller_key, state):
                 entry.frozen = entry.frozen | {callee_key}
             if self.is_frozen(caller_key, state, partly=True):
@@ -207,6 +211,11 @@ class ProjectCalls:
             for key, pending in callee_state.pending.items():
                 if key == callee_key or key.startswith(prefix):
                     mapped_pending[caller_key + key[len(callee_key) :]] = pending
+        # `self.model = model` in `Predictor(net)`: the caller's `p.model` is its `net`.
+        for key, target in callee_state.aliases.items():
+            held, source = _under(key, mapping), _under(target, mapping)
+            if held is not None and source is not None and held != source and "." in held:
+                state.aliases[held] = source
         # The callee saw every pending forward (under its own names where mapped); what it leaves
         # pending is what is pending now (a training step inside it consumed the rest).
         for key, pending in callee_state.pending.items():
@@ -229,4 +238,12 @@ class ProjectCalls:
             if name in torch_api.GRAD_OFF_CONTEXTS or self.evidence.roles.disables_grad(self.project.resolve(fref, decorator.chain)):
                 return True
         return False
+
+
+def _under(key: str, mapping: list) -> str | None:
+    """``key`` of the callee under the caller's name for the mapped key it lies under, if any."""
+    for callee_key, caller_key in sorted(mapping, key=lambda pair: -len(pair[0])):
+        if key == callee_key or key.startswith(callee_key + ".") or key.startswith(callee_key + "["):
+            return caller_key + key[len(callee_key) :]
+    return None
 

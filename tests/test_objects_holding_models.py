@@ -1,0 +1,73 @@
+"""Models held by the project's own objects.
+
+`Predictor(net)` that stores `net` as `self.model` and calls `self.model.eval()` leaves the
+caller's `net` in eval mode, and `p.predict(x)` runs that same `net`. A function whose output
+its caller backpropagates (Grad-CAM's `forward_pass()`) is no evaluation on its own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import expected_findings, found
+
+PREDICTOR = """
+import torch
+from torchvision import models
+
+
+class Predictor:
+    def __init__(self, model):
+        self.model = model
+{set_mode}
+
+    @torch.no_grad()
+    def predict(self, image):
+        return self.model(image)  # {marker}
+
+
+if __name__ == "__main__":
+    net = models.resnet18(weights="IMAGENET1K_V1")
+    predictor = Predictor(net)
+    print(predictor.predict(torch.randn(1, 3, 224, 224)))
+"""
+
+
+@pytest.mark.parametrize("set_mode, marker", [("        self.model.eval()", ""), ("        pass", "EVL101")],
+                         ids=["eval-in-init", "no-eval"])
+def test_a_model_stored_by_a_constructor_keeps_the_mode_it_set(lint, set_mode, marker):
+    source = PREDICTOR.format(set_mode=set_mode, marker=marker).replace("  # \n", "\n").lstrip("\n")
+    assert found(lint(source)) == expected_findings(source)
+
+
+def test_a_forward_whose_result_the_caller_backpropagates_is_no_evaluation(lint):
+    source = """
+    import torch
+    from torchvision import models
+
+
+    class Extractor:
+        def __init__(self, model):
+            self.model = model
+
+        def forward_pass(self, x):
+            features = self.model.features(x)
+            return features, self.model.classifier(features.flatten(1))
+
+
+    class GradCam:
+        def __init__(self, model):
+            self.model = model
+            self.model.eval()
+            self.extractor = Extractor(self.model)
+
+        def generate_cam(self, image, target):
+            features, output = self.extractor.forward_pass(image)
+            output[0, target].backward()
+            return features
+
+
+    if __name__ == "__main__":
+        GradCam(models.alexnet(weights="IMAGENET1K_V1")).generate_cam(torch.randn(1, 3, 224, 224), 3)
+    """
+    assert found(lint(source)) == set()
