@@ -224,8 +224,29 @@ class ForwardTransfer:
         optimized = self.evidence.roles.optimized(self.fn)
         for key, pending in list(state.pending.items()):
             if optimized is not None and not _among(key, optimized, state):
-                continue  # not handed to the optimizer built here: not trained by this step
+                # Not handed to the optimizer built here: not trained by this step. Where that
+                # optimizer updates inputs only (an image made to excite a class), the model is
+                # evaluated, with gradients on purpose.
+                inputs = self.evidence.roles.optimized_inputs(self.fn) if kind == "step" else ()
+                if inputs and not any(self.is_model(state.canonical(k), state) for k in inputs):
+                    self.record_input_optimisation(key, pending, inputs, state)
+                continue
             self.record_training_forward(key, pending.file, pending.node, pending.function, None, call, kind, state, pending)
+
+    def record_input_optimisation(self, key: str, pending: Pending, inputs: tuple[str, ...], state: State) -> None:
+        """The forward of a model through which an optimizer updates ``inputs``: an evaluation
+        that takes gradients on purpose (EVL101 applies, EVL201 does not)."""
+        path = tuple(self.path)
+        label = f"the optimisation of {', '.join(inputs)} in {_function_words(self.fn.info)}"
+        region = self.innermost_region()
+        node = region.node if region is not None and region.file == self.file else self.fn.info.node
+        context = ContextInfo("eval", label, self.file, node, by_flow=True)
+        self.analyzer.facts.forwards.append(
+            ModelForward(
+                pending.file, pending.node, pending.function, key, "call", context, feasible(pending.modes, path),
+                feasible(pending.grad, path), True, self.caller, self.mode_matters(key, state), (), path,
+            )
+        )
 
     def record_training_forward(self, key, file, node, function, modes, call, kind, state: State, pending: Pending | None = None):
         path = tuple(self.path)

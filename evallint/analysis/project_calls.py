@@ -211,11 +211,18 @@ class ProjectCalls:
             for key, pending in callee_state.pending.items():
                 if key == callee_key or key.startswith(prefix):
                     mapped_pending[caller_key + key[len(callee_key) :]] = pending
-        # `self.model = model` in `Predictor(net)`: the caller's `p.model` is its `net`.
+        # `self.model = model` in `Predictor(net)`: the caller's `p.model` is its `net`; for a
+        # module the caller has no name for (`Predictor(load())`, a local), `p.model` gets its mode.
         for key, target in callee_state.aliases.items():
-            held, source = _under(key, mapping), _under(target, mapping)
-            if held is not None and source is not None and held != source and "." in held:
-                state.aliases[held] = source
+            held = _under(key, mapping)
+            if held is None or "." not in held:
+                continue
+            source = _under(target, mapping)
+            if source is not None:
+                if held != source:
+                    state.aliases[held] = source
+            elif callee_state.has_mode(target):
+                state.set_mode(held, callee_state.mode_of(target))
         # The callee saw every pending forward (under its own names where mapped); what it leaves
         # pending is what is pending now (a training step inside it consumed the rest).
         for key, pending in callee_state.pending.items():

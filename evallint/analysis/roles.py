@@ -534,6 +534,22 @@ class Roles:
         found = self._optimized[fref.id] = frozenset(owners) if builds else None
         return found
 
+    def optimized_inputs(self, fref: FunctionRef) -> tuple[str, ...]:
+        """The tensors this function's optimizers update, where every optimizer it builds is a
+        ``torch.optim`` class given a list of them (``SGD([image], lr=6)``): an input optimised
+        through a model (class visualisation, DeepDream). Empty otherwise."""
+        inputs: set[str] = set()
+        calls = {stmt.node: stmt for stmt in self.statements(fref) if type(stmt) is ir.Call}
+        for call in calls.values():
+            qualified = self.project.qualify(fref.file.path, call.func) if call.func else ""
+            if not _builds_optimizer(call, call.arguments, calls, qualified):
+                continue
+            listed = call.args[0] if call.args and qualified.startswith("torch.optim.") else None
+            if not isinstance(listed, ir.TupleValue) or not all(isinstance(item, ir.RefValue) for item in listed.items):
+                return ()
+            inputs.update(item.key for item in listed.items)
+        return tuple(sorted(inputs))
+
 
 _PARAMETER_METHODS = frozenset({"parameters", "named_parameters", "modules", "children", "named_modules"})
 

@@ -17,6 +17,7 @@ from evallint.runtime.judging import (
     caller,
     forward_keys,
     layer_counts,
+    looked_through,
     module_names,
     no_mode_layers,
     not_an_evaluation,
@@ -133,7 +134,8 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
     stats = [s for s in stats if roles.has_mode_dependent_layers(s.sig)]
     calls = sum(s.calls for s in stats)
     who = caller(stats, path, line)
-    evaluation, why_not = not_an_evaluation(stats, calls, line, who)
+    through = [s for s in looked_through(obs, keys) if s in stats]
+    evaluation, why_not = (through, None) if through else not_an_evaluation(stats, calls, line, who)
     if not evaluation:
         return why_not
     who = caller(evaluation, path, line)
@@ -171,7 +173,9 @@ or whose weights are loaded by then: a validation pass inline in the training lo
 as `compute_metrics(model, loader)` called by the code that trains the model, inference after
 `load_state_dict` or `torch.load`. Functions named like `validate`, `evaluate`, `test`, `predict`
 or `infer`, loops over `val`/`test`/`dev` loaders and a script's `torch.no_grad()` blocks are
-evaluation too. Losses, metrics and modules with no mode-dependent layer are never reported.
+evaluation too. So is a forward through which an optimizer updates only inputs (`SGD([image])` in
+class visualisation): the model is looked through, with gradients on purpose, so EVL201 stays
+quiet there. Losses, metrics and modules with no mode-dependent layer are never reported.
 
 ## Why is this bad?
 In train mode Dropout keeps dropping activations and BatchNorm normalises with batch statistics and

@@ -180,6 +180,16 @@ def not_an_evaluation(stats: list, calls: int, line: int, who: str) -> tuple[lis
                                 "not an evaluation")
 
 
+def looked_through(obs, keys: list) -> list:
+    """The forwards among ``keys`` that were backpropagated while no optimizer ever updated their
+    module, in a run whose optimizers did step: an input optimised through the model (class
+    visualisation), an evaluation that takes gradients on purpose."""
+    if not obs.step_count:
+        return []
+    return [obs.forwards[k] for k in keys
+            if obs.forwards[k].trained and (k[0], obs.forwards[k].sig["m"]) not in obs.optimized_modules]
+
+
 def no_mode_layers(stats: list) -> str:
     """Evidence when no module at the line has a mode-dependent layer; empty otherwise."""
     if any(roles.has_mode_dependent_layers(s.sig) for s in stats):
