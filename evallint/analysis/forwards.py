@@ -240,7 +240,7 @@ class ForwardTransfer:
         label = f"the optimisation of {', '.join(inputs)} in {_function_words(self.fn.info)}"
         region = self.innermost_region()
         node = region.node if region is not None and region.file == self.file else self.fn.info.node
-        context = ContextInfo("eval", label, self.file, node, by_flow=True)
+        context = ContextInfo("eval", label, self.file, node)  # (eval() before the loop is the fix)
         self.analyzer.facts.forwards.append(
             ModelForward(
                 pending.file, pending.node, pending.function, key, "call", context, feasible(pending.modes, path),
