@@ -253,4 +253,3 @@ def _under(key: str, mapping: list) -> str | None:
         if key == callee_key or key.startswith(callee_key + ".") or key.startswith(callee_key + "["):
             return caller_key + key[len(callee_key) :]
     return None
-
