@@ -222,13 +222,15 @@ class ForwardTransfer:
             # steps no optimizer anywhere: gradients taken on purpose (saliency), no training step.
             return
         optimized = self.evidence.roles.optimized(self.fn)
+        # An optimizer that updates inputs only (an image made to excite a class): the models the
+        # step backpropagates through are evaluated, with gradients on purpose.
+        inputs = self.evidence.roles.optimized_inputs(self.fn) if kind == "step" and optimized is not None else ()
+        if any(self.is_model(state.canonical(k), state) for k in inputs):
+            inputs = ()
         for key, pending in list(state.pending.items()):
             if optimized is not None and not _among(key, optimized, state):
-                # Not handed to the optimizer built here: not trained by this step. Where that
-                # optimizer updates inputs only (an image made to excite a class), the model is
-                # evaluated, with gradients on purpose.
-                inputs = self.evidence.roles.optimized_inputs(self.fn) if kind == "step" else ()
-                if inputs and not any(self.is_model(state.canonical(k), state) for k in inputs):
+                # Not handed to the optimizer built here: not trained by this step.
+                if inputs:
                     self.record_input_optimisation(key, pending, inputs, state)
                 continue
             self.record_training_forward(key, pending.file, pending.node, pending.function, None, call, kind, state, pending)

@@ -134,7 +134,7 @@ def judge(obs: Observations, path: str, line: int) -> tuple[str, str]:
     stats = [s for s in stats if roles.has_mode_dependent_layers(s.sig)]
     calls = sum(s.calls for s in stats)
     who = caller(stats, path, line)
-    through = [s for s in looked_through(obs, keys) if s in stats]
+    through = [s for s in looked_through(obs, keys) if roles.has_mode_dependent_layers(s.sig)]
     evaluation, why_not = (through, None) if through else not_an_evaluation(stats, calls, line, who)
     if not evaluation:
         return why_not
