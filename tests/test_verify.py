@@ -930,6 +930,53 @@ def test_without_max_steps_a_script_stops_once_every_finding_has_a_verdict():
     assert [v.verdict for v in report.verdicts] == ["confirmed"]
 
 
+def test_a_forward_cut_short_by_the_stop_leaves_the_verdict_as_it_was(tmp_path):
+    # The stop that settles a run may land inside a validation forward. That call never
+    # returned, so it must not turn the confirmed evaluations at its line into unknowns.
+    path = _script(tmp_path, """
+import os, signal
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+stopping = False
+
+
+class StopInside(nn.Module):
+    def forward(self, x):
+        if stopping:
+            os.kill(os.getpid(), signal.SIGUSR1)  # the verifier's stop signal
+        return x
+
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), StopInside(), nn.Linear(8, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+held_out = torch.randn(16, 4)
+
+
+def validate():
+    with torch.no_grad():
+        return F.mse_loss(model(held_out), held_out.sum(1, keepdim=True)).item()  # EVL101
+
+
+for epoch in range(3):
+    for _ in range(5):
+        x = torch.randn(8, 4)
+        loss = F.mse_loss(model(x), x.sum(1, keepdim=True))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    stopping = epoch == 2
+    validate()
+raise AssertionError("the stop did not stop the script")
+""")
+    report = build_report(str(path), diagnostics=marked_findings(path), device="cpu", timeout=60)
+    assert report.training_steps == 15, report_to_text(report)
+    (verdict,) = report.verdicts
+    assert verdict.verdict == "confirmed", report_to_text(report)
+    assert verdict.evidence.startswith("validate() ran 2 forwards of Sequential in train mode")
+
+
 def test_max_steps_counts_backward_calls_in_a_script_without_an_optimizer(tmp_path):
     path = _script(tmp_path, """
 import torch

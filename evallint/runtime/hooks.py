@@ -196,6 +196,10 @@ class Probes:
             try:
                 output = original_call(module, *args, **kwargs)
                 return output
+            except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    call = None  # cut short by a stop (the verifier's, Ctrl-C): it had no output
+                raise
             finally:
                 probes._exit_call(call, output)
 
