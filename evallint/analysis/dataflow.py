@@ -30,6 +30,9 @@ _EMPTY: frozenset[int] = frozenset()
 class OutputFlow:
     to_backward: frozenset[int]  # calls whose results reach a backward pass in this function
     to_return: frozenset[int]  # calls whose results reach a ``return`` or ``yield``
+    # Calls whose results are written into an attribute or an item (`self.fake = G(z)`), where
+    # code that runs after this function returns may still read them.
+    to_store: frozenset[int]
     sinks: frozenset[int]  # the backward calls, and calls of project functions that train
     # Calls between a training forward and the backward that consumes it, in the same loop
     # iteration: they sit inside a training step even when their own output is dropped.
@@ -68,8 +71,8 @@ def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) 
             if first < order < sink_order and (not loops or loops[-1] in sink_loops):
                 in_step.add(node)
     return OutputFlow(
-        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.sinks), frozenset(in_step), walk.places,
-        walk.call_sources,
+        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.to_store), frozenset(walk.sinks),
+        frozenset(in_step), walk.places, walk.call_sources,
     )
 
 
@@ -80,6 +83,7 @@ class _Walk:
         self.call_sources: dict[int, frozenset[int]] = {}
         self.to_backward: set[int] = set()
         self.to_return: set[int] = set()
+        self.to_store: set[int] = set()
         self.sinks: set[int] = set()
         self.loops: tuple[int, ...] = ()  # the loops around the statement being walked
         self.places: dict[int, tuple[tuple[int, ...], int]] = {}  # call -> (its loops, its order)
@@ -91,6 +95,7 @@ class _Walk:
     def write(self, env: Env, key: str, sources: frozenset[int]) -> None:
         env[key] = sources
         if "." in key or "[" in key:
+            self.to_store.update(sources)
             for cut, char in enumerate(key):
                 if char == "." or char == "[":
                     self.parents.add(key[:cut])

@@ -181,8 +181,29 @@ class ProjectCalls:
         if summary.exit.dead:
             return
         rebound = self.evidence.rebound_parameters(target)
-        self.map_back(summary.exit, [pair for pair in mapping if pair[0] not in rebound] if rebound else mapping, state, entry)
+        exit_state = self._without_forwards_settled_inside(target, summary.exit)
+        self.map_back(exit_state, [pair for pair in mapping if pair[0] not in rebound] if rebound else mapping, state, entry)
         state.grad = summary.exit.grad
+
+    def _without_forwards_settled_inside(self, target: str, exit_state: State) -> State:
+        """The callee's exit without the forwards it ran whose output reaches its own backward and
+        nothing outside it (not returned, not stored): once it returns, no later backward can
+        reach them. Where its backward did not run (`run_phase(..., train=False)`), they were
+        no training step, so no step of the caller's may take them for one."""
+        fref = self.project.functions[target]
+        settled = [key for key, pending in exit_state.pending.items()
+                   if pending.function == fref.info.qualname and pending.file == fref.file.path
+                   and self._settled_inside(fref, pending.node)]
+        if not settled:
+            return exit_state
+        trimmed = exit_state.copy()
+        for key in settled:
+            del trimmed.pending[key]
+        return trimmed
+
+    def _settled_inside(self, fref: FunctionRef, node: int) -> bool:
+        flow = self.evidence.roles.flow(fref)
+        return node in flow.to_backward and node not in flow.to_return and node not in flow.to_store
 
     def map_back(self, callee_state: State, mapping: list, state: State, entry: State | None = None) -> None:
         """What the callee left on the objects it was handed, under the caller's names. With the
