@@ -71,3 +71,45 @@ def test_a_forward_whose_result_the_caller_backpropagates_is_no_evaluation(lint)
         GradCam(models.alexnet(weights="IMAGENET1K_V1")).generate_cam(torch.randn(1, 3, 224, 224), 3)
     """
     assert found(lint(source)) == set()
+
+
+@pytest.mark.parametrize("set_mode, marker", [("        self.model.eval()", ""), ("        pass", "EVL101")],
+                         ids=["eval-in-init", "no-eval"])
+def test_a_wrapper_built_and_used_in_one_expression_sees_what_its_constructor_stored(lint, set_mode, marker):
+    source = PREDICTOR.format(set_mode=set_mode, marker=marker).replace("  # \n", "\n").lstrip("\n")
+    source = source.replace("    predictor = Predictor(net)\n    print(predictor.predict(", "    print(Predictor(net).predict(")
+    assert "Predictor(net).predict(" in source
+    assert found(lint(source)) == expected_findings(source)
+
+
+def test_the_caller_s_eval_reaches_a_wrapper_built_in_the_call(lint):
+    source = PREDICTOR.format(set_mode="        pass", marker="").replace("  # \n", "\n").lstrip("\n")
+    source = source.replace("    predictor = Predictor(net)\n    print(predictor.predict(",
+                            "    net.eval()\n    print(Predictor(net).predict(")
+    assert "net.eval()\n    print(Predictor(net).predict(" in source
+    assert found(lint(source)) == set()
+
+
+def test_a_module_built_and_run_in_one_expression_is_no_evaluation(lint):
+    # A fresh module's `inference()` runs untrained weights: a shape check, not an evaluation.
+    source = """
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+
+        def forward(self, x):
+            return self.body(x)
+
+        def inference(self, x):
+            return self.body(x).shape
+
+
+    if __name__ == "__main__":
+        print(Net().inference(torch.randn(2, 4)))
+    """
+    assert found(lint(source)) == set()

@@ -163,9 +163,27 @@ def call_on_a_call(interp: "Interpreter", site: CallSite, state: State) -> State
         else:
             state.set_mode(computed.key, frozenset({Poss(UNKNOWN, interp.origin(UNRESOLVED, call.node, "getattr"))}))
         return state
+    if isinstance(computed, Instance) and _method_of_new_object(interp, call, computed, state):
+        return state
     if call.method not in torch_api.SELF_RETURNING_METHODS:
         return state
     return None  # `Net().to(device)`, `Net().cuda().train()`: the chain returns the new module
+
+
+def _method_of_new_object(interp: "Interpreter", call: ir.Call, instance: Instance, state: State) -> bool:
+    """``Predictor(net).predict(x)``, walked as ``p = Predictor(net); p.predict(x)`` would be, so
+    that the method sees what ``__init__`` stored. The object is named after its construction
+    (``Predictor()``), which no code can rebind. (A module built and run in one expression is
+    not walked so: untrained, it is no evaluation.)"""
+    if call.method is None or interp.evidence.is_module_class(instance.class_id):
+        return False
+    target = interp.project.method_of(instance.class_id, call.method)
+    if target not in interp.project.functions or interp.project.functions[target].info.is_generator:
+        return False
+    name = instance.class_id.rsplit(".", 1)[-1] + "()"
+    interp.bind(name, call.receiver, state)
+    interp.call_function(target, call, state, receiver=name)
+    return True
 
 
 def attribute_of_model(interp: "Interpreter", site: CallSite, state: State) -> State | None:
