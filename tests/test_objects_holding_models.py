@@ -113,3 +113,39 @@ def test_a_module_built_and_run_in_one_expression_is_no_evaluation(lint):
         print(Net().inference(torch.randn(2, 4)))
     """
     assert found(lint(source)) == set()
+
+
+def test_a_message_names_a_switch_in_another_function_as_that_line_writes_it(lint):
+    # The forward runs `self.model`; the switch that left it in train mode is the caller's
+    # `net.train()`, and the message quotes that line as written.
+    source = """
+    import torch
+    import torch.nn as nn
+
+
+    class Predictor:
+        def __init__(self, model):
+            self.model = model
+
+        def predict(self, x):
+            with torch.no_grad():
+                return self.model(x)
+
+
+    def main():
+        net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+        net.train()
+        for _ in range(3):
+            optimizer.zero_grad()
+            net(torch.randn(8, 4)).sum().backward()
+            optimizer.step()
+        return Predictor(net).predict(torch.randn(2, 4))
+
+
+    if __name__ == "__main__":
+        main()
+    """
+    (finding,) = lint(source)
+    assert (finding.location.row, finding.code) == (11, "EVL101")
+    assert "main() at line 17 calls net.train() and nothing calls self.model.eval()" in finding.message

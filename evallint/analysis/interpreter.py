@@ -160,7 +160,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
                 return region
         return None
 
-    def origin(self, kind: str, node: int, detail: str = "") -> Origin:
+    def origin(self, kind: str, node: int, detail: str = "", receiver: str = "") -> Origin:
         region = self.innermost_region()
         return Origin(
             kind,
@@ -170,6 +170,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
             (region.file, region.node) if region else (),
             region.kind if region else "",
             detail,
+            receiver,
         )
 
     def guard(self) -> tuple:

@@ -61,6 +61,9 @@ class Origin:
     region: tuple = ()  # (file, node) of the innermost evaluation/training region, if any
     region_kind: str = ""  # "eval", "train" or ""
     detail: str = ""  # e.g. the callee name when a helper set the mode
+    # The model's name where a switch is written (`net` in `net.eval()`): a message about a
+    # helper's `self.model` names the caller's own line as the caller wrote it.
+    receiver: str = ""
 
 
 @functools.total_ordering

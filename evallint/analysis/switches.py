@@ -88,10 +88,12 @@ class Switches:
             return self.boolean_facts(first, GRAD_ON, GRAD_OFF, CONTEXT, call.node, name, {})
         return None
 
-    def boolean_facts(self, value, when_true: str, when_false: str, kind: str, node: int, detail: str, saved) -> Facts:
+    def boolean_facts(self, value, when_true: str, when_false: str, kind: str, node: int, detail: str, saved,
+                      receiver: str = "") -> Facts:
         constant = const(value)
         if constant is True or constant is False:
-            return frozenset({Poss(when_true if constant else when_false, self.origin(kind, node, detail), self.guard())})
+            origin = self.origin(kind, node, detail, receiver)
+            return frozenset({Poss(when_true if constant else when_false, origin, self.guard())})
         if isinstance(value, ir.RefValue) and value.key in saved:
             return saved[value.key]
         cond = None
@@ -100,7 +102,7 @@ class Switches:
         elif isinstance(value, ir.RefValue):
             cond = ir.CondValue(value.key, (value.key.split(".")[0],))
         if cond is not None:
-            origin = self.origin(kind, node, detail)
+            origin = self.origin(kind, node, detail, receiver)
             return frozenset(
                 {
                     Poss(when_true, origin, (cond.text, not cond.negated, cond.deps)),
@@ -115,11 +117,12 @@ class Switches:
         guard = self.guard()
         if guard and guard[0] in state.saved_flag_keys:
             guard = ()
+        receiver = call.receiver.key if isinstance(call.receiver, ir.RefValue) else ""
         if call.method == "eval":
-            return frozenset({Poss(EVAL, self.origin(SET_BY_CALL, call.node, "eval()"), guard)})
+            return frozenset({Poss(EVAL, self.origin(SET_BY_CALL, call.node, "eval()", receiver), guard)})
         value = call.args[0] if call.args else dict(call.kwargs).get("mode")
         if value is None:
-            return frozenset({Poss(TRAIN, self.origin(SET_BY_CALL, call.node, "train()"), guard)})
+            return frozenset({Poss(TRAIN, self.origin(SET_BY_CALL, call.node, "train()", receiver), guard)})
         if isinstance(value, ir.TrainingFlagValue):
             return state.mode_of(state.canonical(value.key))
         if isinstance(value, ir.CondValue):
@@ -128,7 +131,7 @@ class Switches:
             detail = f"train({value.key})"
         else:
             detail = "train(False)" if const(value) is False else "train()"
-        return self.boolean_facts(value, TRAIN, EVAL, SET_BY_CALL, call.node, detail, state.saved_flags)
+        return self.boolean_facts(value, TRAIN, EVAL, SET_BY_CALL, call.node, detail, state.saved_flags, receiver)
 
     def switch_mode(self, key: str, call: ir.Call, state: State) -> None:
         state.set_mode(key, self.mode_facts(call, state))

@@ -70,7 +70,7 @@ def describe_mode_origin(poss: Poss, key: str, refs: MessageRefs) -> str:
     where = function_label(origin.function) if origin.function else ""
     if origin.kind == SET_BY_CALL:
         place = f"{where} at line {refs.line(origin.file, origin.node)}"
-        return f"{place} calls {key}.{origin.detail}"
+        return f"{place} calls {origin.receiver or key}.{origin.detail}"
     if origin.kind == CONSTRUCTED:
         return f"{key} is built at line {refs.line(origin.file, origin.node)} (a new module starts in train mode)"
     if origin.kind == PRETRAINED:

@@ -23,7 +23,7 @@ def check(facts: ProjectFacts):
             origin = poss.origin
             refs = MessageRefs()
             message = (
-                f"{forward.key}.{origin.detail} inside the training step: the forward at line "
+                f"{origin.receiver or forward.key}.{origin.detail} inside the training step: the forward at line "
                 f"{refs.line(forward.file, forward.node)} then trains with Dropout off and BatchNorm frozen"
             )
             finding = Finding("EVL103", message, origin.file, origin.node, None, tuple(refs.refs))
