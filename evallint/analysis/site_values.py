@@ -170,17 +170,17 @@ class SiteValues:
                     continue
                 if kind is not ir.Assign:
                     continue
-                for target in stmt.targets:
+                for index, target in enumerate(stmt.targets):
                     if target is not None and (own or self._is_in(fref, target, scope)):
-                        assigned.setdefault(target, []).append(stmt if own and len(stmt.targets) == 1 else None)
+                        assigned.setdefault(target, []).append(_assigned(stmt, index) if own else None)
         # Assigned several times (in the branches of an `if`): what all assignments agree on.
-        known = {name: stmts for name, stmts in assigned.items() if None not in stmts}
+        known = {name: pairs for name, pairs in assigned.items() if None not in pairs}
         values: dict[str, object] = {}
-        for name, stmts in known.items():
-            if all(isinstance(stmt.value, ir.ConstValue) for stmt in stmts):
-                literals = {(type(stmt.value.value), stmt.value.value) for stmt in stmts}
-                values[name] = stmts[0].value.value if len(literals) == 1 else _SOME_LITERAL
-        displays = {name: [stmt.display for stmt in stmts] for name, stmts in known.items() if all(stmt.display for stmt in stmts)}
+        for name, pairs in known.items():
+            if all(isinstance(value, ir.ConstValue) for value, _ in pairs):
+                literals = {(type(value.value), value.value) for value, _ in pairs}
+                values[name] = pairs[0][0].value if len(literals) == 1 else _SOME_LITERAL
+        displays = {name: [display for _, display in pairs] for name, pairs in known.items() if all(display for _, display in pairs)}
         for name, shown in displays.items():
             found = _agreed([self._config(display, values, displays) for display in shown])
             if found is not UNKNOWN:
@@ -268,3 +268,15 @@ class SiteValues:
             elif found is not _SOME_LITERAL and not isinstance(found, (str, int)):
                 return UNKNOWN  # (an index that is a literal, or may be any of some, reads a value)
         return keys
+
+
+def _assigned(stmt: ir.Assign, index: int) -> tuple[ir.Value, ir.DictDisplay | None] | None:
+    """What an assignment gives its ``index``-th target, as (value, dict display): `drop = 0.1`,
+    and each name of `hidden, drop = 32, 0.1`; None where that is not known (`a, b = pair`,
+    a starred target)."""
+    if len(stmt.targets) == 1:
+        return stmt.value, stmt.display
+    items = stmt.value.items if isinstance(stmt.value, ir.TupleValue) else ()
+    if len(items) != len(stmt.targets) or None in stmt.targets:
+        return None
+    return items[index], None
