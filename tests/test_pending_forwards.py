@@ -5,7 +5,8 @@ A forward whose output reaches a backward inside its own function, and is neithe
 nor stored, cannot be backpropagated once that function returns. Where that backward did not
 run (`run_phase(..., train_flag=False)` evaluates), the forward was no training step, and a
 later step elsewhere must not take it for one. A forward whose output is returned or stored on
-an object is still the caller's to backpropagate.
+an object is still the caller's to backpropagate. Outputs handed to a project function that
+backpropagates what it is given (REINFORCE's `finish_episode(values)`) are training too.
 """
 
 from __future__ import annotations
@@ -129,3 +130,61 @@ def test_a_returned_loss_is_still_trained_by_the_caller_s_step(lint):
 
 def test_an_output_stored_on_the_object_is_still_trained_by_a_later_backward(lint):
     assert found(lint(STORED_OUTPUT)) == expected_findings(STORED_OUTPUT) == {(12, "EVL102")}
+
+
+EPISODES = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Policy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 8)
+        self.out = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.out(F.relu(self.body(x)))
+        return x[:, :4], x[:, 4]
+
+
+def select_action(state):
+    scores, value = policy(state)
+    return F.softmax(scores, dim=1).multinomial(1), value
+
+
+def run_episode(episode):
+    values, rewards = [], []
+    for t in range(5):
+        action, value = select_action(torch.randn(1, 4))
+        values.append(value)
+        rewards.append(1.0)
+    return values, rewards
+
+
+def finish_episode(episode, values, rewards):
+    loss = sum(F.mse_loss(v, torch.tensor([r])) for v, r in zip(values, rewards))
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+    optimizer.step()
+
+
+def show_policy(episode):
+    scores, _ = policy(torch.randn(1, 4))  # EVL201
+    print(episode, scores.argmax().item())
+
+
+policy = Policy()
+optimizer = torch.optim.SGD(policy.parameters(), lr=0.1)
+for episode in range(10):
+    values, rewards = run_episode(episode)
+    finish_episode(episode, values, rewards)
+    show_policy(episode)
+"""
+
+
+def test_outputs_handed_to_the_function_that_backpropagates_them_are_training(lint):
+    # The episode counter goes to the training call too; it is the values that are trained on.
+    assert found(lint(EPISODES)) == expected_findings(EPISODES) == {(40, "EVL201")}

@@ -39,6 +39,9 @@ class OutputFlow:
     in_step: frozenset[int]
     places: dict  # call -> (the loops around it, outermost first; its position in the body)
     sources: dict  # call -> the calls its receiver and arguments were computed from (itself included)
+    # The parameters whose values reach a backward here (`finish_episode(values)` backpropagates
+    # the values it is given): a caller's call hands those arguments to a backward.
+    backpropagated_params: frozenset[str] = frozenset()
 
 
 # Methods that put their arguments into their receiver (`outputs.append(model(x))`).
@@ -62,23 +65,42 @@ def graph_returns(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]
     return frozenset(walk.to_return)
 
 
-def output_flow(body: tuple[ir.Stmt, ...], sink_kind: Callable[[ir.Call], int]) -> OutputFlow:
-    walk = _Walk(sink_kind)
-    walk.block(body, {})
+def output_flow(
+    body: tuple[ir.Stmt, ...],
+    sink_kind: Callable[[ir.Call], int],
+    params: tuple[str, ...] = (),
+    trained_arguments: Callable[[ir.Call], list] | None = None,
+) -> OutputFlow:
+    """Where the results of a function's calls go. ``params`` are followed too, each as a source
+    of its own (numbered below zero); ``trained_arguments`` gives the arguments of a call of a
+    project function that trains (``TRAINS``) that reach its backward."""
+    walk = _Walk(sink_kind, trained_arguments=trained_arguments)
+    walk.block(body, {param: frozenset({-number}) for number, param in enumerate(params, 1)})
     in_step = set()
     for sink_loops, sink_order, first in walk.steps:
         for node, (loops, order) in walk.places.items():
             if first < order < sink_order and (not loops or loops[-1] in sink_loops):
                 in_step.add(node)
+    backpropagated = frozenset(param for number, param in enumerate(params, 1) if -number in walk.to_backward)
+    sources = {node: _calls(found) for node, found in walk.call_sources.items()} if params else walk.call_sources
     return OutputFlow(
-        frozenset(walk.to_backward), frozenset(walk.to_return), frozenset(walk.to_store), frozenset(walk.sinks),
-        frozenset(in_step), walk.places, walk.call_sources,
+        _calls(walk.to_backward), _calls(walk.to_return), _calls(walk.to_store), frozenset(walk.sinks),
+        frozenset(in_step), walk.places, sources, backpropagated,
     )
 
 
+def _calls(nodes) -> frozenset[int]:
+    """The call nodes among sources, without the parameters' numbers below zero."""
+    return frozenset(node for node in nodes if node >= 0)
+
+
 class _Walk:
-    def __init__(self, sink_kind: Callable[[ir.Call], int], cut_graph: bool = False) -> None:
+    def __init__(
+        self, sink_kind: Callable[[ir.Call], int], cut_graph: bool = False,
+        trained_arguments: Callable[[ir.Call], list] | None = None,
+    ) -> None:
         self.sink_kind = sink_kind
+        self.trained_arguments = trained_arguments
         self.cut_graph = cut_graph
         self.call_sources: dict[int, frozenset[int]] = {}
         self.to_backward: set[int] = set()
@@ -175,6 +197,9 @@ class _Walk:
             orders = [self.places[node][1] for node in sources if node in self.places and node != call.node]
             if orders:
                 self.steps.append((place[0], place[1], min(orders)))
+        elif kind == TRAINS and self.trained_arguments is not None:
+            for value in self.trained_arguments(call):
+                self.to_backward.update(self.sources(value, env))
         return sources
 
     def sources(self, value, env: Env) -> frozenset[int]:

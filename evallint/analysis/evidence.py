@@ -80,7 +80,7 @@ class Evidence:
         self.model_verdicts: dict[str, dict[str, bool | None]] = {}
         self.roles = roles.Roles(
             project, self.statements, self.is_module_class, self.sink_kind, lambda fref: self.trains(fref.id, steps_only=True),
-            self.globals_trained_by,
+            self.globals_trained_by, self._training_callee,
         )
 
     # -- the call scan --------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ import functools
 from evallint.analysis import ir, torch_api
 from evallint.analysis.bodies import chains_in, forward_key, references_in
 from evallint.analysis.callgraph import FunctionRef, ProjectIndex
-from evallint.analysis.dataflow import GRAPH_CUTTING_METHODS, OutputFlow, graph_returns, output_flow
+from evallint.analysis.dataflow import OutputFlow
+from evallint.analysis.flows import FunctionFlows
 from evallint.analysis.names import identifier_words
 from evallint.analysis.site_values import Config, Site, SiteValues
 
@@ -149,7 +150,8 @@ def _keyword_sets(call: ir.Call, keyword: str, default: bool) -> bool:
 class Roles:
     """State-independent answers about one project, computed on demand and kept."""
 
-    def __init__(self, project: ProjectIndex, statements, is_module_class, sink_kind, steps, globals_trained_by) -> None:
+    def __init__(self, project: ProjectIndex, statements, is_module_class, sink_kind, steps, globals_trained_by,
+                 training_callee) -> None:
         self.project = project
         self.statements = statements  # FunctionRef -> flattened statements
         self.is_module_class = is_module_class
@@ -160,8 +162,7 @@ class Roles:
         self.sites = SiteValues(project, statements)
         self._subclass_index: dict[str, list[str]] | None = None
         self._builds_memo: dict[str, str] = {}
-        self._flows: dict[str, OutputFlow] = {}
-        self._graph_returns: dict[str, frozenset[int]] = {}
+        self.flows = FunctionFlows(project, statements, sink_kind, training_callee)
         self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
         self._grad_off_decorators: dict[str, bool] = {}
         self._optimized: dict[str, frozenset[str] | None] = {}
@@ -357,20 +358,10 @@ class Roles:
     # -- what training and evaluation are -----------------------------------------------------------
 
     def flow(self, fref: FunctionRef) -> OutputFlow:
-        found = self._flows.get(fref.id)
-        if found is None:
-            found = self._flows[fref.id] = output_flow(fref.info.body, lambda call: self.sink_kind(fref, call))
-        return found
+        return self.flows.flow(fref)
 
     def graph_returns(self, fref: FunctionRef) -> frozenset[int]:
-        found = self._graph_returns.get(fref.id)
-        if found is None:
-            if any(type(stmt) is ir.Call and stmt.method in GRAPH_CUTTING_METHODS for stmt in self.statements(fref)):
-                found = graph_returns(fref.info.body, lambda call: self.sink_kind(fref, call))
-            else:
-                found = self.flow(fref).to_return  # nothing cuts a graph: the same walk
-            self._graph_returns[fref.id] = found
-        return found
+        return self.flows.graph_returns(fref)
 
     def forward_role(self, fref: FunctionRef, node: int) -> str:
         flow = self.flow(fref)
@@ -586,5 +577,4 @@ def constructs_module(qualified: str) -> bool:
     if qualified.startswith(torch_api.MODULE_FACTORY_PREFIXES) and not last.startswith(("_", "get_")):
         return True
     return qualified.startswith(torch_api.MODULE_CONSTRUCTOR_PREFIXES) and last[:1].isupper()
-
 
