@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from evallint.analysis import ir, roles
 from evallint.analysis.bodies import forward_key
-from evallint.analysis.callgraph import function_id
+from evallint.analysis.callgraph import function_id, function_of_value
 from evallint.analysis.facts import ContextInfo, ModelForward, TrainingForward
 from evallint.analysis.names import identifier_words, key_and_ancestors
 from evallint.analysis.lattice import (
@@ -142,10 +142,11 @@ class ForwardTransfer:
             return ContextInfo("eval", label, self.file, region, by_flow=True), False
         return ctx, role == roles.RETURNED or not self.evidence.roles.flow(self.fn).sinks
 
-    def callee_context(self, target: str, call: ir.Call, state: State) -> ContextInfo:
+    def callee_context(self, target: str, call: ir.Call, state: State, mapping: list = ()) -> ContextInfo:
         """A helper that gets a model this function trains, trains nothing itself and whose result
         never reaches a backward evaluates that model (``compute_metrics(model, val_loader)``),
-        whatever its name."""
+        whatever its name. It gets it as an argument, as its receiver, or as a global it reads
+        (a script's ``translate(word)`` that runs the global ``model``; ``mapping`` names them)."""
         ctx = self.context()
         if ctx.kind not in ("train", "neutral") or is_test_module(self.fn.file):
             return ctx
@@ -162,6 +163,8 @@ class ForwardTransfer:
         passed = [value.key for value in call.arguments if isinstance(value, ir.RefValue)]
         if isinstance(call.receiver, ir.RefValue):
             passed.append(call.receiver.key)
+        params = self.project.functions[target].info.params
+        passed += [key for name, key in mapping if name not in params and self._holds_a_model(key, state)]
         for key in passed:
             canonical = state.canonical(key)
             if any(k in (key, canonical) or k.startswith((key + ".", canonical + ".")) for k in keys):
@@ -169,6 +172,16 @@ class ForwardTransfer:
                 label = f"{name}() (its result never reaches a backward())"
                 return ContextInfo("eval", label, self.file, call.node, by_flow=True)
         return ctx
+
+    def _holds_a_model(self, key: str, state: State) -> bool:
+        """``key`` is a model, or holds modules among its attributes or items (an agent's
+        ``self.policy``); not ``torch`` or an optimizer, which a training call reads too."""
+        if function_of_value(key) is not None:
+            return False
+        if key in state.modes or self.is_model(key, state):
+            return True
+        prefixes = (key + ".", key + "[")
+        return any(other.startswith(prefixes) for other in state.modes)
 
     def _returned_to_a_backward(self) -> bool:
         """The caller backpropagates what this function returns (Grad-CAM's `forward_pass()`)."""

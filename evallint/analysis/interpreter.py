@@ -431,7 +431,7 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
             elif isinstance(result, Instance):
                 class_id, call = result.class_id, result.call
                 state.types[target] = class_id
-                if self._inert_instance(class_id, call):
+                if self._inert_instance(class_id, call) or self.built_around_mode_free(class_id, call, state):
                     state.types[target] = MODE_FREE_INSTANCE + class_id
                 if self.evidence.is_module_class(class_id) and self.evidence.roles.class_role(class_id) != roles.NOT_MODEL:
                     state.set_mode(target, handed or frozenset({Poss(TRAIN, self.origin(CONSTRUCTED, call.node))}))

@@ -168,7 +168,7 @@ class ProjectCalls:
 
     def call_function(self, target: str, call: ir.Call, state: State, receiver: str | None = None) -> None:
         entry, mapping = self.callee_entry(target, call, state, receiver)
-        summary = self.analyzer.analyze(target, entry, self.callee_context(target, call, state), self.here(call))
+        summary = self.analyzer.analyze(target, entry, self.callee_context(target, call, state, mapping), self.here(call))
         self.lists_after_call(target, mapping, entry, summary.exit if summary is not None else None, state)
         if summary is None:
             self.lower_unresolved(call, state)
@@ -252,6 +252,23 @@ class ProjectCalls:
         state.pending = mapped_pending
         state.grad = callee_state.grad
 
+
+    def built_around_mode_free(self, class_id: str, call: ir.Call, state: State) -> bool:
+        """Is this a module that builds nothing mode-dependent itself and runs only mode-free
+        submodules it is handed (`RNNModel(nn.LSTM(n, h))`, `Encoder(shared_block=block)` of
+        InstanceNorm layers)? Its mode then changes nothing either."""
+        found = self.evidence.roles
+        if not self.evidence.is_module_class(class_id) or found.class_role(class_id) != roles.UNSEEN:
+            return False
+        own, handed = found.own_role(class_id)
+        init = self.project.method_of(class_id, "__init__")
+        if own not in (roles.MODE_FREE, roles.NOT_MODEL) or not handed or init not in self.project.functions:
+            return False
+        values = dict(self.passed_values(self.project.functions[init], call, "self"))
+        return all(
+            self.value_role(values[param], state) in (roles.MODE_FREE, roles.NOT_MODEL)
+            for param in handed if param in values
+        )
 
     def turns_grad_off(self, target: str | None) -> bool:
         """A project method decorated with `@torch.no_grad()` (pyg's `inference`, a

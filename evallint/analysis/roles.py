@@ -162,6 +162,7 @@ class Roles:
         self.sites = SiteValues(project, statements)
         self._subclass_index: dict[str, list[str]] | None = None
         self._builds_memo: dict[str, str] = {}
+        self._own_roles: dict[str, tuple[str, frozenset[str]]] = {}
         self.flows = FunctionFlows(project, statements, sink_kind, training_callee)
         self._weights: dict[str, dict[str, tuple[int, ...]]] = {}
         self._grad_off_decorators: dict[str, bool] = {}
@@ -192,7 +193,18 @@ class Roles:
         site = self.sites.site_of(fref, call, self.project.method_of(class_id, "__init__"))
         return self.class_role_at(class_id, site)
 
-    def _class_role(self, class_id: str, site: Site) -> str:
+    def own_role(self, class_id: str) -> tuple[str, frozenset[str]]:
+        """(What a module class builds itself, the ``__init__`` parameters it stores as submodules
+        it runs): `RNNModel(rnn_layer)` is as mode-dependent as its Linear and its `rnn_layer`."""
+        found = self._own_roles.get(class_id)
+        if found is None:
+            self._own_roles[class_id] = (UNSEEN, frozenset())  # (a cycle: nothing known)
+            handed: set[str] = set()
+            role = self._class_role(class_id, (), handed)
+            found = self._own_roles[class_id] = (role, frozenset(handed))
+        return found
+
+    def _class_role(self, class_id: str, site: Site, handed: set | None = None) -> str:
         owners = [class_id]
         for owner in owners:
             for base in self.project.base_ids(owner):
@@ -216,7 +228,8 @@ class Roles:
         init = self.project.method_of(class_id, "__init__") if site else None
         for owner in owners:
             for fid in self.project.methods.get(owner, {}).values():
-                verdict = self._builds(self.project.functions[fid], in_class=True, called=called, site=site if fid == init else ())
+                verdict = self._builds(self.project.functions[fid], in_class=True, called=called, site=site if fid == init else (),
+                                       handed=handed)
                 if verdict == MODEL:
                     return MODEL
                 unseen = unseen or verdict == UNSEEN
@@ -249,7 +262,8 @@ class Roles:
             found = self._builds_memo[fid] = self._builds(self.project.functions[fid], in_class=False)
         return found
 
-    def _builds(self, fref: FunctionRef, in_class: bool, called: frozenset[str] = frozenset(), site: Site = ()) -> str:
+    def _builds(self, fref: FunctionRef, in_class: bool, called: frozenset[str] = frozenset(), site: Site = (),
+                handed: set | None = None) -> str:
         """What the modules a function builds make of its class: MODEL as soon as one is
         mode-dependent, UNSEEN when one comes from where evallint cannot look. ``site`` says
         what the function's parameters are given, when it is the ``__init__`` of one instance."""
@@ -266,7 +280,7 @@ class Roles:
             else:
                 stmts = []
                 if kind is ir.Assign and in_class:
-                    verdict = self._stored(stmt, calls, fref, called, bound)
+                    verdict = self._stored(stmt, calls, fref, called, bound, handed)
                     if verdict == MODEL:
                         return MODEL
                     unseen = unseen or verdict == UNSEEN
@@ -326,9 +340,10 @@ class Roles:
             tuple((name, literal(value)) for name, value in call.kwargs), call.statement, call.unpacked,
         )
 
-    def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef, called: frozenset[str], bound: dict) -> str:
+    def _stored(self, stmt: ir.Assign, calls: dict[int, ir.Call], fref: FunctionRef, called: frozenset[str], bound: dict,
+                handed: set | None = None) -> str:
         """``self.x = ...`` in a module's method: a submodule handed in, or built by a call that
-        evallint cannot follow, is a submodule it cannot see into."""
+        evallint cannot follow, is one it cannot see into (``handed`` collects ``__init__``'s)."""
         value = stmt.value
         if isinstance(value, ir.TrainingFlagValue):
             return MODEL
@@ -338,7 +353,12 @@ class Roles:
             return NOT_MODEL
         if isinstance(value, ir.RefValue) and value.key in fref.info.params[1:]:
             name = value.key.lower()
-            return NOT_MODEL if any(word in name for word in ("loss", "criterion", "metric", "cfg", "config")) else UNSEEN
+            if any(word in name for word in ("loss", "criterion", "metric", "cfg", "config")):
+                return NOT_MODEL
+            if handed is not None and fref.info.name == "__init__":
+                handed.add(value.key)
+                return NOT_MODEL
+            return UNSEEN
         if isinstance(value, ir.CallValue):
             call = calls.get(value.node)
             if call is None or call.func is None:
