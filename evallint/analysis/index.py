@@ -470,7 +470,7 @@ class Indexer(ComprehensionLowering):
         if kind is ast.Await:
             return self.value(expr.value, out)
         if kind is ast.Lambda:
-            return ir.OTHER
+            return ir.LAMBDA
         if kind is ast.Starred:
             return ir.mix((self.value(expr.value, out),))
         # The common expressions nothing models, evaluated as ``generic`` would (children in

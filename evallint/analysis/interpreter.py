@@ -440,6 +440,9 @@ class Interpreter(Switches, ForwardTransfer, ProjectCalls, ItemLists, Walker):
                     self.call_function(init, call, state, receiver=target)
             return
         self._unbind(target, state)
+        if isinstance(value, ir.LambdaValue):
+            # `net = lambda X: X @ w + b`: no mode to be in, but it may run parameters (EVL201).
+            state.types[target] = roles.MODE_FREE
 
     def _inert_instance(self, class_id: str, call: ir.Call) -> bool:
         """Is this instance of a model class built with values that leave its mode-dependent

@@ -112,8 +112,14 @@ class OtherValue:
     pass
 
 
-Value = Union[RefValue, ConstValue, CondValue, TrainingFlagValue, CallValue, TupleValue, MixValue, OtherValue]
+@record
+class LambdaValue:
+    """A ``lambda``: a name bound to one holds a function, with no mode (``net = lambda X: X @ w``)."""
+
+
+Value = Union[RefValue, ConstValue, CondValue, TrainingFlagValue, CallValue, TupleValue, MixValue, OtherValue, LambdaValue]
 OTHER = OtherValue()
+LAMBDA = LambdaValue()
 
 
 def mix(values) -> "Value":
