@@ -252,7 +252,6 @@ class ProjectCalls:
         state.pending = mapped_pending
         state.grad = callee_state.grad
 
-
     def built_around_mode_free(self, class_id: str, call: ir.Call, state: State) -> bool:
         """Is this a module that builds nothing mode-dependent itself and runs only mode-free
         submodules it is handed (`RNNModel(nn.LSTM(n, h))`, `Encoder(shared_block=block)` of
