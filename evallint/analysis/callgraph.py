@@ -41,6 +41,15 @@ FUNCTION_VALUE = "function:"
 BOUND_METHOD_VALUE = "bound-method:"
 
 
+def passed_values(callee: FunctionRef, call: ir.Call, drops_self: bool) -> list[tuple[str, ir.Value]]:
+    """(parameter, value) for each argument ``call`` gives ``callee``, by position then by name;
+    ``drops_self``: a method's first parameter is bound to its instance, not to an argument."""
+    params = list(callee.info.params)
+    if callee.info.class_name is not None and params and drops_self:
+        params = params[1:]
+    return list(zip(params, call.args)) + [(name, value) for name, value in call.kwargs if name in params]
+
+
 def function_of_value(type_id: str | None) -> str | None:
     """The project function a "type" of either kind above holds, or None."""
     if type_id is None:

@@ -6,7 +6,7 @@ of project functions that train."""
 from __future__ import annotations
 
 from evallint.analysis import ir
-from evallint.analysis.callgraph import FunctionRef, ProjectIndex
+from evallint.analysis.callgraph import FunctionRef, ProjectIndex, passed_values
 from evallint.analysis.dataflow import GRAPH_CUTTING_METHODS, OutputFlow, graph_returns, output_flow
 
 
@@ -48,10 +48,7 @@ class FunctionFlows:
         trained = self.backpropagated_params(callee)
         if not trained:
             return []
-        params = _data_params(callee)
-        skipped = len(callee.info.params) - len(params)
-        given = list(zip(params[: max(callee.info.positional - skipped, 0)], call.args)) + list(call.kwargs)
-        return [value for name, value in given if name in trained]
+        return [value for name, value in passed_values(callee, call, call.method is not None) if name in trained]
 
     def graph_returns(self, fref: FunctionRef) -> frozenset[int]:
         found = self._graph_returns.get(fref.id)

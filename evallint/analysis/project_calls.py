@@ -10,7 +10,9 @@ did to those keys is done to the caller's.
 from __future__ import annotations
 
 from evallint.analysis import ir, roles, torch_api
-from evallint.analysis.callgraph import BOUND_METHOD_VALUE, FUNCTION_VALUE, FunctionRef, class_of_type, function_of_value
+from evallint.analysis.callgraph import (
+    BOUND_METHOD_VALUE, FUNCTION_VALUE, FunctionRef, class_of_type, function_of_value, passed_values,
+)
 from evallint.analysis.facts import CallerInfo
 from evallint.analysis.lattice import CONSTRUCTED, TRAIN, Facts, Pending, Poss, State
 from evallint.analysis.records import NOT_MODEL, Fresh, Instance, known
@@ -62,7 +64,8 @@ class ProjectCalls:
         # Parameters that received something other than a reference: a module built right there
         # (`validate(Net())`) has a known mode; anything else, or nothing, is unknown here.
         mapped = {callee_key for callee_key, _ in mapping}
-        values = dict(self.passed_values(callee, call, receiver, self.calls_bound_method(call, state)))
+        drops_self = receiver is not None or call.method is not None or self.calls_bound_method(call, state)
+        values = dict(passed_values(callee, call, drops_self))
         unknown = set()
         for param in callee.info.params:
             if param in mapped:
@@ -77,14 +80,6 @@ class ProjectCalls:
                 unknown.add(param)
         entry.unknown_roots = frozenset(unknown)
         return entry, mapping
-
-    def passed_values(
-        self, callee: FunctionRef, call: ir.Call, receiver: str | None, bound: bool = False
-    ) -> list[tuple[str, ir.Value]]:
-        params = list(callee.info.params)
-        if callee.info.class_name is not None and params and (receiver is not None or call.method is not None or bound):
-            params = params[1:]
-        return list(zip(params, call.args)) + [(name, value) for name, value in call.kwargs if name in params]
 
     def value_facts(self, value: ir.Value | None) -> Facts | None:
         """The mode of a module built in the argument list itself, if it is one."""
@@ -263,7 +258,7 @@ class ProjectCalls:
         init = self.project.method_of(class_id, "__init__")
         if own not in (roles.MODE_FREE, roles.NOT_MODEL) or not handed or init not in self.project.functions:
             return False
-        values = dict(self.passed_values(self.project.functions[init], call, "self"))
+        values = dict(passed_values(self.project.functions[init], call, drops_self=True))
         return all(
             self.value_role(values[param], state) in (roles.MODE_FREE, roles.NOT_MODEL)
             for param in handed if param in values
